@@ -1,0 +1,9 @@
+#ifndef MESHFARM_CASSIMP_SHIM_H
+#define MESHFARM_CASSIMP_SHIM_H
+
+#include <assimp/cimport.h>
+#include <assimp/scene.h>
+#include <assimp/postprocess.h>
+#include <assimp/version.h>
+
+#endif

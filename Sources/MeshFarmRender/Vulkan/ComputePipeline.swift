@@ -1,0 +1,213 @@
+import CVulkan
+
+/// A compute pipeline whose shader reads and writes `bindingCount` storage
+/// buffers (bindings 0..<n of set 0) and takes `pushConstantSize` bytes of
+/// push constants.
+///
+/// Descriptor sets come from a small pool owned by the pipeline and are
+/// recycled per submission: the renderer records a few dispatches per frame,
+/// so allocation cost is negligible next to the work.
+public final class ComputePipeline: @unchecked Sendable {
+    public let pipeline: VkPipeline
+    public let layout: VkPipelineLayout
+    let setLayout: VkDescriptorSetLayout
+    let pool: VkDescriptorPool
+    let bindingCount: Int
+    let pushConstantSize: Int
+    private let device: VkDevice
+    /// Sets allocated so far in the pool; reset by ``resetDescriptors()``.
+    private var allocatedSets = 0
+    static let maxSets = 256
+
+    /// Builds the pipeline from SPIR-V words, through the context's cache.
+    public init(context: VulkanContext, spirv: [UInt32], bindingCount: Int, pushConstantSize: Int) throws {
+        let device = context.device
+        self.device = device
+        self.bindingCount = bindingCount
+        self.pushConstantSize = pushConstantSize
+
+        var bindings = (0..<bindingCount).map { index in
+            var binding = VkDescriptorSetLayoutBinding()
+            binding.binding = UInt32(index)
+            binding.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+            binding.descriptorCount = 1
+            binding.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
+            return binding
+        }
+        var setLayoutInfo = VkDescriptorSetLayoutCreateInfo()
+        setLayoutInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
+        setLayoutInfo.bindingCount = UInt32(bindingCount)
+        var setLayout: VkDescriptorSetLayout?
+        try bindings.withUnsafeMutableBufferPointer { pointer in
+            setLayoutInfo.pBindings = UnsafePointer(pointer.baseAddress)
+            try vkCheck(
+                vkCreateDescriptorSetLayout(device, &setLayoutInfo, nil, &setLayout), "vkCreateDescriptorSetLayout")
+        }
+        self.setLayout = setLayout!
+
+        var range = VkPushConstantRange()
+        range.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
+        range.size = UInt32(pushConstantSize)
+        var layoutInfo = VkPipelineLayoutCreateInfo()
+        layoutInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
+        layoutInfo.setLayoutCount = 1
+        layoutInfo.pushConstantRangeCount = pushConstantSize > 0 ? 1 : 0
+        var layout: VkPipelineLayout?
+        try withUnsafePointer(to: setLayout) { setLayoutPointer in
+            try withUnsafePointer(to: range) { rangePointer in
+                layoutInfo.pSetLayouts = setLayoutPointer
+                layoutInfo.pPushConstantRanges = pushConstantSize > 0 ? rangePointer : nil
+                try vkCheck(vkCreatePipelineLayout(device, &layoutInfo, nil, &layout), "vkCreatePipelineLayout")
+            }
+        }
+        self.layout = layout!
+
+        let module = try ShaderModule(device: device, spirv: spirv)
+        var stage = VkPipelineShaderStageCreateInfo()
+        stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+        stage.stage = VK_SHADER_STAGE_COMPUTE_BIT
+        stage.module = module.handle
+        var pipeline: VkPipeline?
+        try "main".withCString { entry in
+            stage.pName = entry
+            var info = VkComputePipelineCreateInfo()
+            info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+            info.stage = stage
+            info.layout = layout
+            try vkCheck(
+                vkCreateComputePipelines(device, context.pipelineCache, 1, &info, nil, &pipeline),
+                "vkCreateComputePipelines")
+        }
+        self.pipeline = pipeline!
+
+        var poolSize = VkDescriptorPoolSize()
+        poolSize.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+        poolSize.descriptorCount = UInt32(max(bindingCount, 1) * Self.maxSets)
+        var poolInfo = VkDescriptorPoolCreateInfo()
+        poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+        poolInfo.maxSets = UInt32(Self.maxSets)
+        poolInfo.poolSizeCount = 1
+        var pool: VkDescriptorPool?
+        try withUnsafePointer(to: poolSize) { sizePointer in
+            poolInfo.pPoolSizes = sizePointer
+            try vkCheck(vkCreateDescriptorPool(device, &poolInfo, nil, &pool), "vkCreateDescriptorPool")
+        }
+        self.pool = pool!
+    }
+
+    deinit {
+        vkDestroyDescriptorPool(device, pool, nil)
+        vkDestroyPipeline(device, pipeline, nil)
+        vkDestroyPipelineLayout(device, layout, nil)
+        vkDestroyDescriptorSetLayout(device, setLayout, nil)
+    }
+
+    /// Frees every descriptor set handed out by ``dispatch``. Call once the
+    /// submissions that used them have completed.
+    public func resetDescriptors() {
+        vkResetDescriptorPool(device, pool, 0)
+        allocatedSets = 0
+    }
+
+    /// Records a dispatch of `groups` workgroups with the given buffers bound
+    /// to bindings 0..<n (each as a whole, or the given byte ranges) and the
+    /// push-constant bytes of `constants`.
+    public func dispatch<Constants>(
+        _ commandBuffer: VkCommandBuffer, buffers: [BufferBinding], constants: Constants,
+        groups: (x: UInt32, y: UInt32, z: UInt32)
+    ) throws {
+        precondition(buffers.count == bindingCount, "pipeline has \(bindingCount) bindings, got \(buffers.count)")
+        precondition(MemoryLayout<Constants>.size == pushConstantSize || pushConstantSize == 0)
+        if allocatedSets == Self.maxSets { throw VulkanError("more than \(Self.maxSets) dispatches in one submission") }
+        var allocate = VkDescriptorSetAllocateInfo()
+        allocate.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+        allocate.descriptorPool = pool
+        allocate.descriptorSetCount = 1
+        var set: VkDescriptorSet?
+        let layouts: [VkDescriptorSetLayout?] = [setLayout]
+        try layouts.withUnsafeBufferPointer { layoutPointer in
+            allocate.pSetLayouts = layoutPointer.baseAddress
+            try vkCheck(vkAllocateDescriptorSets(device, &allocate, &set), "vkAllocateDescriptorSets")
+        }
+        allocatedSets += 1
+
+        let infos = buffers.map { binding in
+            var info = VkDescriptorBufferInfo()
+            info.buffer = binding.buffer.buffer
+            info.offset = VkDeviceSize(binding.offset)
+            info.range = binding.length.map { VkDeviceSize($0) } ?? VkDeviceSize(binding.buffer.size - binding.offset)
+            return info
+        }
+        infos.withUnsafeBufferPointer { infoPointer in
+            var writes = (0..<bindingCount).map { index in
+                var write = VkWriteDescriptorSet()
+                write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                write.dstSet = set
+                write.dstBinding = UInt32(index)
+                write.descriptorCount = 1
+                write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                write.pBufferInfo = infoPointer.baseAddress! + index
+                return write
+            }
+            vkUpdateDescriptorSets(device, UInt32(writes.count), &writes, 0, nil)
+        }
+
+        vkCmdBindPipeline(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
+        vkCmdBindDescriptorSets(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, &set, 0, nil)
+        if pushConstantSize > 0 {
+            var constants = constants
+            vkCmdPushConstants(
+                commandBuffer, layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(pushConstantSize), &constants)
+        }
+        vkCmdDispatch(commandBuffer, groups.x, groups.y, groups.z)
+    }
+}
+
+/// A buffer (or a byte range of one) bound to a pipeline binding.
+public struct BufferBinding {
+    public var buffer: VulkanBuffer
+    public var offset: Int
+    public var length: Int?
+
+    public init(_ buffer: VulkanBuffer, offset: Int = 0, length: Int? = nil) {
+        self.buffer = buffer
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// Records a full memory barrier between compute (and transfer) work, so the
+/// next dispatch sees every write of the previous one.
+public func computeBarrier(_ commandBuffer: VkCommandBuffer) {
+    var barrier = VkMemoryBarrier()
+    barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+    barrier.dstAccessMask =
+        VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_READ_BIT.rawValue
+        | VK_ACCESS_HOST_READ_BIT.rawValue
+    let stages =
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
+    vkCmdPipelineBarrier(
+        commandBuffer, stages, stages | VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0, 1, &barrier, 0, nil, 0, nil)
+}
+
+/// A `VkShaderModule` that lives only as long as pipeline creation needs it.
+final class ShaderModule {
+    let handle: VkShaderModule
+    private let device: VkDevice
+
+    init(device: VkDevice, spirv: [UInt32]) throws {
+        self.device = device
+        var info = VkShaderModuleCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO
+        info.codeSize = spirv.count * 4  // bytes, not words
+        var module: VkShaderModule?
+        try spirv.withUnsafeBufferPointer { words in
+            info.pCode = words.baseAddress
+            try vkCheck(vkCreateShaderModule(device, &info, nil, &module), "vkCreateShaderModule")
+        }
+        handle = module!
+    }
+
+    deinit { vkDestroyShaderModule(device, handle, nil) }
+}

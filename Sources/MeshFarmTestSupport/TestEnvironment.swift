@@ -1,0 +1,49 @@
+import Foundation
+
+/// Where tests find shared fixtures and services.
+///
+/// `scripts/test` exports the variables below; the defaults make a plain
+/// `swift test` work from a checkout that has `../shared` beside it and a
+/// broker started with `scripts/rabbitmq start`.
+public enum TestEnvironment {
+    /// The package root (the directory holding Package.swift).
+    public static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    /// `MESHFARM_MODELS_DIR`, default `../shared/models` beside the package.
+    public static var modelsDirectory: URL {
+        if let dir = ProcessInfo.processInfo.environment["MESHFARM_MODELS_DIR"] { return URL(fileURLWithPath: dir) }
+        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/models")
+    }
+
+    /// Every model file in the shared models directory, sorted by name.
+    public static var sharedModels: [URL] {
+        let files =
+            (try? FileManager.default.contentsOfDirectory(at: modelsDirectory, includingPropertiesForKeys: nil)) ?? []
+        return files.filter { $0.pathExtension != "md" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+    }
+
+    /// `MESHFARM_TEST_AMQP_URL`, default the local broker of `scripts/rabbitmq`.
+    public static var amqpURL: String {
+        ProcessInfo.processInfo.environment["MESHFARM_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+    }
+
+    /// A fresh directory for one test's outputs, under `.build/test-output`
+    /// (kept after the run so failures can be inspected).
+    public static func outputDirectory(_ name: String) -> URL {
+        let dir = packageRoot.appendingPathComponent(".build/test-output/\(name)-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// A name unique to this test run, for queues and exchanges.
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString.prefix(8))"
+    }
+}

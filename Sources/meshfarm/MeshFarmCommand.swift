@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `meshfarm`: the command-line client.
+@main
+struct MeshFarmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meshfarm",
+        abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
+        subcommands: [DevicesCommand.self])
+}
