@@ -49,8 +49,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .executableTarget(
+            name: "meshfarm-bench",
+            dependencies: [
+                "MeshFarmMesh", "CMeshOptimizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
         // MARK: Tests
-        .testTarget(name: "MeshFarmMeshTests", dependencies: ["MeshFarmMesh", "MeshFarmTestSupport"]),
+        .testTarget(name: "MeshFarmMeshTests", dependencies: ["MeshFarmMesh", "MeshFarmTestSupport", "CAssimp"]),
         .testTarget(name: "MeshFarmImageTests", dependencies: ["MeshFarmImage", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),

@@ -5,5 +5,6 @@
 #include <assimp/scene.h>
 #include <assimp/postprocess.h>
 #include <assimp/version.h>
+#include <assimp/cexport.h>
 
 #endif

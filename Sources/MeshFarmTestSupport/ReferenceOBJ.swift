@@ -7,6 +7,8 @@ public struct ReferenceOBJ {
     public var vertexLines = 0
     public var positions: [SIMD3<Float>] = []
     public var triangles: [(Int, Int, Int)] = []
+    /// No `f` line has more than three corners.
+    public var allFacesAreTriangles = true
 
     public init(contentsOf url: URL) throws {
         let text = try String(contentsOf: url, encoding: .utf8)
@@ -21,6 +23,7 @@ public struct ReferenceOBJ {
                     let index = Int(word.split(separator: "/", omittingEmptySubsequences: false)[0])!
                     return index > 0 ? index - 1 : positions.count + index
                 }
+                if corners.count > 3 { allFacesAreTriangles = false }
                 for k in 1..<(corners.count - 1) { triangles.append((corners[0], corners[k], corners[k + 1])) }
             }
         }

@@ -42,6 +42,18 @@ public enum TestEnvironment {
         return dir
     }
 
+    /// The path of one of the package's executables, built next to the test
+    /// bundle by `swift build --build-tests` (which `scripts/test` runs).
+    public static func executable(_ name: String) -> String {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var candidates = [testBinary.deletingLastPathComponent().appendingPathComponent(name).path]
+        if let bundle = Bundle.main.executableURL {
+            candidates.append(bundle.deletingLastPathComponent().appendingPathComponent(name).path)
+        }
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/\(name)").path)
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }
+
     /// A name unique to this test run, for queues and exchanges.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString.prefix(8))"

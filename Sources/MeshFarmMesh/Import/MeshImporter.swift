@@ -63,16 +63,14 @@ public struct MeshImporter: Sendable {
         try checkClaims(FormatDetector.claims(prefix: prefix, format: format), format: format, fileSize: fileSize)
 
         let mesh: Mesh
-        if format.extensions.contains(fileExtension) {
+        if format.isPLY {
+            mesh = try load(data: try Self.readAll(path), format: format)
+        } else if format.extensions.contains(fileExtension) {
             // By path, so formats with side files (.gltf + .bin, .obj + .mtl) resolve them.
             mesh = try importScene(format: format) { flags in aiImportFile(path, flags) }
         } else {
             // Misnamed file: feed the bytes with the detected format as the hint.
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw .unreadable(path: path, reason: "\(error)")
-            }
-            mesh = try load(data: data, format: format)
+            mesh = try load(data: try Self.readAll(path), format: format)
         }
         return ImportedModel(mesh: mesh, format: format, fileBytes: fileSize)
     }
@@ -88,8 +86,15 @@ public struct MeshImporter: Sendable {
         return ImportedModel(mesh: try load(data: data, format: format), format: format, fileBytes: data.count)
     }
 
+    private static func readAll(_ path: String) throws(MeshError) -> Data {
+        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+    }
+
     private func load(data: Data, format: ModelFormat) throws(MeshError) -> Mesh {
-        try importScene(format: format) { flags in
+        if format.isPLY { return try finish(try PLYReader(limits: limits).read(data)) }
+        return try importScene(format: format) { flags in
             data.withUnsafeBytes { bytes in
                 aiImportFileFromMemory(
                     bytes.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(bytes.count), flags,
@@ -137,7 +142,7 @@ public struct MeshImporter: Sendable {
             throw .malformed(format: format.rawValue, reason: reason.isEmpty ? "assimp could not read it" : reason)
         }
         defer { aiReleaseImport(scene) }
-        return try weld(try extractTriangles(scene.pointee))
+        return try finish(try extractTriangles(scene.pointee))
     }
 
     /// Concatenates the triangles of every mesh in the scene, skipping point
@@ -181,13 +186,14 @@ public struct MeshImporter: Sendable {
             }
         }
         if indices.isEmpty { throw .noTriangles }
-        if let bad = positions.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteCoordinate(vertex: bad / 3) }
         return Mesh(positions: positions, indices: indices)
     }
 
-    /// Merges vertices with exactly equal positions (treating -0 as 0) so
-    /// triangles share edges; importers emit one vertex per face corner.
-    func weld(_ mesh: Mesh) -> Mesh {
-        Welding.weld(mesh)
+    /// Checks that every coordinate used is finite, then merges vertices with
+    /// exactly equal positions (treating -0 as 0) so triangles share edges:
+    /// importers emit one vertex per face corner.
+    private func finish(_ mesh: Mesh) throws(MeshError) -> Mesh {
+        if let bad = mesh.positions.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteCoordinate(vertex: bad / 3) }
+        return Welding.weld(mesh)
     }
 }

@@ -28,6 +28,11 @@ public enum ModelFormat: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// One of the three PLY encodings (read by MeshFarm's own reader).
+    public var isPLY: Bool {
+        self == .plyASCII || self == .plyBinaryLittleEndian || self == .plyBinaryBigEndian
+    }
+
     /// Extensions that name this format on disk.
     public var extensions: Set<String> {
         switch self {

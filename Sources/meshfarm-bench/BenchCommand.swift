@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `meshfarm-bench`: side-by-side benchmarks; each subcommand prints a
+/// table and ends with the `name: value` line its issue names.
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meshfarm-bench",
+        abstract: "MeshFarm benchmarks (run through scripts/bench).",
+        subcommands: [MeshBench.self])
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import CMeshOptimizer
+import Foundation
+import MeshFarmMesh
+
+/// `meshfarm-bench mesh`: import, analysis and reduction speed, with the
+/// library's reduction next to a bare `meshopt_simplify` on the same data.
+struct MeshBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesh", abstract: "Import MB/s, analysis time, reduction Mtri/s vs bare meshopt_simplify.")
+
+    @Option(help: "Directory of models to include (default ../shared/models).")
+    var models: String = "../shared/models"
+
+    @Option(help: "Cells of the generated slab (4 * cells^2 triangles; 708 ~ 2M).")
+    var cells: Int = 708
+
+    @Option(help: "Reduction ratio benchmarked.")
+    var ratio: Double = 0.25
+
+    @Option(help: "Repetitions per measurement (medians are reported).")
+    var repeats: Int = 3
+
+    func run() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+
+        var inputs: [(name: String, path: String)] = []
+        let modelFiles = (try? FileManager.default.contentsOfDirectory(atPath: models)) ?? []
+        for file in modelFiles.sorted() where file.hasSuffix(".obj") {
+            inputs.append((file, "\(models)/\(file)"))
+        }
+        let generated = Mesh.slab(cells: cells)
+        let generatedPath = work.appendingPathComponent("slab.obj").path
+        try MeshExporter.write(generated, to: generatedPath)
+        let generatedName = "slab-\(generated.triangleCount / 1000)k.obj"
+        inputs.append((generatedName, generatedPath))
+
+        var table = Table(header: [
+            "model", "triangles", "MB", "import MB/s", "analyze ms", "library Mtri/s", "bare Mtri/s", "library/bare",
+        ])
+        var lastRatio = Double.nan
+        for input in inputs {
+            let bytes = Double((try FileManager.default.attributesOfItem(atPath: input.path)[.size] as? Int) ?? 0)
+            var mesh = Mesh(positions: [], indices: [])
+            let importTimes = try (0..<repeats).map { _ in
+                try Timing.seconds { mesh = try MeshImporter().load(path: input.path).mesh }
+            }
+            let analyzeTimes = (0..<repeats).map { _ in Timing.seconds { _ = MeshAnalysis(mesh: mesh) } }
+            var library: [Double] = []
+            var bare: [Double] = []
+            for _ in 0..<repeats {
+                // Alternate the two so drift on a shared machine hits both.
+                library.append(try Timing.seconds { _ = try Simplifier().simplify(mesh, to: .ratio(ratio)) })
+                bare.append(Timing.seconds { Self.bareSimplify(mesh, ratio: ratio) })
+            }
+            let (lib, raw) = (Timing.median(library), Timing.median(bare))
+            let tri = Double(mesh.triangleCount)
+            lastRatio = lib / raw
+            table.add([
+                input.name, "\(mesh.triangleCount)", (bytes / 1e6).formatted(2),
+                (bytes / 1e6 / Timing.median(importTimes)).formatted(1),
+                (Timing.median(analyzeTimes) * 1000).formatted(1),
+                (tri / 1e6 / lib).formatted(2), (tri / 1e6 / raw).formatted(2), lastRatio.formatted(3),
+            ])
+        }
+        print(
+            "Reduction to \(ratio) of the triangles; medians of \(repeats) runs; library = validate + simplify + scale + compact."
+        )
+        print(table.render())
+        print("mesh.reduce_overhead: \(lastRatio.formatted(3))")
+    }
+
+    /// The baseline: one `meshopt_simplify` call, nothing else.
+    static func bareSimplify(_ mesh: Mesh, ratio: Double) {
+        var destination = [UInt32](repeating: 0, count: mesh.indices.count)
+        var error: Float = 0
+        let target = Int(Double(mesh.triangleCount) * ratio) * 3
+        _ = meshopt_simplify(
+            &destination, mesh.indices, mesh.indices.count, mesh.positions, mesh.vertexCount, 12, target,
+            .greatestFiniteMagnitude, 0, &error)
+    }
+}
