@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "meshfarm-bench",
             dependencies: [
-                "MeshFarmMesh", "CMeshOptimizer",
+                "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "CMeshOptimizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

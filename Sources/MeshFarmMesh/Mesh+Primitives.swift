@@ -51,52 +51,62 @@ extension Mesh {
     }
 
     /// A closed "height-field slab": a `cells x cells` grid displaced by a
-    /// smooth bump function on top, a flat bottom and four side walls. About
-    /// `4 * cells^2` triangles, so `cells: 708` gives ~2 million. Used for
-    /// large-mesh benchmarks and render tests.
+    /// smooth bump function on top, a flat bottom and four side walls:
+    /// `4 * cells^2 + 8 * cells` triangles, so `cells: 708` gives ~2 million.
+    /// Used for large-mesh benchmarks and render tests; written with
+    /// preallocated buffers because it builds tens of millions of indices.
     public static func slab(cells: Int, size: Float = 2, height: Float = 0.3) -> Mesh {
         precondition(cells >= 1)
         let n = cells + 1
-        var positions = [Float]()
-        positions.reserveCapacity(n * n * 6)
-        for layer in 0..<2 {
-            for i in 0..<n {
-                for j in 0..<n {
-                    let x = (Float(j) / Float(cells) - 0.5) * size
-                    let z = (Float(i) / Float(cells) - 0.5) * size
-                    let y: Float =
-                        layer == 0
-                        ? height * (1 + 0.5 * sin(3 * x) * cos(4 * z)) : 0
-                    positions += [x, y, z]
+        let vertexCount = 2 * n * n
+        let positions = [Float](unsafeUninitializedCapacity: vertexCount * 3) { buffer, count in
+            var k = 0
+            for layer in 0..<2 {
+                for i in 0..<n {
+                    for j in 0..<n {
+                        let x = (Float(j) / Float(cells) - 0.5) * size
+                        let z = (Float(i) / Float(cells) - 0.5) * size
+                        buffer[k] = x
+                        buffer[k + 1] = layer == 0 ? height * (1 + 0.5 * sin(3 * x) * cos(4 * z)) : 0
+                        buffer[k + 2] = z
+                        k += 3
+                    }
                 }
             }
+            count = k
         }
-        let top = { (i: Int, j: Int) in UInt32(i * n + j) }
-        let bottom = { (i: Int, j: Int) in UInt32(n * n + i * n + j) }
-        var indices = [UInt32]()
-        indices.reserveCapacity(cells * cells * 12 + cells * 24)
-        for i in 0..<cells {
-            for j in 0..<cells {
-                // Top faces up (+y), bottom faces down.
-                indices += [top(i, j), top(i + 1, j), top(i + 1, j + 1), top(i, j), top(i + 1, j + 1), top(i, j + 1)]
-                indices += [
-                    bottom(i, j), bottom(i + 1, j + 1), bottom(i + 1, j), bottom(i, j), bottom(i, j + 1),
-                    bottom(i + 1, j + 1),
-                ]
+        let triangleCount = 4 * cells * cells + 8 * cells
+        let indices = [UInt32](unsafeUninitializedCapacity: triangleCount * 3) { buffer, count in
+            var k = 0
+            func tri(_ a: Int, _ b: Int, _ c: Int) {
+                buffer[k] = UInt32(a)
+                buffer[k + 1] = UInt32(b)
+                buffer[k + 2] = UInt32(c)
+                k += 3
             }
-        }
-        for k in 0..<cells {
-            // Walls, each wound to face outward.
-            indices += [top(0, k), top(0, k + 1), bottom(0, k + 1), top(0, k), bottom(0, k + 1), bottom(0, k)]
-            indices += [
-                top(cells, k), bottom(cells, k + 1), top(cells, k + 1), top(cells, k), bottom(cells, k),
-                bottom(cells, k + 1),
-            ]
-            indices += [top(k, 0), bottom(k + 1, 0), top(k + 1, 0), top(k, 0), bottom(k, 0), bottom(k + 1, 0)]
-            indices += [
-                top(k, cells), top(k + 1, cells), bottom(k + 1, cells), top(k, cells), bottom(k + 1, cells),
-                bottom(k, cells),
-            ]
+            let top = { (i: Int, j: Int) in i * n + j }
+            let bottom = { (i: Int, j: Int) in n * n + i * n + j }
+            for i in 0..<cells {
+                for j in 0..<cells {
+                    // Top faces up (+y), bottom faces down.
+                    tri(top(i, j), top(i + 1, j), top(i + 1, j + 1))
+                    tri(top(i, j), top(i + 1, j + 1), top(i, j + 1))
+                    tri(bottom(i, j), bottom(i + 1, j + 1), bottom(i + 1, j))
+                    tri(bottom(i, j), bottom(i, j + 1), bottom(i + 1, j + 1))
+                }
+            }
+            for s in 0..<cells {
+                // Walls, each wound to face outward.
+                tri(top(0, s), top(0, s + 1), bottom(0, s + 1))
+                tri(top(0, s), bottom(0, s + 1), bottom(0, s))
+                tri(top(cells, s), bottom(cells, s + 1), top(cells, s + 1))
+                tri(top(cells, s), bottom(cells, s), bottom(cells, s + 1))
+                tri(top(s, 0), bottom(s + 1, 0), top(s + 1, 0))
+                tri(top(s, 0), bottom(s, 0), bottom(s + 1, 0))
+                tri(top(s, cells), top(s + 1, cells), bottom(s + 1, cells))
+                tri(top(s, cells), bottom(s + 1, cells), bottom(s, cells))
+            }
+            count = k
         }
         return Mesh(positions: positions, indices: indices)
     }

@@ -6,5 +6,5 @@ struct MeshFarmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfarm",
         abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
-        subcommands: [AnalyzeCommand.self, ReduceCommand.self, DevicesCommand.self])
+        subcommands: [AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self])
 }

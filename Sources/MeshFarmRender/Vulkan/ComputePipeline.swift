@@ -15,6 +15,8 @@ public final class ComputePipeline: @unchecked Sendable {
     let bindingCount: Int
     let pushConstantSize: Int
     private let device: VkDevice
+    /// Keeps the device alive as long as the pipeline.
+    private let context: VulkanContext
     /// Sets allocated so far in the pool; reset by ``resetDescriptors()``.
     private var allocatedSets = 0
     static let maxSets = 256
@@ -23,6 +25,7 @@ public final class ComputePipeline: @unchecked Sendable {
     public init(context: VulkanContext, spirv: [UInt32], bindingCount: Int, pushConstantSize: Int) throws {
         let device = context.device
         self.device = device
+        self.context = context
         self.bindingCount = bindingCount
         self.pushConstantSize = pushConstantSize
 
@@ -116,6 +119,23 @@ public final class ComputePipeline: @unchecked Sendable {
         _ commandBuffer: VkCommandBuffer, buffers: [BufferBinding], constants: Constants,
         groups: (x: UInt32, y: UInt32, z: UInt32)
     ) throws {
+        try bind(commandBuffer, buffers: buffers, constants: constants)
+        vkCmdDispatch(commandBuffer, groups.x, groups.y, groups.z)
+    }
+
+    /// Records a dispatch whose group counts the device reads from
+    /// `arguments` at `offset` (three `UInt32`s written by an earlier pass).
+    public func dispatchIndirect<Constants>(
+        _ commandBuffer: VkCommandBuffer, buffers: [BufferBinding], constants: Constants, arguments: VulkanBuffer,
+        offset: Int
+    ) throws {
+        try bind(commandBuffer, buffers: buffers, constants: constants)
+        vkCmdDispatchIndirect(commandBuffer, arguments.buffer, VkDeviceSize(offset))
+    }
+
+    private func bind<Constants>(_ commandBuffer: VkCommandBuffer, buffers: [BufferBinding], constants: Constants)
+        throws
+    {
         precondition(buffers.count == bindingCount, "pipeline has \(bindingCount) bindings, got \(buffers.count)")
         precondition(MemoryLayout<Constants>.size == pushConstantSize || pushConstantSize == 0)
         if allocatedSets == Self.maxSets { throw VulkanError("more than \(Self.maxSets) dispatches in one submission") }
@@ -159,7 +179,6 @@ public final class ComputePipeline: @unchecked Sendable {
             vkCmdPushConstants(
                 commandBuffer, layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(pushConstantSize), &constants)
         }
-        vkCmdDispatch(commandBuffer, groups.x, groups.y, groups.z)
     }
 }
 
@@ -185,10 +204,13 @@ public func computeBarrier(_ commandBuffer: VkCommandBuffer) {
     barrier.dstAccessMask =
         VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_READ_BIT.rawValue
         | VK_ACCESS_HOST_READ_BIT.rawValue
+    barrier.dstAccessMask |= VK_ACCESS_INDIRECT_COMMAND_READ_BIT.rawValue
     let stages =
         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
     vkCmdPipelineBarrier(
-        commandBuffer, stages, stages | VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0, 1, &barrier, 0, nil, 0, nil)
+        commandBuffer, stages,
+        stages | VK_PIPELINE_STAGE_HOST_BIT.rawValue | VK_PIPELINE_STAGE_DRAW_INDIRECT_BIT.rawValue, 0, 1, &barrier, 0,
+        nil, 0, nil)
 }
 
 /// A `VkShaderModule` that lives only as long as pipeline creation needs it.

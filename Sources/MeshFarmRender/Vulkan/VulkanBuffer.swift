@@ -14,6 +14,8 @@ public final class VulkanBuffer: @unchecked Sendable {
     /// The mapped bytes; valid for the buffer's life.
     public let contents: UnsafeMutableRawPointer
     private let device: VkDevice
+    /// Keeps the device alive as long as the buffer.
+    private let context: VulkanContext
 
     /// Allocates `size` bytes (at least 4) usable as a storage buffer, a
     /// transfer source/destination and, for the graphics reference, a vertex
@@ -21,6 +23,7 @@ public final class VulkanBuffer: @unchecked Sendable {
     public init(context: VulkanContext, size: Int, extraUsage: UInt32 = 0) throws {
         let device = context.device
         self.device = device
+        self.context = context
         self.size = max(size, 4)
         var info = VkBufferCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO

@@ -57,6 +57,7 @@ public final class VulkanContext: @unchecked Sendable {
     let commandPool: VkCommandPool
     let pipelineCache: VkPipelineCache
     private let pipelineCachePath: String?
+    private let messenger: VkDebugUtilsMessengerEXT?
     private let queueLock = NSLock()
 
     /// Creates the instance and device. Throws a ``VulkanError`` with a clear
@@ -64,6 +65,7 @@ public final class VulkanContext: @unchecked Sendable {
     /// lacks a feature the renderer needs.
     public init(options: Options = Options()) throws {
         let instance = try Self.createInstance(validation: options.validation)
+        let messenger = options.validation ? ValidationLog.install(on: instance) : nil
         var device: VkDevice?
         var commandPool: VkCommandPool?
         var succeeded = false
@@ -71,6 +73,7 @@ public final class VulkanContext: @unchecked Sendable {
             if !succeeded {
                 if let commandPool { vkDestroyCommandPool(device, commandPool, nil) }
                 if let device { vkDestroyDevice(device, nil) }
+                if let messenger { ValidationLog.uninstall(messenger, from: instance) }
                 vkDestroyInstance(instance, nil)
             }
         }
@@ -132,6 +135,7 @@ public final class VulkanContext: @unchecked Sendable {
         self.commandPool = commandPool!
         self.pipelineCache = pipelineCache
         self.pipelineCachePath = options.pipelineCachePath
+        self.messenger = messenger
         succeeded = true
     }
 
@@ -141,7 +145,15 @@ public final class VulkanContext: @unchecked Sendable {
         vkDestroyPipelineCache(device, pipelineCache, nil)
         vkDestroyCommandPool(device, commandPool, nil)
         vkDestroyDevice(device, nil)
+        if let messenger { ValidationLog.uninstall(messenger, from: instance) }
         vkDestroyInstance(instance, nil)
+    }
+
+    /// `$XDG_CACHE_HOME/meshfarm/pipeline-cache.bin` (or `~/.cache/...`).
+    public static var defaultPipelineCachePath: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.cache")
+        return base + "/meshfarm/pipeline-cache.bin"
     }
 
     /// Lists the physical devices this machine's Vulkan loader reports.
@@ -226,32 +238,38 @@ public final class VulkanContext: @unchecked Sendable {
 
     private static func createInstance(validation: Bool) throws -> VkInstance {
         var layers: [String] = []
+        var extensions: [String] = []
         if validation, availableLayers().contains("VK_LAYER_KHRONOS_validation") {
             layers.append("VK_LAYER_KHRONOS_validation")
+            extensions.append("VK_EXT_debug_utils")
         }
         let apiVersion: UInt32 = (1 << 22) | (2 << 12)  // VK_API_VERSION_1_2
         return try "MeshFarm".withCString { appName in
             try withCStringArray(layers) { layerNames in
-                var app = VkApplicationInfo()
-                app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
-                app.pApplicationName = appName
-                app.pEngineName = appName
-                app.apiVersion = apiVersion
-                return try withUnsafePointer(to: app) { appPointer in
-                    var info = VkInstanceCreateInfo()
-                    info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-                    info.pApplicationInfo = appPointer
-                    info.enabledLayerCount = UInt32(layers.count)
-                    info.ppEnabledLayerNames = layerNames
-                    var instance: VkInstance?
-                    let result = vkCreateInstance(&info, nil, &instance)
-                    if result == VK_ERROR_INCOMPATIBLE_DRIVER {
-                        throw VulkanError(
-                            "no Vulkan 1.2 driver found (install mesa-vulkan-drivers for lavapipe)",
-                            result: result.rawValue)
+                try withCStringArray(extensions) { extensionNames in
+                    var app = VkApplicationInfo()
+                    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
+                    app.pApplicationName = appName
+                    app.pEngineName = appName
+                    app.apiVersion = apiVersion
+                    return try withUnsafePointer(to: app) { appPointer in
+                        var info = VkInstanceCreateInfo()
+                        info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                        info.pApplicationInfo = appPointer
+                        info.enabledLayerCount = UInt32(layers.count)
+                        info.ppEnabledLayerNames = layerNames
+                        info.enabledExtensionCount = UInt32(extensions.count)
+                        info.ppEnabledExtensionNames = extensionNames
+                        var instance: VkInstance?
+                        let result = vkCreateInstance(&info, nil, &instance)
+                        if result == VK_ERROR_INCOMPATIBLE_DRIVER {
+                            throw VulkanError(
+                                "no Vulkan 1.2 driver found (install mesa-vulkan-drivers for lavapipe)",
+                                result: result.rawValue)
+                        }
+                        try vkCheck(result, "vkCreateInstance")
+                        return instance!
                     }
-                    try vkCheck(result, "vkCreateInstance")
-                    return instance!
                 }
             }
         }

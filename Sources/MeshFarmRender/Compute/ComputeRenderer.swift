@@ -1,0 +1,275 @@
+import CVulkan
+import Foundation
+import MeshFarmImage
+import MeshFarmMesh
+
+/// The compute-shader rasterizer: visibility buffer (pass 1), shading
+/// (pass 2), supersampling resolve (pass 3). See `shaders/` and
+/// docs/architecture.md for the algorithm.
+///
+/// Create one per ``VulkanContext`` and keep it: pipelines are built once,
+/// scratch buffers are kept and only grown. Renders are serialized by a
+/// lock; each blocks until the device is done, so call from a dedicated
+/// thread.
+public final class ComputeRenderer: @unchecked Sendable {
+    /// Tuning knobs; the defaults suit lavapipe and desktop GPUs alike.
+    public struct Settings: Sendable {
+        /// Triangles whose clipped bounding box covers more pixels than this
+        /// go to the tiled large-triangle pass.
+        public var largeTriangleThreshold: Int
+        /// Cap on one storage-buffer binding; `nil` uses the device limit.
+        /// Tests lower it to exercise mesh splitting and image bands.
+        public var maxBufferBytes: Int?
+
+        public init(largeTriangleThreshold: Int = 256, maxBufferBytes: Int? = nil) {
+            self.largeTriangleThreshold = largeTriangleThreshold
+            self.maxBufferBytes = maxBufferBytes
+        }
+    }
+
+    public let context: VulkanContext
+    public let settings: Settings
+    let raster: ComputePipeline
+    let rasterIndirect: ComputePipeline
+    let rasterLarge: ComputePipeline
+    let rasterClipped: ComputePipeline
+    let shade: ComputePipeline
+    let resolve: ComputePipeline
+    private var scratch: [String: VulkanBuffer] = [:]
+    private let lock = NSLock()
+    private let timestamps: TimestampPool?
+
+    /// GPU time of each pass in the last render, in seconds (summed over
+    /// bands and chunks): clear, raster, large, shade, resolve. Empty when the
+    /// device has no timestamps.
+    public private(set) var lastPassTimes: [String: Double] = [:]
+    /// Triangles the last render sent to the large and clipping passes
+    /// (counted for the last chunk of each band).
+    public private(set) var lastLargeTriangleCount = 0
+
+    /// Largest accepted output size per side, and accepted SSAA factors.
+    public static let maxImageSide = 8192
+    public static let ssaaFactors: Set<Int> = [1, 2, 4]
+
+    public init(context: VulkanContext, settings: Settings = Settings()) throws {
+        self.context = context
+        self.settings = settings
+        raster = try ComputePipeline(context: context, spirv: SPIRV.rasterComp, bindingCount: 5, pushConstantSize: 96)
+        rasterIndirect = try ComputePipeline(
+            context: context, spirv: SPIRV.rasterIndirectComp, bindingCount: 5, pushConstantSize: 96)
+        rasterLarge = try ComputePipeline(
+            context: context, spirv: SPIRV.rasterLargeComp, bindingCount: 5, pushConstantSize: 96)
+        rasterClipped = try ComputePipeline(
+            context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 5, pushConstantSize: 96)
+        shade = try ComputePipeline(context: context, spirv: SPIRV.shadeComp, bindingCount: 7, pushConstantSize: 96)
+        resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
+        timestamps = try TimestampPool(context: context, count: 64)
+        context.savePipelineCache()
+    }
+
+    /// The binding size limit in effect.
+    public var maxBufferBytes: Int {
+        min(settings.maxBufferBytes ?? Int.max, Int(context.limits.maxStorageBufferRange))
+    }
+
+    /// Uploads a mesh for rendering; keep the result to render it again.
+    public func upload(_ mesh: Mesh) throws -> GPUMesh {
+        try GPUMesh(context: context, mesh: mesh, maxBufferBytes: maxBufferBytes)
+    }
+
+    /// Renders one view of an uploaded mesh.
+    public func render(_ mesh: GPUMesh, camera: Camera, options: RenderOptions = RenderOptions()) throws -> RenderedView
+    {
+        try Self.validate(camera: camera, options: options)
+        lock.lock()
+        defer { lock.unlock() }
+        let k = options.ssaa
+        let (width, height) = (camera.width, camera.height)
+        let hiWidth = width * k
+        // Band height in supersampled rows: the visibility buffer (8 bytes a
+        // pixel) must fit one binding; bands are whole output rows.
+        let rowBytes = hiWidth * 8
+        let bandOutputRows = max(1, min(height, maxBufferBytes / (rowBytes * k)))
+        let bandRows = bandOutputRows * k
+        guard rowBytes * k <= maxBufferBytes else {
+            throw RenderError("a \(width)-pixel row with \(k)x supersampling exceeds the device's buffer limit")
+        }
+
+        let visibility = try buffer("visibility", bytes: hiWidth * bandRows * 8)
+        let outColor = try buffer("outColor", bytes: width * height * 4)
+        let outDepth = try buffer("outDepth", bytes: width * height * 4)
+        let outNormal = try buffer("outNormal", bytes: width * height * 4)
+        // Without supersampling, shading writes the output directly.
+        let direct = k == 1
+        let color = direct ? outColor : try buffer("color", bytes: hiWidth * bandRows * 4)
+        let depth = direct ? outDepth : try buffer("depth", bytes: hiWidth * bandRows * 4)
+        let normal = direct ? outNormal : try buffer("normal", bytes: hiWidth * bandRows * 4)
+        let counters = try buffer("counters", bytes: 32, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
+        // Room for every triangle of the largest chunk: the list never overflows.
+        let largeCapacity = mesh.chunks.map(\.triangleCount).max() ?? 1
+        let large = try buffer("large", bytes: largeCapacity * 4)
+
+        let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
+        let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
+        let (sx, sy) = camera.projectionScale
+        lastPassTimes = [:]
+        lastLargeTriangleCount = 0
+
+        for bandStart in stride(from: 0, to: height, by: bandOutputRows) {
+            let outRows = min(bandOutputRows, height - bandStart)
+            let rows = outRows * k
+            try context.submitAndWait { cb in
+                timestamps?.reset(cb)
+                timestamps?.mark(cb, "start")
+                vkCmdFillBuffer(cb, visibility.buffer, 0, VkDeviceSize(hiWidth * rows * 8), 0xFFFF_FFFF)
+                computeBarrier(cb)
+                timestamps?.mark(cb, "clear")
+                for chunk in mesh.chunks {
+                    let constants = RasterConstants(
+                        viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
+                        near: Float(camera.near), far: Float(camera.far), width: UInt32(hiWidth),
+                        height: UInt32(height * k), bandY0: UInt32(bandStart * k), bandHeight: UInt32(rows),
+                        triangleBase: UInt32(chunk.triangleBase), triangleCount: UInt32(chunk.triangleCount),
+                        largeThreshold: UInt32(settings.largeTriangleThreshold), largeCapacity: UInt32(largeCapacity))
+                    let bindings = [
+                        BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
+                        BufferBinding(counters), BufferBinding(large),
+                    ]
+                    vkCmdFillBuffer(cb, counters.buffer, 0, 32, 0)
+                    computeBarrier(cb)
+                    let groups = (chunk.triangleCount + 63) / 64
+                    let x = min(groups, 65535)
+                    try raster.dispatch(
+                        cb, buffers: bindings, constants: constants,
+                        groups: (UInt32(x), UInt32((groups + x - 1) / x), 1))
+                    computeBarrier(cb)
+                    timestamps?.mark(cb, "raster")
+                    try rasterIndirect.dispatch(cb, buffers: bindings, constants: constants, groups: (1, 1, 1))
+                    computeBarrier(cb)
+                    try rasterLarge.dispatchIndirect(
+                        cb, buffers: bindings, constants: constants, arguments: counters, offset: 4)
+                    try rasterClipped.dispatchIndirect(
+                        cb, buffers: bindings, constants: constants, arguments: counters, offset: 20)
+                    computeBarrier(cb)
+                    timestamps?.mark(cb, "large")
+                }
+                for (chunkIndex, chunk) in mesh.chunks.enumerated() {
+                    let background: UInt32 = chunkIndex == 0 ? 8 : 0
+                    let constants = ShadeConstants(
+                        viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
+                        wireWidth: options.wireframe ? 0.6 * Float(k) : 0,
+                        flags: (options.flatShading ? 1 : 0) | outputFlags | background,
+                        width: UInt32(hiWidth), height: UInt32(height * k), bandY0: UInt32(bandStart * k),
+                        bandHeight: UInt32(rows), triangleBase: UInt32(chunk.triangleBase),
+                        triangleCount: UInt32(chunk.triangleCount),
+                        outputOffset: direct ? UInt32(bandStart * width) : 0)
+                    try shade.dispatch(
+                        cb,
+                        buffers: [
+                            BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
+                            BufferBinding(chunk.normals), BufferBinding(color), BufferBinding(depth),
+                            BufferBinding(normal),
+                        ], constants: constants,
+                        groups: (UInt32((hiWidth + 7) / 8), UInt32((rows + 7) / 8), 1))
+                }
+                computeBarrier(cb)
+                timestamps?.mark(cb, "shade")
+                guard !direct else { return }
+                try resolve.dispatch(
+                    cb,
+                    buffers: [
+                        BufferBinding(color), BufferBinding(depth), BufferBinding(normal), BufferBinding(outColor),
+                        BufferBinding(outDepth), BufferBinding(outNormal),
+                    ],
+                    constants: SIMD8<UInt32>(
+                        UInt32(width), UInt32(outRows), UInt32(k), UInt32(bandStart), outputFlags, 0, 0, 0),
+                    groups: (UInt32((width + 7) / 8), UInt32((outRows + 7) / 8), 1))
+                computeBarrier(cb)
+                timestamps?.mark(cb, "resolve")
+            }
+            if let timestamps {
+                for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
+            }
+            let listed = counters.read(UInt32.self, count: 5)
+            lastLargeTriangleCount += Int(listed[0]) + Int(listed[4])
+            for pipeline in [raster, rasterIndirect, rasterLarge, rasterClipped, shade, resolve] {
+                pipeline.resetDescriptors()
+            }
+        }
+
+        let pixels = width * height
+        let image = RGBAImage(
+            width: width, height: height,
+            pixels: Array(UnsafeRawBufferPointer(start: outColor.contents, count: pixels * 4)))
+        var result = RenderedView(image: image)
+        if options.depth {
+            result.depth = FloatImage(width: width, height: height, values: outDepth.read(Float.self, count: pixels))
+        }
+        if options.normals {
+            result.normals = RGBAImage(
+                width: width, height: height,
+                pixels: Array(UnsafeRawBufferPointer(start: outNormal.contents, count: pixels * 4)))
+        }
+        return result
+    }
+
+    static func validate(camera: Camera, options: RenderOptions) throws {
+        guard ssaaFactors.contains(options.ssaa) else {
+            throw RenderError("supersampling must be 1, 2 or 4, got \(options.ssaa)")
+        }
+        guard (1...maxImageSide).contains(camera.width), (1...maxImageSide).contains(camera.height) else {
+            throw RenderError(
+                "image size must be 1...\(maxImageSide) pixels per side, got \(camera.width)x\(camera.height)")
+        }
+        guard camera.near > 0, camera.far > camera.near, camera.fovY > 0, camera.fovY < 180 else {
+            throw RenderError("camera needs 0 < near < far and 0 < fovY < 180")
+        }
+    }
+
+    /// A scratch buffer of at least `bytes`, reused across renders.
+    private func buffer(_ name: String, bytes: Int, usage: UInt32 = 0) throws -> VulkanBuffer {
+        if let existing = scratch[name], existing.size >= bytes { return existing }
+        scratch[name] = nil  // free the old one before allocating its successor
+        let created = try VulkanBuffer(context: context, size: bytes, extraUsage: usage)
+        scratch[name] = created
+        return created
+    }
+}
+
+/// Push constants of the raster passes (`raster_common.glsl`), 96 bytes.
+struct RasterConstants {
+    var viewRow0: SIMD4<Float>
+    var viewRow1: SIMD4<Float>
+    var viewRow2: SIMD4<Float>
+    var sx: Float
+    var sy: Float
+    var near: Float
+    var far: Float
+    var width: UInt32
+    var height: UInt32
+    var bandY0: UInt32
+    var bandHeight: UInt32
+    var triangleBase: UInt32
+    var triangleCount: UInt32
+    var largeThreshold: UInt32
+    var largeCapacity: UInt32
+}
+
+/// Push constants of `shade.comp`, 96 bytes.
+struct ShadeConstants {
+    var viewRow0: SIMD4<Float>
+    var viewRow1: SIMD4<Float>
+    var viewRow2: SIMD4<Float>
+    var sx: Float
+    var sy: Float
+    var wireWidth: Float
+    var flags: UInt32
+    var width: UInt32
+    var height: UInt32
+    var bandY0: UInt32
+    var bandHeight: UInt32
+    var triangleBase: UInt32
+    var triangleCount: UInt32
+    var outputOffset: UInt32
+    var pad1: UInt32 = 0
+}

@@ -1,0 +1,430 @@
+import CVulkan
+import Foundation
+import MeshFarmImage
+import MeshFarmMesh
+
+/// The reference renderer: the same mesh and cameras through Vulkan's
+/// fixed-function graphics pipeline (vertex + fragment shader, depth test,
+/// offscreen color and linear-depth attachments).
+///
+/// Tests compare the compute rasterizer's coverage and depth against it, and
+/// the render benchmark uses it as the baseline. It draws both faces, with
+/// no supersampling.
+public final class GraphicsRenderer: @unchecked Sendable {
+    /// A mesh in vertex and index buffers.
+    public final class Mesh: @unchecked Sendable {
+        let vertices: VulkanBuffer
+        let indices: VulkanBuffer
+        public let indexCount: Int
+
+        init(context: VulkanContext, mesh: MeshFarmMesh.Mesh) throws {
+            try mesh.validate()
+            vertices = try VulkanBuffer(
+                context: context, size: mesh.positions.count * 4, extraUsage: VK_BUFFER_USAGE_VERTEX_BUFFER_BIT.rawValue
+            )
+            vertices.upload(mesh.positions)
+            indices = try VulkanBuffer(
+                context: context, size: mesh.indices.count * 4, extraUsage: VK_BUFFER_USAGE_INDEX_BUFFER_BIT.rawValue)
+            indices.upload(mesh.indices)
+            indexCount = mesh.indices.count
+        }
+    }
+
+    public let context: VulkanContext
+    private let device: VkDevice
+    private let renderPass: VkRenderPass
+    private let layout: VkPipelineLayout
+    private let pipeline: VkPipeline
+    private var target: Target?
+    private let lock = NSLock()
+
+    static let colorFormat = VK_FORMAT_R8G8B8A8_UNORM
+    static let linearDepthFormat = VK_FORMAT_R32_SFLOAT
+    static let depthFormat = VK_FORMAT_D32_SFLOAT
+
+    public init(context: VulkanContext) throws {
+        self.context = context
+        let device = context.device
+        self.device = device
+        let renderPass = try Self.makeRenderPass(device)
+        self.renderPass = renderPass
+        var range = VkPushConstantRange()
+        range.stageFlags = VK_SHADER_STAGE_VERTEX_BIT.rawValue
+        range.size = 80
+        var layoutInfo = VkPipelineLayoutCreateInfo()
+        layoutInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
+        layoutInfo.pushConstantRangeCount = 1
+        var layout: VkPipelineLayout?
+        try withUnsafePointer(to: range) { rangePointer in
+            layoutInfo.pPushConstantRanges = rangePointer
+            try vkCheck(vkCreatePipelineLayout(device, &layoutInfo, nil, &layout), "vkCreatePipelineLayout")
+        }
+        self.layout = layout!
+        pipeline = try Self.makePipeline(context: context, renderPass: renderPass, layout: layout!)
+    }
+
+    deinit {
+        vkDeviceWaitIdle(device)
+        target = nil
+        vkDestroyPipeline(device, pipeline, nil)
+        vkDestroyPipelineLayout(device, layout, nil)
+        vkDestroyRenderPass(device, renderPass, nil)
+    }
+
+    /// Uploads a mesh into vertex and index buffers.
+    public func upload(_ mesh: MeshFarmMesh.Mesh) throws -> Mesh {
+        try Mesh(context: context, mesh: mesh)
+    }
+
+    /// Renders one view: coverage/color and linear view depth (0 where empty).
+    public func render(_ mesh: Mesh, camera: Camera) throws -> (image: RGBAImage, depth: FloatImage) {
+        try ComputeRenderer.validate(camera: camera, options: RenderOptions())
+        lock.lock()
+        defer { lock.unlock() }
+        if target?.width != camera.width || target?.height != camera.height {
+            target = nil
+            target = try Target(context: context, renderPass: renderPass, width: camera.width, height: camera.height)
+        }
+        let target = target!
+        var constants = [Float](repeating: 0, count: 20)
+        constants.replaceSubrange(0..<16, with: camera.vulkanViewProjection)
+        let row2 = camera.viewRows[2]
+        constants.replaceSubrange(16..<20, with: [Float(row2.x), Float(row2.y), Float(row2.z), Float(row2.w)])
+
+        try context.submitAndWait { cb in
+            var clears = [VkClearValue](repeating: VkClearValue(), count: 3)
+            clears[0].color.float32 = (0, 0, 0, 0)
+            clears[1].color.float32 = (0, 0, 0, 0)
+            clears[2].depthStencil = VkClearDepthStencilValue(depth: 1, stencil: 0)
+            var begin = VkRenderPassBeginInfo()
+            begin.sType = VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO
+            begin.renderPass = renderPass
+            begin.framebuffer = target.framebuffer
+            begin.renderArea.extent = VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height))
+            begin.clearValueCount = 3
+            clears.withUnsafeBufferPointer { pointer in
+                begin.pClearValues = pointer.baseAddress
+                vkCmdBeginRenderPass(cb, &begin, VK_SUBPASS_CONTENTS_INLINE)
+            }
+            var viewport = VkViewport(
+                x: 0, y: 0, width: Float(camera.width), height: Float(camera.height), minDepth: 0, maxDepth: 1)
+            vkCmdSetViewport(cb, 0, 1, &viewport)
+            var scissor = VkRect2D(
+                offset: VkOffset2D(x: 0, y: 0),
+                extent: VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height)))
+            vkCmdSetScissor(cb, 0, 1, &scissor)
+            vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline)
+            vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_VERTEX_BIT.rawValue, 0, 80, constants)
+            var vertexBuffer: VkBuffer? = mesh.vertices.buffer
+            var offset: VkDeviceSize = 0
+            vkCmdBindVertexBuffers(cb, 0, 1, &vertexBuffer, &offset)
+            vkCmdBindIndexBuffer(cb, mesh.indices.buffer, 0, VK_INDEX_TYPE_UINT32)
+            vkCmdDrawIndexed(cb, UInt32(mesh.indexCount), 1, 0, 0, 0)
+            vkCmdEndRenderPass(cb)
+            // Attachments end in TRANSFER_SRC_OPTIMAL (render pass final layout).
+            for (image, buffer) in [
+                (target.color.image, target.colorReadback), (target.linearDepth.image, target.depthReadback),
+            ] {
+                var region = VkBufferImageCopy()
+                region.imageSubresource = VkImageSubresourceLayers(
+                    aspectMask: VK_IMAGE_ASPECT_COLOR_BIT.rawValue, mipLevel: 0, baseArrayLayer: 0, layerCount: 1)
+                region.imageExtent = VkExtent3D(width: UInt32(camera.width), height: UInt32(camera.height), depth: 1)
+                vkCmdCopyImageToBuffer(cb, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, buffer.buffer, 1, &region)
+            }
+            var barrier = VkMemoryBarrier()
+            barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+            barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+            barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT.rawValue
+            vkCmdPipelineBarrier(
+                cb, VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0, 1, &barrier, 0,
+                nil, 0,
+                nil)
+        }
+        let pixels = camera.width * camera.height
+        let image = RGBAImage(
+            width: camera.width, height: camera.height,
+            pixels: Array(UnsafeRawBufferPointer(start: target.colorReadback.contents, count: pixels * 4)))
+        let depth = FloatImage(
+            width: camera.width, height: camera.height, values: target.depthReadback.read(Float.self, count: pixels))
+        return (image, depth)
+    }
+
+    // MARK: - Setup
+
+    private static func makeRenderPass(_ device: VkDevice) throws -> VkRenderPass {
+        func attachment(_ format: VkFormat, final: VkImageLayout) -> VkAttachmentDescription {
+            var a = VkAttachmentDescription()
+            a.format = format
+            a.samples = VK_SAMPLE_COUNT_1_BIT
+            a.loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR
+            a.storeOp = VK_ATTACHMENT_STORE_OP_STORE
+            a.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE
+            a.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE
+            a.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED
+            a.finalLayout = final
+            return a
+        }
+        let attachments = [
+            attachment(colorFormat, final: VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL),
+            attachment(linearDepthFormat, final: VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL),
+            attachment(depthFormat, final: VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL),
+        ]
+        let colorRefs = [
+            VkAttachmentReference(attachment: 0, layout: VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL),
+            VkAttachmentReference(attachment: 1, layout: VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL),
+        ]
+        var depthRef = VkAttachmentReference(attachment: 2, layout: VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL)
+        // Make the attachment writes visible to the copies that follow.
+        var dependency = VkSubpassDependency()
+        dependency.srcSubpass = 0
+        dependency.dstSubpass = VK_SUBPASS_EXTERNAL
+        dependency.srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT.rawValue
+        dependency.dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
+        dependency.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue
+        dependency.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT.rawValue
+        var renderPass: VkRenderPass?
+        try colorRefs.withUnsafeBufferPointer { colorPointer in
+            try withUnsafePointer(to: &depthRef) { depthPointer in
+                var subpass = VkSubpassDescription()
+                subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS
+                subpass.colorAttachmentCount = 2
+                subpass.pColorAttachments = colorPointer.baseAddress
+                subpass.pDepthStencilAttachment = depthPointer
+                try withUnsafePointer(to: subpass) { subpassPointer in
+                    try attachments.withUnsafeBufferPointer { attachmentPointer in
+                        try withUnsafePointer(to: &dependency) { dependencyPointer in
+                            var info = VkRenderPassCreateInfo()
+                            info.sType = VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO
+                            info.attachmentCount = 3
+                            info.pAttachments = attachmentPointer.baseAddress
+                            info.subpassCount = 1
+                            info.pSubpasses = subpassPointer
+                            info.dependencyCount = 1
+                            info.pDependencies = dependencyPointer
+                            try vkCheck(vkCreateRenderPass(device, &info, nil, &renderPass), "vkCreateRenderPass")
+                        }
+                    }
+                }
+            }
+        }
+        return renderPass!
+    }
+
+    private static func makePipeline(
+        context: VulkanContext, renderPass: VkRenderPass, layout: VkPipelineLayout
+    ) throws -> VkPipeline {
+        let device = context.device
+        let vertexModule = try ShaderModule(device: device, spirv: SPIRV.referenceVert)
+        let fragmentModule = try ShaderModule(device: device, spirv: SPIRV.referenceFrag)
+        return try "main".withCString { entry in
+            var stages = [VkPipelineShaderStageCreateInfo](repeating: VkPipelineShaderStageCreateInfo(), count: 2)
+            for (i, (stage, module)) in [
+                (VK_SHADER_STAGE_VERTEX_BIT, vertexModule.handle),
+                (VK_SHADER_STAGE_FRAGMENT_BIT, fragmentModule.handle),
+            ].enumerated() {
+                stages[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+                stages[i].stage = stage
+                stages[i].module = module
+                stages[i].pName = entry
+            }
+            var binding = VkVertexInputBindingDescription(
+                binding: 0, stride: 12, inputRate: VK_VERTEX_INPUT_RATE_VERTEX)
+            var attribute = VkVertexInputAttributeDescription(
+                location: 0, binding: 0, format: VK_FORMAT_R32G32B32_SFLOAT, offset: 0)
+            var vertexInput = VkPipelineVertexInputStateCreateInfo()
+            vertexInput.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO
+            vertexInput.vertexBindingDescriptionCount = 1
+            vertexInput.vertexAttributeDescriptionCount = 1
+            var assembly = VkPipelineInputAssemblyStateCreateInfo()
+            assembly.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO
+            assembly.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST
+            var viewportState = VkPipelineViewportStateCreateInfo()
+            viewportState.sType = VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO
+            viewportState.viewportCount = 1
+            viewportState.scissorCount = 1
+            var rasterization = VkPipelineRasterizationStateCreateInfo()
+            rasterization.sType = VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO
+            rasterization.polygonMode = VK_POLYGON_MODE_FILL
+            rasterization.cullMode = VK_CULL_MODE_NONE.rawValue
+            rasterization.frontFace = VK_FRONT_FACE_COUNTER_CLOCKWISE
+            rasterization.lineWidth = 1
+            var multisample = VkPipelineMultisampleStateCreateInfo()
+            multisample.sType = VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO
+            multisample.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT
+            var depthStencil = VkPipelineDepthStencilStateCreateInfo()
+            depthStencil.sType = VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO
+            depthStencil.depthTestEnable = VkBool32(VK_TRUE)
+            depthStencil.depthWriteEnable = VkBool32(VK_TRUE)
+            depthStencil.depthCompareOp = VK_COMPARE_OP_LESS
+            var blendAttachments = [VkPipelineColorBlendAttachmentState](
+                repeating: VkPipelineColorBlendAttachmentState(), count: 2)
+            for i in 0..<2 { blendAttachments[i].colorWriteMask = 0xF }
+            var blend = VkPipelineColorBlendStateCreateInfo()
+            blend.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO
+            blend.attachmentCount = 2
+            let dynamicStates = [VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR]
+            var dynamic = VkPipelineDynamicStateCreateInfo()
+            dynamic.sType = VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO
+            dynamic.dynamicStateCount = 2
+
+            var pipeline: VkPipeline?
+            try withUnsafePointer(to: &binding) { bindingPointer in
+                try withUnsafePointer(to: &attribute) { attributePointer in
+                    vertexInput.pVertexBindingDescriptions = bindingPointer
+                    vertexInput.pVertexAttributeDescriptions = attributePointer
+                    try blendAttachments.withUnsafeBufferPointer { blendPointer in
+                        blend.pAttachments = blendPointer.baseAddress
+                        try dynamicStates.withUnsafeBufferPointer { dynamicPointer in
+                            dynamic.pDynamicStates = dynamicPointer.baseAddress
+                            try stages.withUnsafeBufferPointer { stagePointer in
+                                var info = VkGraphicsPipelineCreateInfo()
+                                info.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO
+                                info.stageCount = 2
+                                info.pStages = stagePointer.baseAddress
+                                info.layout = layout
+                                info.renderPass = renderPass
+                                info.subpass = 0
+                                try withUnsafePointer(to: &vertexInput) {
+                                    info.pVertexInputState = $0
+                                    try withUnsafePointer(to: &assembly) {
+                                        info.pInputAssemblyState = $0
+                                        try withUnsafePointer(to: &viewportState) {
+                                            info.pViewportState = $0
+                                            try withUnsafePointer(to: &rasterization) {
+                                                info.pRasterizationState = $0
+                                                try withUnsafePointer(to: &multisample) {
+                                                    info.pMultisampleState = $0
+                                                    try withUnsafePointer(to: &depthStencil) {
+                                                        info.pDepthStencilState = $0
+                                                        try withUnsafePointer(to: &blend) {
+                                                            info.pColorBlendState = $0
+                                                            try withUnsafePointer(to: &dynamic) {
+                                                                info.pDynamicState = $0
+                                                                try vkCheck(
+                                                                    vkCreateGraphicsPipelines(
+                                                                        device, context.pipelineCache, 1, &info, nil,
+                                                                        &pipeline),
+                                                                    "vkCreateGraphicsPipelines")
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return pipeline!
+        }
+    }
+}
+
+/// Offscreen attachments, framebuffer and readback buffers for one size.
+private final class Target {
+    let width: Int
+    let height: Int
+    let color: Attachment
+    let linearDepth: Attachment
+    let depth: Attachment
+    let framebuffer: VkFramebuffer
+    let colorReadback: VulkanBuffer
+    let depthReadback: VulkanBuffer
+    private let device: VkDevice
+    private let context: VulkanContext
+
+    init(context: VulkanContext, renderPass: VkRenderPass, width: Int, height: Int) throws {
+        self.width = width
+        self.height = height
+        device = context.device
+        self.context = context
+        color = try Attachment(
+            context: context, format: GraphicsRenderer.colorFormat, width: width, height: height,
+            usage: VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT.rawValue | VK_IMAGE_USAGE_TRANSFER_SRC_BIT.rawValue,
+            aspect: VK_IMAGE_ASPECT_COLOR_BIT.rawValue)
+        linearDepth = try Attachment(
+            context: context, format: GraphicsRenderer.linearDepthFormat, width: width, height: height,
+            usage: VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT.rawValue | VK_IMAGE_USAGE_TRANSFER_SRC_BIT.rawValue,
+            aspect: VK_IMAGE_ASPECT_COLOR_BIT.rawValue)
+        depth = try Attachment(
+            context: context, format: GraphicsRenderer.depthFormat, width: width, height: height,
+            usage: VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT.rawValue, aspect: VK_IMAGE_ASPECT_DEPTH_BIT.rawValue)
+        let views: [VkImageView?] = [color.view, linearDepth.view, depth.view]
+        var info = VkFramebufferCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO
+        info.renderPass = renderPass
+        info.attachmentCount = 3
+        info.width = UInt32(width)
+        info.height = UInt32(height)
+        info.layers = 1
+        var framebuffer: VkFramebuffer?
+        try views.withUnsafeBufferPointer { pointer in
+            info.pAttachments = pointer.baseAddress
+            try vkCheck(vkCreateFramebuffer(context.device, &info, nil, &framebuffer), "vkCreateFramebuffer")
+        }
+        self.framebuffer = framebuffer!
+        colorReadback = try VulkanBuffer(context: context, size: width * height * 4)
+        depthReadback = try VulkanBuffer(context: context, size: width * height * 4)
+    }
+
+    deinit { vkDestroyFramebuffer(device, framebuffer, nil) }
+}
+
+/// A 2D image with its memory and view.
+private final class Attachment {
+    let image: VkImage
+    let view: VkImageView
+    private let memory: VkDeviceMemory
+    private let device: VkDevice
+    private let context: VulkanContext
+
+    init(context: VulkanContext, format: VkFormat, width: Int, height: Int, usage: UInt32, aspect: UInt32) throws {
+        let device = context.device
+        self.device = device
+        self.context = context
+        var info = VkImageCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO
+        info.imageType = VK_IMAGE_TYPE_2D
+        info.format = format
+        info.extent = VkExtent3D(width: UInt32(width), height: UInt32(height), depth: 1)
+        info.mipLevels = 1
+        info.arrayLayers = 1
+        info.samples = VK_SAMPLE_COUNT_1_BIT
+        info.tiling = VK_IMAGE_TILING_OPTIMAL
+        info.usage = usage
+        info.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED
+        var image: VkImage?
+        try vkCheck(vkCreateImage(device, &info, nil, &image), "vkCreateImage")
+        self.image = image!
+        var requirements = VkMemoryRequirements()
+        vkGetImageMemoryRequirements(device, image, &requirements)
+        var allocate = VkMemoryAllocateInfo()
+        allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
+        allocate.allocationSize = requirements.size
+        allocate.memoryTypeIndex = try context.memoryTypeIndex(
+            typeBits: requirements.memoryTypeBits, required: 0, preferred: VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue)
+        var memory: VkDeviceMemory?
+        try vkCheck(vkAllocateMemory(device, &allocate, nil, &memory), "vkAllocateMemory(image)")
+        self.memory = memory!
+        try vkCheck(vkBindImageMemory(device, image, memory, 0), "vkBindImageMemory")
+        var viewInfo = VkImageViewCreateInfo()
+        viewInfo.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO
+        viewInfo.image = image
+        viewInfo.viewType = VK_IMAGE_VIEW_TYPE_2D
+        viewInfo.format = format
+        viewInfo.subresourceRange = VkImageSubresourceRange(
+            aspectMask: aspect, baseMipLevel: 0, levelCount: 1, baseArrayLayer: 0, layerCount: 1)
+        var view: VkImageView?
+        try vkCheck(vkCreateImageView(device, &viewInfo, nil, &view), "vkCreateImageView")
+        self.view = view!
+    }
+
+    deinit {
+        vkDestroyImageView(device, view, nil)
+        vkDestroyImage(device, image, nil)
+        vkFreeMemory(device, memory, nil)
+    }
+}
