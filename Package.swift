@@ -52,15 +52,22 @@ let package = Package(
         .executableTarget(
             name: "meshfarm-bench",
             dependencies: [
-                "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "CMeshOptimizer",
+                "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmAMQP", "MeshFarmMessaging",
+                "CMeshOptimizer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        .executableTarget(
+            name: "meshfarm-test-worker",
+            dependencies: ["MeshFarmAMQP", "MeshFarmMessaging", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: Tests
         .testTarget(name: "MeshFarmMeshTests", dependencies: ["MeshFarmMesh", "MeshFarmTestSupport", "CAssimp"]),
         .testTarget(name: "MeshFarmImageTests", dependencies: ["MeshFarmImage", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),
+        .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

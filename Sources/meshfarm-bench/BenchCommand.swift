@@ -7,5 +7,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfarm-bench",
         abstract: "MeshFarm benchmarks (run through scripts/bench).",
-        subcommands: [MeshBench.self, RenderBench.self])
+        subcommands: [MeshBench.self, RenderBench.self, MessagingBench.self])
 }

@@ -1,0 +1,363 @@
+import CAMQP
+import Foundation
+import Logging
+import MeshFarmMessaging
+
+/// ``MessageTransport`` over RabbitMQ through librabbitmq.
+///
+/// **Threading.** One dedicated thread owns the ``AMQPConnection`` and all
+/// its channels (librabbitmq is not thread-safe) and runs an event loop:
+/// it executes commands posted by any thread (publish, settle, consume...),
+/// reads frames whenever the socket is readable (`poll()` on the socket and
+/// a wake-up pipe), and lets librabbitmq send heartbeats at least every
+/// quarter interval. Task code never runs on it, so a two-hour task neither
+/// starves heartbeats nor loses its delivery.
+///
+/// **Channels.** 1 publishes in confirm mode; 2 runs declarations and queue
+/// inspections; each consumer gets its own channel (with its own
+/// `basic.qos`), so a broker error on one channel never stops the others.
+///
+/// **Publishing.** Every publish gets a sequence number on channel 1 and
+/// waits for the broker's `basic.ack`; many concurrent publishes are in
+/// flight at once and the broker confirms them in batches (`multiple`).
+/// A `basic.nack`, a `basic.return` of a mandatory message, or the channel
+/// closing (404 for a missing exchange) fails the publish.
+///
+/// **Recovery.** When the connection drops, the loop reconnects with
+/// exponential backoff and jitter, re-declares the topology, re-opens the
+/// consumers and re-publishes every message that was not confirmed (the
+/// broker may see a duplicate: delivery is at least once). Deliveries from
+/// the dead connection cannot be acknowledged any more; settling one is
+/// refused with ``AMQPError/staleDelivery`` and the broker redelivers it.
+public final class AMQPTransport: MessageTransport, @unchecked Sendable {
+    /// Connection settings.
+    public struct Configuration: Sendable {
+        public var url: AMQPURL
+        /// Heartbeat interval in seconds (the URL's `heartbeat` wins).
+        public var heartbeat: Int
+        public var connectTimeout: Double
+        public var reconnect: Backoff
+        /// Give up on a publish not confirmed after this many seconds
+        /// (nil: keep retrying across reconnects for as long as it takes).
+        public var publishTimeout: Double?
+
+        public init(
+            url: AMQPURL, heartbeat: Int = 30, connectTimeout: Double = 10, reconnect: Backoff = .reconnect,
+            publishTimeout: Double? = nil
+        ) {
+            self.url = url
+            self.heartbeat = heartbeat
+            self.connectTimeout = connectTimeout
+            self.reconnect = reconnect
+            self.publishTimeout = publishTimeout
+        }
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    private let inbox = Inbox()
+    private let stats = Stats()
+    private var thread: Thread!
+
+    /// Starts the connection thread. The first connection is attempted at
+    /// once; operations issued before it is up wait for it.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "meshfarm.amqp")) {
+        self.configuration = configuration
+        self.logger = logger
+        let loop = ConnectionLoop(configuration: configuration, inbox: inbox, stats: stats, logger: logger)
+        thread = Thread { loop.run() }
+        thread.name = "amqp-connection"
+        thread.start()
+    }
+
+    /// Connects with default settings to `url`.
+    public convenience init(url: String, heartbeat: Int = 30, logger: Logger = Logger(label: "meshfarm.amqp")) throws {
+        self.init(configuration: Configuration(url: try AMQPURL(url), heartbeat: heartbeat), logger: logger)
+    }
+
+    /// Successful connections so far (1 + reconnects).
+    public var connectionCount: Int { stats.read { $0.connections } }
+    /// Whether the connection is currently up.
+    public var isConnected: Bool { stats.read { $0.connected } }
+
+    /// Waits until connected or until `timeout` seconds pass.
+    public func waitUntilConnected(timeout: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if isConnected { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return isConnected
+    }
+
+    public func declare(_ topology: Topology) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            inbox.post(.declare(topology, c))
+        }
+    }
+
+    public func publish(_ message: OutgoingMessage) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            inbox.post(.publish(PendingPublish(message: message, continuation: c)))
+        }
+    }
+
+    public func publishInBackground(_ message: OutgoingMessage) {
+        inbox.post(.publish(PendingPublish(message: message, continuation: nil)))
+    }
+
+    public func publish(_ message: OutgoingMessage, thenAck delivery: Delivery) async throws {
+        guard let token = delivery.token as? DeliveryToken else {
+            try await publish(message)
+            try? await delivery.ack()
+            return
+        }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            inbox.post(.publish(PendingPublish(message: message, continuation: c, ackAfterConfirm: token)))
+        }
+    }
+
+    /// The confirm-then-ack happens on the connection thread; `completion`
+    /// runs there too, so it must be quick.
+    public func publish(
+        _ message: OutgoingMessage, thenAck delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
+    ) {
+        guard let token = delivery.token as? DeliveryToken else {
+            Task {
+                do {
+                    try await publish(message, thenAck: delivery)
+                    completion(nil)
+                } catch {
+                    completion(error)
+                }
+            }
+            return
+        }
+        inbox.post(
+            .publish(
+                PendingPublish(message: message, continuation: nil, ackAfterConfirm: token, completion: completion)))
+    }
+
+    public func consume(queue: String, prefetch: Int) async throws -> MessageStream {
+        let (stream, continuation) = AsyncStream<Delivery>.makeStream()
+        let inbox = self.inbox
+        let sink = DeliverySink(deliver: { continuation.yield($0) }, finish: { continuation.finish() })
+        let id = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
+            inbox.post(.consume(queue: queue, prefetch: max(1, prefetch), sink: sink, c))
+        }
+        // Dropping the stream stops the consumer.
+        continuation.onTermination = { _ in inbox.post(.cancel(id, nil)) }
+        return MessageStream(stream: stream) {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in inbox.post(.cancel(id, c)) }
+        }
+    }
+
+    /// `onDelivery` runs on the connection thread: it must only hand the
+    /// delivery on (the worker runtime queues it for a task thread).
+    public func consume(
+        queue: String, prefetch: Int, onDelivery: @escaping @Sendable (Delivery) -> Void,
+        onEnd: @escaping @Sendable () -> Void
+    ) async throws -> MessageConsumer {
+        let inbox = self.inbox
+        let sink = DeliverySink(deliver: onDelivery, finish: onEnd)
+        let id = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
+            inbox.post(.consume(queue: queue, prefetch: max(1, prefetch), sink: sink, c))
+        }
+        return MessageConsumer {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in inbox.post(.cancel(id, c)) }
+        }
+    }
+
+    public func messageCount(queue: String) async throws -> Int {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
+            inbox.post(.messageCount(queue, c))
+        }
+    }
+
+    /// Closes the connection and stops the thread. Pending publishes fail
+    /// with ``AMQPError/shutdown``; unsettled deliveries return to their
+    /// queues (the broker requeues them when the connection closes).
+    public func close() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in inbox.post(.close(c)) }
+    }
+}
+
+// MARK: - Commands
+
+/// A publish waiting to be sent or confirmed.
+final class PendingPublish: @unchecked Sendable {
+    let message: OutgoingMessage
+    /// Nil for background publishes: nobody waits, failures are logged.
+    let continuation: CheckedContinuation<Void, Error>?
+    /// Unique id in a header, to match a `basic.return` to its publish.
+    let publishID = PendingPublish.nextID()
+    let created = Date()
+    var returned: (code: Int, reason: String)?
+    /// A delivery the connection thread acknowledges as soon as this
+    /// publish is confirmed.
+    let ackAfterConfirm: DeliveryToken?
+    /// Called on the connection thread when done (for synchronous callers).
+    let completion: (@Sendable (Error?) -> Void)?
+
+    init(
+        message: OutgoingMessage, continuation: CheckedContinuation<Void, Error>?,
+        ackAfterConfirm: DeliveryToken? = nil,
+        completion: (@Sendable (Error?) -> Void)? = nil
+    ) {
+        self.message = message
+        self.continuation = continuation
+        self.ackAfterConfirm = ackAfterConfirm
+        self.completion = completion
+    }
+
+    func succeed() {
+        continuation?.resume()
+        completion?(nil)
+    }
+
+    private static let counter = Locked(0)
+
+    /// Process-unique: a counter, with the process id against a restarted
+    /// sibling publishing on the same channel name.
+    static func nextID() -> String {
+        "\(processID)-\(counter.increment())"
+    }
+
+    private static let processID = getpid()
+
+    /// Fails the waiting caller, or logs when nobody waits.
+    func fail(_ error: Error, _ logger: Logger? = nil) {
+        if let continuation {
+            continuation.resume(throwing: error)
+        } else if let completion {
+            completion(error)
+        } else {
+            logger?.warning(
+                "background publish failed",
+                metadata: [
+                    "exchange": "\(message.exchange)", "routingKey": "\(message.routingKey)", "error": "\(error)",
+                ])
+        }
+    }
+}
+
+/// Where a consumer's deliveries go: an `AsyncStream` or callbacks.
+struct DeliverySink: Sendable {
+    let deliver: @Sendable (Delivery) -> Void
+    let finish: @Sendable () -> Void
+}
+
+/// Where a delivery came from: enough to settle it on the connection
+/// thread, and to refuse it once its channel is gone.
+struct DeliveryToken: Sendable {
+    let consumer: Int
+    let channel: UInt16
+    let generation: Int
+    let tag: UInt64
+}
+
+enum Command: @unchecked Sendable {
+    case declare(Topology, CheckedContinuation<Void, Error>)
+    case publish(PendingPublish)
+    case consume(queue: String, prefetch: Int, sink: DeliverySink, CheckedContinuation<Int, Error>)
+    case cancel(Int, CheckedContinuation<Void, Never>?)
+    /// Without a continuation (plain acks) the caller does not wait.
+    case settle(
+        consumer: Int, channel: UInt16, generation: Int, tag: UInt64, Settlement, CheckedContinuation<Void, Error>?)
+    case messageCount(String, CheckedContinuation<Int, Error>)
+    case close(CheckedContinuation<Void, Never>)
+}
+
+/// Commands from any thread to the connection thread, with a pipe that
+/// wakes its `poll()`.
+final class Inbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var commands: [Command] = []
+    let readFD: Int32
+    let writeFD: Int32
+
+    init() {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe() failed")
+        readFD = fds[0]
+        writeFD = fds[1]
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    }
+
+    deinit {
+        close(readFD)
+        close(writeFD)
+    }
+
+    /// The connection thread is (about to be) blocked in `poll()`: only then
+    /// does a post need to write to the pipe. Posts that arrive while it
+    /// works are picked up by its next `take()`, saving a syscall and a
+    /// wake-up each.
+    private var sleeping = false
+
+    func post(_ command: Command) {
+        let wake = lock.withLock {
+            commands.append(command)
+            defer { sleeping = false }
+            return sleeping
+        }
+        if wake {
+            var byte: UInt8 = 1
+            _ = write(writeFD, &byte, 1)  // a full pipe already means "wake up"
+        }
+    }
+
+    func take() -> [Command] {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while read(readFD, &buffer, buffer.count) > 0 {}
+        return lock.withLock {
+            defer { commands.removeAll() }
+            return commands
+        }
+    }
+
+    /// Called after `poll()` returns.
+    func awake() { lock.withLock { sleeping = false } }
+
+    /// Called right before `poll()`: returns false (do not sleep) when
+    /// commands are already waiting; otherwise posts from now on wake it.
+    func prepareToSleep() -> Bool {
+        lock.withLock {
+            if !commands.isEmpty { return false }
+            sleeping = true
+            return true
+        }
+    }
+}
+
+/// An integer counter behind a lock.
+final class Locked: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int
+    init(_ value: Int) { self.value = value }
+    func increment() -> Int {
+        lock.withLock {
+            value += 1
+            return value
+        }
+    }
+}
+
+/// Counters readable from any thread.
+final class Stats: @unchecked Sendable {
+    struct Values {
+        var connections = 0
+        var connected = false
+    }
+
+    private let lock = NSLock()
+    private var values = Values()
+    func read<T>(_ body: (Values) -> T) -> T { lock.withLock { body(values) } }
+    func update(_ body: (inout Values) -> Void) { lock.withLock { body(&values) } }
+}
+
+extension AMQPError {
+    /// A delivery from a channel or connection that no longer exists.
+    public static let staleDelivery = AMQPError.library(
+        "the delivery's channel is gone; the broker redelivers the message")
+}

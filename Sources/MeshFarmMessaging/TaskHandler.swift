@@ -1,0 +1,60 @@
+import Foundation
+
+/// Runs one kind of task. `run` is called on a dedicated thread (never on
+/// Swift's cooperative pool and never on a broker connection's thread), so
+/// it may block and compute for hours.
+public protocol TaskHandler: Sendable {
+    /// Does the work; the returned value becomes the `succeeded` event's
+    /// result. Throw ``TaskFailure`` to say whether a retry could help; any
+    /// other error counts as retryable.
+    func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue
+}
+
+/// A handler built from a closure.
+public struct ClosureTaskHandler: TaskHandler {
+    let body: @Sendable (TaskEnvelope, TaskContext) throws -> JSONValue
+
+    public init(_ body: @escaping @Sendable (TaskEnvelope, TaskContext) throws -> JSONValue) {
+        self.body = body
+    }
+
+    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue { try body(task, context) }
+}
+
+/// A task failure with its retry classification.
+public struct TaskFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var retryable: Bool
+
+    public init(_ message: String, retryable: Bool) {
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public static func permanent(_ message: String) -> TaskFailure { TaskFailure(message, retryable: false) }
+    public static func retryable(_ message: String) -> TaskFailure { TaskFailure(message, retryable: true) }
+
+    public var description: String { message }
+}
+
+/// What a running handler can tell the runtime.
+public struct TaskContext: Sendable {
+    let reportProgress: @Sendable (Double, String?) -> Void
+    let cancelled: @Sendable () -> Bool
+
+    public init(
+        reportProgress: @escaping @Sendable (Double, String?) -> Void = { _, _ in },
+        cancelled: @escaping @Sendable () -> Bool = { false }
+    ) {
+        self.reportProgress = reportProgress
+        self.cancelled = cancelled
+    }
+
+    /// Reports progress in 0...1 with an optional stage label; published as
+    /// a `progress` event (rate-limited, never blocks the handler).
+    public func progress(_ fraction: Double, stage: String? = nil) { reportProgress(fraction, stage) }
+
+    /// True once the worker is shutting down: a handler that can stop early
+    /// should (its task will be requeued).
+    public var isCancelled: Bool { cancelled() }
+}

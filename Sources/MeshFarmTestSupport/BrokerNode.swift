@@ -1,0 +1,99 @@
+import Foundation
+
+/// A RabbitMQ node run through `scripts/rabbitmq`, for tests that must stop
+/// and restart the broker without disturbing the shared test broker.
+public struct BrokerNode: Sendable {
+    public let port: Int
+
+    public init(port: Int) { self.port = port }
+
+    /// The node `scripts/test` started for the whole run.
+    public static var shared: BrokerNode {
+        BrokerNode(port: Int(ProcessInfo.processInfo.environment["MESHFARM_AMQP_PORT"] ?? "") ?? 5672)
+    }
+
+    public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
+
+    public func start() throws { try run("start") }
+    public func stop() throws { try run("stop") }
+    public func restart() throws { try run("restart") }
+
+    /// Runs `rabbitmqctl` against this node (e.g. `list_connections`).
+    public func ctl(_ arguments: [String]) throws -> String {
+        try run(["ctl"] + arguments)
+    }
+
+    @discardableResult
+    private func run(_ command: String) throws -> String { try run([command]) }
+
+    @discardableResult
+    private func run(_ arguments: [String]) throws -> String {
+        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/rabbitmq").path
+        let outcome = try ChildProcess.run(
+            script, arguments, environment: ["MESHFARM_AMQP_PORT": "\(port)"], timeout: 180)
+        guard outcome.status == 0, !outcome.signaled else {
+            throw BrokerError("scripts/rabbitmq \(arguments.joined(separator: " ")) failed: \(outcome.stderrText)")
+        }
+        return outcome.stdoutText
+    }
+}
+
+public struct BrokerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A worker child process (`meshfarm-test-worker` or a real worker) that
+/// tests can kill.
+public final class WorkerProcess: @unchecked Sendable {
+    public let process = Process()
+    private let output: URL
+
+    /// Starts `executable` with `arguments` and waits until it prints
+    /// `ready` (or `timeout` passes). Its output goes to a log file under
+    /// the test output directory.
+    public init(executable: String, arguments: [String], environment: [String: String] = [:], timeout: Double = 30)
+        throws
+    {
+        let directory = TestEnvironment.outputDirectory("worker")
+        output = directory.appendingPathComponent("stdout.log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(
+            forWritingTo: {
+                let err = directory.appendingPathComponent("stderr.log")
+                FileManager.default.createFile(atPath: err.path, contents: nil)
+                return err
+            }())
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        func ready() -> Bool { (try? String(contentsOf: output, encoding: .utf8))?.contains("ready") ?? false }
+        while Date() < deadline, process.isRunning {
+            if ready() { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        // It may have become ready and died at once (a poison task).
+        if ready() { return }
+        throw BrokerError("worker \(executable) did not become ready (log: \(directory.path))")
+    }
+
+    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
+
+    /// SIGKILL: no chance to settle anything.
+    public func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM and wait.
+    public func terminate() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    deinit { kill() }
+}

@@ -1,0 +1,277 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshFarmAMQP
+import MeshFarmMessaging
+
+/// `meshfarm-bench messaging`: no-op task round trips through the broker
+/// with the worker runtime, next to a bare librabbitmq loop making the same
+/// AMQP calls (publish task; consume; publish `started` and the result
+/// event with confirms; ack; consume the event) without the runtime.
+struct MessagingBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "messaging", abstract: "Task round trips: worker runtime vs bare librabbitmq loop.")
+
+    @Option(help: "Broker URL.")
+    var broker: String = "amqp://guest:guest@127.0.0.1:5672/"
+
+    @Option(help: "Tasks per run.")
+    var tasks: Int = 3000
+
+    @Option(help: "Worker concurrency (= prefetch) in both variants.")
+    var concurrency: Int = 8
+
+    @Option(help: "Alternating runs of each variant (medians are reported).")
+    var rounds: Int = 3
+
+    @Option(help: "Run only one variant (runtime or bare), e.g. to profile it.")
+    var only: String?
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        var runtime: [RunResult] = []
+        var bare: [RunResult] = []
+        for _ in 0..<rounds {
+            if only != "bare" { runtime.append(try blockingAwait { try await runtimeRun() }) }
+            if only != "runtime" { bare.append(try bareRun()) }
+        }
+        if let only {
+            let result = (only == "bare" ? bare : runtime)[rounds / 2]
+            print("\(only): \(result.throughput.formatted(0)) tasks/s")
+            return
+        }
+        let r = runtime.sorted { $0.throughput < $1.throughput }[rounds / 2]
+        let b = bare.sorted { $0.throughput < $1.throughput }[rounds / 2]
+        var table = Table(header: ["variant", "tasks", "seconds", "tasks/s", "p50 ms", "p99 ms"])
+        for (name, result) in [("runtime", r), ("bare librabbitmq", b)] {
+            table.add([
+                name, "\(tasks)", result.seconds.formatted(2), result.throughput.formatted(0),
+                (result.p50 * 1000).formatted(1), (result.p99 * 1000).formatted(1),
+            ])
+        }
+        print(
+            "No-op tasks, concurrency \(concurrency), median of \(rounds) alternating runs; latency = publish to result event."
+        )
+        print(table.render())
+        print("messaging.tasks_per_s: \(r.throughput.formatted(0))")
+        print("messaging.throughput_ratio: \((r.throughput / b.throughput).formatted(3))")
+    }
+
+    struct RunResult {
+        var seconds: Double
+        var latencies: [Double]
+        var throughput: Double { Double(latencies.count) / seconds }
+        var p50: Double { percentile(0.5) }
+        var p99: Double { percentile(0.99) }
+        func percentile(_ p: Double) -> Double {
+            let sorted = latencies.sorted()
+            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+    }
+
+    // MARK: - Runtime
+
+    func runtimeRun() async throws -> RunResult {
+        let farm = FarmTopology(prefix: "bench-\(UUID().uuidString.prefix(8))")
+        let url = try AMQPURL(broker)
+        let client = AMQPTransport(configuration: .init(url: url))
+        let workerTransport = AMQPTransport(configuration: .init(url: url))
+        try await client.declare(farm.topology)
+        let worker = WorkerRuntime(
+            transport: workerTransport,
+            configuration: WorkerConfiguration(
+                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: concurrency, workerName: "bench"
+            ),
+            handlers: ["noop": ClosureTaskHandler { _, _ in .null }])
+        let workerTask = Task { try await worker.run() }
+        let clock = Clock()
+        let events = try await client.consume(queue: farm.coordinatorQueue, prefetch: 500)
+        let collector = Task { () -> [Double] in
+            var latencies: [Double] = []
+            for await delivery in events {
+                // Only result events are decoded (routing key `<kind>.<job>`).
+                if delivery.message.routingKey.hasPrefix("succeeded.") {
+                    let event = try MessageCoding.decodeEvent(delivery.message.body)
+                    if let id = Int(event.taskID) { latencies.append(clock.now() - clock.sent(id)) }
+                }
+                try await delivery.ack()
+                if latencies.count == tasks { break }
+            }
+            return latencies
+        }
+        let start = clock.now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Up to 64 publishes in flight, like a busy coordinator.
+            for lane in 0..<64 {
+                group.addTask {
+                    for id in stride(from: lane, to: tasks, by: 64) {
+                        let task = TaskEnvelope(
+                            taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
+                        clock.markSent(id)
+                        try await client.publish(
+                            OutgoingMessage(
+                                exchange: farm.tasksExchange, routingKey: task.routingKey,
+                                body: task.jsonData(), messageID: task.messageID))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let latencies = try await collector.value
+        let seconds = clock.now() - start
+        await worker.shutdown()
+        workerTask.cancel()
+        await workerTransport.close()
+        try await cleanup(client, farm)
+        await client.close()
+        return RunResult(seconds: seconds, latencies: latencies)
+    }
+
+    func cleanup(_ transport: AMQPTransport, _ farm: FarmTopology) async throws {
+        let connection = try AMQPConnection(url: try AMQPURL(broker))
+        defer { connection.close() }
+        try connection.openChannel(1)
+        for queue in [farm.cpuQueue, farm.gpuQueue, farm.coordinatorQueue, farm.deadLetterQueue] {
+            try? connection.deleteQueue(channel: 1, name: queue)
+        }
+    }
+
+    // MARK: - Bare librabbitmq
+
+    func bareRun() throws -> RunResult {
+        let farm = FarmTopology(prefix: "bare-\(UUID().uuidString.prefix(8))")
+        let url = try AMQPURL(broker)
+        let setup = try AMQPConnection(url: url)
+        try setup.openChannel(1)
+        for exchange in farm.topology.exchanges {
+            try setup.declareExchange(channel: 1, name: exchange.name, type: exchange.type)
+        }
+        for queue in [farm.cpuQueue, farm.coordinatorQueue] {
+            try setup.declareQueue(channel: 1, name: queue, arguments: ["x-queue-type": .string("quorum")])
+        }
+        try setup.bindQueue(channel: 1, queue: farm.cpuQueue, exchange: farm.tasksExchange, routingKey: "cpu.#")
+        try setup.bindQueue(channel: 1, queue: farm.coordinatorQueue, exchange: farm.eventsExchange, routingKey: "#")
+        let clock = Clock()
+        let body = Data(repeating: 0x20, count: 300)  // about the size of a task envelope
+        let done = DispatchGroup()
+        let collected = Locked<[Double]>([])
+
+        // Worker: consume, publish "started" and the result, ack once the
+        // result is confirmed.
+        let worker = Thread {
+            let connection = try! AMQPConnection(url: url)
+            try! connection.openChannel(1)
+            try! connection.confirmSelect(channel: 1)
+            try! connection.openChannel(2)
+            try! connection.qos(channel: 2, prefetch: concurrency)
+            _ = try! connection.consume(channel: 2, queue: farm.cpuQueue)
+            var sequence: UInt64 = 0
+            var ackAfter: [UInt64: UInt64] = [:]  // result confirm -> delivery tag
+            var handled = 0
+            while handled < tasks {
+                guard let event = try! connection.nextEvent(timeout: 1) else { continue }
+                switch event {
+                case .delivery(_, let tag, _, let message):
+                    for kind in ["started", "succeeded"] {
+                        try! connection.publish(
+                            channel: 1,
+                            OutgoingMessage(
+                                exchange: farm.eventsExchange, routingKey: "\(kind).bench", body: message.body,
+                                messageID: message.messageID))
+                        sequence += 1
+                    }
+                    ackAfter[sequence] = tag
+                case .confirm(_, let confirmed, let multiple, _):
+                    for seq in ackAfter.keys where seq == confirmed || (multiple && seq <= confirmed) {
+                        try! connection.ack(channel: 2, deliveryTag: ackAfter.removeValue(forKey: seq)!)
+                        handled += 1
+                    }
+                default: break
+                }
+            }
+            connection.close()
+        }
+        // Collector: consume events, record latency of results.
+        let collector = Thread {
+            let connection = try! AMQPConnection(url: url)
+            try! connection.openChannel(1)
+            try! connection.qos(channel: 1, prefetch: 500)
+            _ = try! connection.consume(channel: 1, queue: farm.coordinatorQueue)
+            var latencies: [Double] = []
+            while latencies.count < tasks {
+                guard case .delivery(_, let tag, _, let message)? = try! connection.nextEvent(timeout: 1) else {
+                    continue
+                }
+                if message.routingKey.hasPrefix("succeeded"), let id = Int(message.messageID ?? "") {
+                    latencies.append(clock.now() - clock.sent(id))
+                }
+                try! connection.ack(channel: 1, deliveryTag: tag)
+            }
+            collected.set(latencies)
+            connection.close()
+            done.leave()
+        }
+        done.enter()
+        worker.start()
+        collector.start()
+        Thread.sleep(forTimeInterval: 0.3)
+
+        // Publisher: confirmed publishes, up to 64 outstanding.
+        let start = clock.now()
+        let publisher = try AMQPConnection(url: url)
+        try publisher.openChannel(1)
+        try publisher.confirmSelect(channel: 1)
+        var confirmed: UInt64 = 0
+        for id in 0..<tasks {
+            while UInt64(id) - confirmed >= 64 {
+                if case .confirm(_, let tag, let multiple, _)? = try publisher.nextEvent(timeout: 1) {
+                    confirmed = multiple ? tag : confirmed + 1
+                }
+            }
+            clock.markSent(id)
+            try publisher.publish(
+                channel: 1,
+                OutgoingMessage(exchange: farm.tasksExchange, routingKey: "cpu.noop", body: body, messageID: "\(id)"))
+        }
+        done.wait()
+        let seconds = clock.now() - start
+        publisher.close()
+        for queue in [farm.cpuQueue, farm.coordinatorQueue] { try? setup.deleteQueue(channel: 1, name: queue) }
+        setup.close()
+        return RunResult(seconds: seconds, latencies: collected.value)
+    }
+}
+
+/// Send times by task number, shared between threads.
+final class Clock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sentAt: [Int: Double] = [:]
+    func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    func markSent(_ id: Int) { lock.withLock { sentAt[id] = now() } }
+    func sent(_ id: Int) -> Double { lock.withLock { sentAt[id] ?? now() } }
+}
+
+/// A value behind a lock.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T { lock.withLock { stored } }
+    func set(_ value: T) { lock.withLock { stored = value } }
+}
+
+/// Runs async work from synchronous command code.
+func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let result = Locked<Result<T, Error>?>(nil)
+    let semaphore = DispatchSemaphore(value: 0)
+    Task.detached {
+        do { result.set(.success(try await body())) } catch { result.set(.failure(error)) }
+        semaphore.signal()
+    }
+    semaphore.wait()
+    return try result.value!.get()
+}

@@ -1,0 +1,86 @@
+import Foundation
+import MeshFarmMessaging
+import Testing
+
+@Suite struct TopicPatternTests {
+    @Test(arguments: [
+        ("cpu.#", "cpu.analyze", true), ("cpu.#", "cpu", true), ("cpu.#", "gpu.render", false),
+        ("cpu.*", "cpu.analyze", true), ("cpu.*", "cpu.a.b", false), ("#", "anything.at.all", true),
+        ("*.render", "gpu.render", true), ("a.#.z", "a.z", true), ("a.#.z", "a.b.c.z", true), ("a.#.z", "a.b.c", false),
+    ])
+    func matching(pattern: String, key: String, expected: Bool) {
+        #expect(TopicPattern.matches(pattern, key) == expected)
+    }
+}
+
+@Suite struct BackoffTests {
+    @Test func kubernetesLikeRetrySchedule() {
+        let backoff = Backoff(initial: 10, maximum: 360)
+        #expect((1...7).map { backoff.baseDelay(retry: $0) } == [10, 20, 40, 80, 160, 320, 360])
+        #expect(backoff.delay(retry: 3, random: 0.99) == 40)
+    }
+
+    @Test func jitterStaysWithinHalfToFull() {
+        let backoff = Backoff(initial: 1, maximum: 8, jitter: true)
+        #expect(backoff.delay(retry: 4, random: 0) == 4)
+        #expect(backoff.delay(retry: 4, random: 0.999_999) < 8)
+        #expect(backoff.delay(retry: 10, random: 0.5) == 6)
+    }
+}
+
+@Suite struct EnvelopeTests {
+    @Test func taskEnvelopeRoundTrip() throws {
+        // A date whose seconds since 1970 are exact in binary, so the
+        // round trip through JSON seconds is exact too.
+        let task = TaskEnvelope(
+            taskID: "t1", attempt: 2, kind: "reduce", pool: "cpu", jobID: "j1",
+            payload: .object(["ratio": .number(0.25), "input": .string("abc")]),
+            createdAt: Date(timeIntervalSince1970: 1_763_790_000.25))
+        let data = try MessageCoding.encoder().encode(task)
+        let back = try MessageCoding.decodeTask(data)
+        #expect(back == task)
+        #expect(back.routingKey == "cpu.reduce" && back.messageID == "t1:2")
+        #expect(try back.payload.decode([String: JSONValue].self)["ratio"] == .number(0.25))
+    }
+
+    @Test func otherVersionsAndGarbageAreRejected() throws {
+        var task = TaskEnvelope(taskID: "t", attempt: 1, kind: "k", pool: "cpu", jobID: "j", payload: .null)
+        task.version = 99
+        #expect(throws: MessagingError.unsupportedVersion(99)) {
+            try MessageCoding.decodeTask(try MessageCoding.encoder().encode(task))
+        }
+        #expect(throws: (any Error).self) { try MessageCoding.decodeTask(Data("{not json".utf8)) }
+    }
+}
+
+@Suite struct FastJSONTests {
+    @Test func eventsWrittenDirectlyDecodeToTheSameValue() throws {
+        let task = TaskEnvelope(
+            taskID: "t\"1\\", attempt: 3, kind: "render", pool: "gpu", jobID: "j\n\t\u{1}é😀",
+            payload: .object([
+                "views": .array([.number(0), .number(1.5), .number(-2e-7)]), "flag": .bool(true), "none": .null,
+                "nested": .object(["z": .string("last"), "a": .number(123_456_789_012)]),
+            ]))
+        #expect(
+            try MessageCoding.decodeTask(task.jsonData())
+                == (try MessageCoding.decodeTask(try MessageCoding.encoder().encode(task))))
+        #expect(try MessageCoding.decodeTask(task.jsonData()).payload == task.payload)
+        let events = [
+            TaskEvent(kind: .started, task: task, worker: "w", deliveryCount: 2),
+            TaskEvent(kind: .progress, task: task, worker: "w", progress: 0.25, stage: "view 1/4"),
+            TaskEvent(kind: .succeeded, task: task, worker: "w", result: task.payload, seconds: 12.5),
+            TaskEvent(
+                kind: .failed, task: task, worker: "w", failure: .init(message: "bad \"mesh\"", retryable: false)),
+        ]
+        for event in events {
+            // The direct writer and the Codable encoder produce documents that
+            // decode to the same value (dates go through seconds since 1970 in
+            // both, so compare decoded with decoded).
+            let fast = try MessageCoding.decodeEvent(event.jsonData())
+            let codable = try MessageCoding.decodeEvent(try MessageCoding.encoder().encode(event))
+            #expect(fast == codable)
+            #expect(fast.result == event.result && fast.failure == event.failure && fast.jobID == event.jobID)
+            #expect(abs(fast.at.timeIntervalSince(event.at)) < 1e-5)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import MeshFarmMessaging
+import Testing
+
+/// Collects the events a worker publishes.
+struct EventCollector {
+    let stream: MessageStream
+
+    init(transport: any MessageTransport, farm: FarmTopology) async throws {
+        stream = try await transport.consume(queue: farm.coordinatorQueue, prefetch: 100)
+    }
+
+    func next(_ count: Int, where predicate: @escaping (TaskEvent) -> Bool = { _ in true }) async throws -> [TaskEvent]
+    {
+        var events: [TaskEvent] = []
+        for await delivery in stream {
+            let event = try MessageCoding.decodeEvent(delivery.message.body)
+            try await delivery.ack()
+            if predicate(event) { events.append(event) }
+            if events.count == count { break }
+        }
+        return events
+    }
+}
+
+@Suite struct WorkerRuntimeTests {
+    let farm = FarmTopology(prefix: "w", deliveryLimit: 3)
+
+    func publishTask(_ transport: any MessageTransport, _ id: String, kind: String, payload: JSONValue = .null)
+        async throws
+    {
+        let task = TaskEnvelope(taskID: id, attempt: 1, kind: kind, pool: "cpu", jobID: "job", payload: payload)
+        try await transport.publish(
+            OutgoingMessage(
+                exchange: farm.tasksExchange, routingKey: task.routingKey,
+                body: try MessageCoding.encoder().encode(task),
+                messageID: task.messageID))
+    }
+
+    func runtime(
+        _ transport: any MessageTransport, handlers: [String: any TaskHandler], timeLimit: Double = 60,
+        onTimeLimit: (@Sendable (TaskEnvelope) -> Void)? = nil
+    ) -> WorkerRuntime {
+        WorkerRuntime(
+            transport: transport,
+            configuration: WorkerConfiguration(
+                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: 2, workerName: "test",
+                defaultTimeLimit: timeLimit, shutdownGrace: 0.2, progressInterval: 0),
+            handlers: handlers, onTimeLimitExceeded: onTimeLimit)
+    }
+
+    @Test func successFailureAndMalformedMessages() async throws {
+        let transport = await InMemoryTransport()
+        try await transport.declare(farm.topology)
+        let events = try await EventCollector(transport: transport, farm: farm)
+        let worker = runtime(
+            transport,
+            handlers: [
+                "double": ClosureTaskHandler { task, context in
+                    context.progress(0.5, stage: "halfway")
+                    return .number(try task.payload.decode(Double.self) * 2)
+                },
+                "bad": ClosureTaskHandler { _, _ in throw TaskFailure.permanent("the model is empty") },
+            ])
+        let running = Task { try await worker.run() }
+        try await transport.publish(
+            OutgoingMessage(exchange: farm.tasksExchange, routingKey: "cpu.double", body: Data("{garbage".utf8)))
+        try await publishTask(transport, "a", kind: "double", payload: .number(21))
+        try await publishTask(transport, "b", kind: "bad")
+        try await publishTask(transport, "c", kind: "unknown")
+        let finished = try await events.next(3) { $0.kind == .succeeded || $0.kind == .failed }
+        let byTask = Dictionary(uniqueKeysWithValues: finished.map { ($0.taskID, $0) })
+        #expect(byTask["a"]?.kind == .succeeded && byTask["a"]?.result == .number(42))
+        #expect(byTask["b"]?.failure == TaskEvent.Failure(message: "the model is empty", retryable: false))
+        #expect(byTask["c"]?.failure?.retryable == false)
+        #expect(try await transport.messageCount(queue: farm.deadLetterQueue) == 1)  // the garbage
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
+        await worker.shutdown()
+        running.cancel()
+    }
+
+    @Test func timeLimitTriggersTheExitHook() async throws {
+        let transport = await InMemoryTransport()
+        try await transport.declare(farm.topology)
+        let exceeded = Expectation()
+        let worker = runtime(
+            transport,
+            handlers: [
+                "slow": ClosureTaskHandler { _, _ in
+                    Thread.sleep(forTimeInterval: 1); return .null
+                }
+            ],
+            timeLimit: 0.1, onTimeLimit: { task in exceeded.fulfill(task.taskID) })
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "s", kind: "slow")
+        #expect(await exceeded.wait(seconds: 5) == "s")
+        await worker.shutdown()
+        running.cancel()
+    }
+
+    @Test func shutdownRequeuesTasksPastTheGracePeriod() async throws {
+        let broker = InMemoryBroker()
+        let transport = await InMemoryTransport(broker: broker)
+        try await transport.declare(farm.topology)
+        let worker = runtime(
+            transport,
+            handlers: [
+                "long": ClosureTaskHandler { _, _ in
+                    Thread.sleep(forTimeInterval: 2); return .null
+                }
+            ])
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "l", kind: "long")
+        while worker.inFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        await worker.shutdown()
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 1)
+        running.cancel()
+    }
+}
+
+/// A value set once from any thread and awaited with a timeout.
+final class Expectation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?
+
+    func fulfill(_ v: String) { lock.withLock { if value == nil { value = v } } }
+
+    func wait(seconds: Double) async -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let v = lock.withLock({ value }) { return v }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+}
