@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: C libraries (Debian packages, see scripts/deps)
@@ -25,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CMeshOptimizer", providers: [.apt(["libmeshoptimizer-dev"])]),
         .systemLibrary(name: "CAssimp", pkgConfig: "assimp", providers: [.apt(["libassimp-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: Build tools
         .plugin(name: "ShaderCompiler", capability: .buildTool()),
@@ -35,6 +37,21 @@ let package = Package(
         .target(
             name: "MeshFarmRender", dependencies: ["CVulkan", "MeshFarmMesh", "MeshFarmImage"],
             plugins: ["ShaderCompiler"]),
+        .target(name: "MeshFarmJobs", dependencies: ["MeshFarmMessaging"]),
+        .target(
+            name: "MeshFarmStorage",
+            dependencies: ["MeshFarmJobs", "COpenSSL", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "MeshFarmCoordinator",
+            dependencies: [
+                "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmStorage", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "MeshFarmTasks",
+            dependencies: ["MeshFarmJobs", "MeshFarmMesh", "MeshFarmImage", "MeshFarmMessaging", "MeshFarmStorage"]),
+        .target(
+            name: "MeshFarmGPUTasks",
+            dependencies: ["MeshFarmTasks", "MeshFarmRender", "MeshFarmJobs", "MeshFarmMessaging"]),
         .target(name: "MeshFarmMessaging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "MeshFarmAMQP",
@@ -45,7 +62,10 @@ let package = Package(
         .executableTarget(
             name: "meshfarm",
             dependencies: [
-                "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage",
+                "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmJobs", "MeshFarmMessaging",
+                "MeshFarmStorage",
+                "MeshFarmCoordinator", "MeshFarmTasks", "MeshFarmGPUTasks",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -67,6 +87,8 @@ let package = Package(
         .testTarget(name: "MeshFarmImageTests", dependencies: ["MeshFarmImage", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),
+        .testTarget(name: "MeshFarmJobsTests", dependencies: ["MeshFarmJobs"]),
+        .testTarget(name: "MeshFarmStorageTests", dependencies: ["MeshFarmStorage", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

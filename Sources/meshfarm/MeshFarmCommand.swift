@@ -2,9 +2,11 @@ import ArgumentParser
 
 /// `meshfarm`: the command-line client.
 @main
-struct MeshFarmCommand: ParsableCommand {
+struct MeshFarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfarm",
         abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
-        subcommands: [AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self])
+        subcommands: [
+            RunCommand.self, AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
+        ])
 }

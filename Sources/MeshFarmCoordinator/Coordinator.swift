@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import MeshFarmJobs
+import MeshFarmMessaging
+import MeshFarmStorage
+
+/// A worker as seen through its events.
+public struct WorkerSighting: Sendable, Equatable, Codable {
+    public var name: String
+    public var pool: String
+    public var lastSeen: Date
+    /// The task it last started and has not finished.
+    public var currentTask: String?
+    public var tasksFinished: Int
+}
+
+/// Drives jobs through their task graphs: publishes a task when its
+/// dependencies have succeeded, applies worker events, retries with
+/// backoff, turns dead letters into failures, cancels, and resumes from the
+/// store after a restart.
+///
+/// Every change goes through one mailbox processed by one loop, each
+/// command completing (store write, publications) before the next starts:
+/// no two changes to a job interleave, and an event is acknowledged only
+/// after its effect is stored, so a crash replays it. Replays are harmless:
+/// the state machine ignores duplicates (see `JobRecord+Transitions`).
+public final class Coordinator: Sendable {
+    public struct Configuration: Sendable {
+        public var farm: FarmTopology
+        public var retryPolicy: RetryPolicy
+        /// Unacknowledged events in flight from the broker.
+        public var eventPrefetch: Int
+
+        public init(
+            farm: FarmTopology = FarmTopology(), retryPolicy: RetryPolicy = RetryPolicy(), eventPrefetch: Int = 64
+        ) {
+            self.farm = farm
+            self.retryPolicy = retryPolicy
+            self.eventPrefetch = eventPrefetch
+        }
+    }
+
+    enum Command: Sendable {
+        case submit(JobRecord, CheckedContinuation<JobRecord, Error>)
+        case cancel(String, CheckedContinuation<JobRecord?, Error>)
+        case event(Delivery)
+        case deadLetter(Delivery)
+        case retryDue(job: String, task: String)
+    }
+
+    public let configuration: Configuration
+    let transport: any MessageTransport
+    let store: any JobStore
+    let logger: Logger
+    private let mailbox: AsyncStream<Command>
+    private let post: AsyncStream<Command>.Continuation
+    private let shared = SharedState()
+
+    public init(
+        transport: any MessageTransport, store: any JobStore, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "meshfarm.coordinator")
+    ) {
+        self.transport = transport
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        (mailbox, post) = AsyncStream<Command>.makeStream()
+    }
+
+    /// Declares the topology, resumes unfinished jobs and consumes events
+    /// and dead letters. Returns once running; ``run()`` processes commands.
+    public func start() async throws {
+        let farm = configuration.farm
+        try await transport.declare(farm.topology)
+        let events = try await transport.consume(queue: farm.coordinatorQueue, prefetch: configuration.eventPrefetch)
+        let deadLetters = try await transport.consume(queue: farm.deadLetterQueue, prefetch: 16)
+        let post = self.post
+        Task { for await delivery in events { post.yield(.event(delivery)) } }
+        Task { for await delivery in deadLetters { post.yield(.deadLetter(delivery)) } }
+        shared.withLock { $0.streams = [events, deadLetters] }
+    }
+
+    /// Processes commands until ``stop()``. Resumes stored jobs first.
+    public func run() async {
+        var loop = Loop(coordinator: self)
+        await loop.resume()
+        for await command in mailbox { await loop.handle(command) }
+    }
+
+    /// Stops consuming; the loop ends after the commands already posted.
+    public func stop() async {
+        for stream in shared.withLock({ $0.streams }) { await stream.cancel() }
+        post.finish()
+    }
+
+    // MARK: - API
+
+    /// Stores a new job and publishes its first task.
+    public func submit(_ job: JobRecord) async throws -> JobRecord {
+        try await withCheckedThrowingContinuation { post.yield(.submit(job, $0)) }
+    }
+
+    /// Cancels a job; nil when there is no such job.
+    public func cancel(_ id: String) async throws -> JobRecord? {
+        try await withCheckedThrowingContinuation { post.yield(.cancel(id, $0)) }
+    }
+
+    /// The job as last stored.
+    public func job(_ id: String) async throws -> JobRecord? {
+        if let job = shared.withLock({ $0.snapshots[id] }) { return job }
+        return try await store.job(id)
+    }
+
+    public func jobs(status: JobStatus?, limit: Int) async throws -> [JobRecord] {
+        try await store.jobs(status: status, limit: limit)
+    }
+
+    /// The job now, then after every change, until it is finished.
+    public func updates(for id: String) async throws -> AsyncStream<JobRecord>? {
+        guard let current = try await job(id) else { return nil }
+        let (stream, continuation) = AsyncStream<JobRecord>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        continuation.yield(current)
+        if current.status.isTerminal {
+            continuation.finish()
+            return stream
+        }
+        let key = UUID()
+        shared.withLock { $0.subscribers[id, default: [:]][key] = continuation }
+        continuation.onTermination = { [shared] _ in shared.withLock { $0.subscribers[id]?[key] = nil } }
+        return stream
+    }
+
+    /// Workers seen in the last `window` seconds, most recent first.
+    public func workers(seenWithin window: Double = 600) -> [WorkerSighting] {
+        let cutoff = Date().addingTimeInterval(-window)
+        return shared.withLock { $0.workers.values.filter { $0.lastSeen >= cutoff } }.sorted {
+            $0.lastSeen > $1.lastSeen
+        }
+    }
+
+    /// Ready messages per MeshFarm queue.
+    public func queueDepths() async -> [String: Int] {
+        let farm = configuration.farm
+        var depths: [String: Int] = [:]
+        for queue in [farm.cpuQueue, farm.gpuQueue, farm.coordinatorQueue, farm.deadLetterQueue] {
+            depths[queue] = try? await transport.messageCount(queue: queue)
+        }
+        return depths
+    }
+
+    // MARK: - Shared with the loop
+
+    func publishSnapshot(_ job: JobRecord) {
+        let subscribers = shared.withLock { s -> [AsyncStream<JobRecord>.Continuation] in
+            if job.status.isTerminal { s.snapshots[job.id] = nil } else { s.snapshots[job.id] = job }
+            return Array((s.subscribers[job.id] ?? [:]).values)
+        }
+        for subscriber in subscribers {
+            subscriber.yield(job)
+            if job.status.isTerminal { subscriber.finish() }
+        }
+    }
+
+    func sighted(_ event: TaskEvent, pool: String) {
+        shared.withLock {
+            var worker =
+                $0.workers[event.worker]
+                ?? WorkerSighting(
+                    name: event.worker, pool: pool, lastSeen: event.at, currentTask: nil, tasksFinished: 0)
+            worker.lastSeen = max(worker.lastSeen, event.at)
+            switch event.kind {
+            case .started: worker.currentTask = event.taskID
+            case .succeeded, .failed:
+                worker.tasksFinished += 1
+                if worker.currentTask == event.taskID { worker.currentTask = nil }
+            case .progress: break
+            }
+            $0.workers[event.worker] = worker
+        }
+    }
+
+    func schedule(_ job: String, _ task: String, at date: Date) {
+        let post = self.post
+        Task {
+            let delay = date.timeIntervalSinceNow
+            if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
+            post.yield(.retryDue(job: job, task: task))
+        }
+    }
+}
+
+/// State read by API calls from any thread.
+final class SharedState: @unchecked Sendable {
+    struct Values {
+        var snapshots: [String: JobRecord] = [:]
+        var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
+        var workers: [String: WorkerSighting] = [:]
+        var streams: [MessageStream] = []
+    }
+
+    private let lock = NSLock()
+    private var values = Values()
+
+    func withLock<T>(_ body: (inout Values) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&values)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import MeshFarmImage
+import MeshFarmJobs
+import MeshFarmMesh
+import MeshFarmMessaging
+import MeshFarmRender
+import MeshFarmTasks
+
+/// Renders a chunk of turntable views of one level of detail.
+///
+/// One ``ComputeRenderer`` (Vulkan context, pipelines, scratch buffers)
+/// serves every task of the worker, and recently used meshes stay on the
+/// device: the chunks of one level usually arrive back to back.
+public final class RenderHandler: TaskHandler, @unchecked Sendable {
+    let artifacts: any ArtifactAccess
+    let renderer: ComputeRenderer
+    private let cache: MeshCache
+
+    /// `residentMeshes`: how many uploaded meshes to keep.
+    public init(artifacts: any ArtifactAccess, renderer: ComputeRenderer, residentMeshes: Int = 4) {
+        self.artifacts = artifacts
+        self.renderer = renderer
+        cache = MeshCache(capacity: residentMeshes)
+    }
+
+    /// The GPU pool's handlers by task kind.
+    public static func handlers(artifacts: any ArtifactAccess, renderer: ComputeRenderer) -> [String: any TaskHandler] {
+        [TaskKind.render.rawValue: RenderHandler(artifacts: artifacts, renderer: renderer)]
+    }
+
+    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue {
+        do {
+            let payload = try task.payload.decode(RenderPayload.self)
+            let gpuMesh = try cache.mesh(payload.mesh) {
+                try renderer.upload(try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path))
+            }
+            let bounds = Bounds(
+                min: SIMD3(payload.bounds.min.map(Float.init)), max: SIMD3(payload.bounds.max.map(Float.init)))
+            let rig = TurntableRig(
+                views: payload.views, elevation: payload.elevation, width: payload.size, height: payload.size)
+            let options = RenderOptions(ssaa: payload.ssaa, depth: payload.depth, normals: payload.normals)
+            var views: [RenderedViewResult] = []
+            for offset in 0..<payload.viewCount {
+                if context.isCancelled { throw TaskFailure.retryable("worker shutting down") }
+                let index = payload.firstView + offset
+                let camera = rig.camera(index, bounds: bounds)
+                let view = try renderer.render(gpuMesh, camera: camera, options: options)
+                views.append(
+                    RenderedViewResult(
+                        index: index, image: try artifacts.store(data: PNGCodec.encode(view.image)),
+                        depth: try view.depth.map { try artifacts.store(data: PFMCodec.encode($0)) },
+                        normals: try view.normals.map { try artifacts.store(data: PNGCodec.encode($0)) },
+                        camera: try JSONValue(encoding: camera)))
+                context.progress(
+                    Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
+            }
+            return try JSONValue(encoding: RenderResult(lod: payload.lod, views: views))
+        } catch let error as RenderError {
+            throw TaskFailure.permanent(error.description)
+        } catch let error as VulkanError {
+            throw TaskFailure.retryable(error.description)  // device trouble: another worker may do better
+        } catch let error as MeshError {
+            throw TaskFailure.permanent(error.description)
+        } catch let error as TaskFailure {
+            throw error
+        } catch {
+            throw TaskFailure.retryable("\(error)")
+        }
+    }
+}
+
+/// A small LRU of device-resident meshes keyed by artifact hash.
+final class MeshCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private let capacity: Int
+    private var entries: [(String, GPUMesh)] = []
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    func mesh(_ key: String, load: () throws -> GPUMesh) throws -> GPUMesh {
+        if let hit = lock.withLock({ () -> GPUMesh? in
+            guard let i = entries.firstIndex(where: { $0.0 == key }) else { return nil }
+            let entry = entries.remove(at: i)
+            entries.append(entry)
+            return entry.1
+        }) {
+            return hit
+        }
+        let loaded = try load()
+        lock.withLock {
+            entries.append((key, loaded))
+            if entries.count > capacity { entries.removeFirst() }
+        }
+        return loaded
+    }
+}

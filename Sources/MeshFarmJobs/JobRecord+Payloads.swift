@@ -1,0 +1,62 @@
+import MeshFarmMessaging
+
+/// Building each task's payload from its job's spec and its dependencies'
+/// results. Pure, so the planner, the coordinator and `meshfarm run` agree.
+extension JobRecord {
+    /// The payload of `taskID`; throws when a dependency's result is missing
+    /// or malformed (a bug or a corrupted store, not a user error).
+    public func payload(for taskID: String) throws -> JSONValue {
+        guard let task = task(taskID)?.task else { throw PayloadError("no task \(taskID) in job \(id)") }
+        switch task.kind {
+        case .analyze:
+            return try JSONValue(encoding: AnalyzePayload(model: model, fileName: fileName))
+        case .reduce:
+            let lod = task.lod ?? 0
+            return try JSONValue(
+                encoding: ReducePayload(mesh: try analysis().mesh, lod: lod, ratio: spec.lodRatios[lod]))
+        case .render:
+            let lod = task.lod ?? 0
+            let analysis = try analysis()
+            return try JSONValue(
+                encoding: RenderPayload(
+                    mesh: try meshHash(lod: lod), lod: lod, firstView: task.firstView ?? 0,
+                    viewCount: task.viewCount ?? 1,
+                    views: spec.viewsPerLOD, size: spec.imageSize, elevation: spec.elevation, ssaa: spec.ssaa,
+                    depth: spec.depth, normals: spec.normals, bounds: analysis.bounds))
+        case .finalize:
+            let views = renderedViews()
+            let rows = spec.lodRatios.indices.map { lod in
+                views.filter { $0.lod == lod }.sorted { $0.view.index < $1.view.index }.map(\.view.image)
+            }
+            return try JSONValue(encoding: FinalizePayload(rows: rows, cellSize: min(256, spec.imageSize)))
+        }
+    }
+
+    func analysis() throws -> AnalyzeResult {
+        guard let result = result("\(id).analyze", as: AnalyzeResult.self) else {
+            throw PayloadError("job \(id) has no analysis result")
+        }
+        return result
+    }
+
+    /// The mesh artifact of a level of detail.
+    func meshHash(lod: Int) throws -> String {
+        if spec.lodRatios[lod] == 1 { return try analysis().mesh }
+        guard let reduced = result("\(id).reduce-\(lod)", as: ReduceResult.self) else {
+            throw PayloadError("job \(id) has no result for level \(lod)")
+        }
+        return reduced.mesh
+    }
+
+    /// Every rendered view so far, with its level.
+    public func renderedViews() -> [(lod: Int, view: RenderedViewResult)] {
+        tasks.filter { $0.task.kind == .render }.compactMap { result($0.id, as: RenderResult.self) }
+            .flatMap { render in render.views.map { (render.lod, $0) } }
+    }
+}
+
+/// A payload could not be built.
+public struct PayloadError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

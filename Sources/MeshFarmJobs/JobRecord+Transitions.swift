@@ -1,0 +1,185 @@
+import Foundation
+import MeshFarmMessaging
+
+/// When the coordinator retries a task that failed with a retryable error.
+public struct RetryPolicy: Sendable, Equatable, Codable {
+    public var backoff: Backoff
+    /// Publications of one task before its failure fails the job.
+    public var maxAttempts: Int
+
+    /// 10 s doubling, capped at 6 minutes, 6 attempts: Kubernetes Job's
+    /// defaults.
+    public init(backoff: Backoff = Backoff(initial: 10, maximum: 360), maxAttempts: Int = 6) {
+        self.backoff = backoff
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// What the coordinator must do after a transition.
+public enum JobAction: Sendable, Hashable {
+    /// Publish this attempt of the task (payload built from its dependencies).
+    case publish(taskID: String, attempt: Int)
+    /// Call ``JobRecord/retryDue(_:now:)`` for this task at this time.
+    case scheduleRetry(taskID: String, at: Date)
+    /// The job reached a terminal status.
+    case finished(JobStatus)
+}
+
+/// The coordinator's state machine. Every method is idempotent where the
+/// messaging layer can repeat itself: a duplicate or stale event (an older
+/// attempt, an event after the task finished, `started` after the result)
+/// changes nothing and returns no action.
+extension JobRecord {
+    /// Queues every pending task whose dependencies have succeeded.
+    public mutating func start(now: Date) -> [JobAction] {
+        guard !status.isTerminal else { return [] }
+        return queueReadyTasks(now: now)
+    }
+
+    /// Records that the broker confirmed the publication of `attempt`.
+    public mutating func markPublished(_ taskID: String, attempt: Int) {
+        guard let i = index(of: taskID), tasks[i].attempt == attempt else { return }
+        tasks[i].published = true
+    }
+
+    /// Applies a worker's event.
+    public mutating func apply(_ event: TaskEvent, now: Date, policy: RetryPolicy) -> [JobAction] {
+        guard let i = index(of: event.taskID) else { return [] }
+        var task = tasks[i]
+        defer { tasks[i] = task }
+        switch event.kind {
+        case .started:
+            guard !task.state.isTerminal, event.attempt == task.attempt, task.state != .retrying else { return [] }
+            task.state = .running
+            task.worker = event.worker
+            task.startedAt = event.at
+            task.redeliveries = max(task.redeliveries, event.deliveryCount)
+            if status == .queued {
+                status = .running
+                startedAt = event.at
+            }
+            return []
+
+        case .progress:
+            guard !task.state.isTerminal, event.attempt == task.attempt else { return [] }
+            task.progress = event.progress
+            task.stage = event.stage
+            return []
+
+        case .succeeded:
+            // A success from any attempt is a valid result (a redelivered
+            // earlier attempt may finish after a retry was published).
+            guard task.state != .succeeded, event.attempt <= task.attempt else { return [] }
+            task.state = .succeeded
+            task.result = event.result
+            task.worker = event.worker
+            task.finishedAt = event.at
+            task.startedAt = task.startedAt ?? event.at.addingTimeInterval(-(event.seconds ?? 0))
+            task.computeSeconds += event.seconds ?? 0
+            task.redeliveries = max(task.redeliveries, event.deliveryCount)
+            task.progress = 1
+            task.error = nil
+            task.retryAt = nil
+            tasks[i] = task
+            if status == .queued {
+                status = .running
+                startedAt = task.startedAt
+            }
+            guard !status.isTerminal else { return [] }
+            if tasks.allSatisfy({ $0.state == .succeeded }) { return finish(.succeeded, error: nil, now: now) }
+            return queueReadyTasks(now: now)
+
+        case .failed:
+            guard !task.state.isTerminal, task.state != .retrying, event.attempt == task.attempt else { return [] }
+            let failure =
+                event.failure ?? .init(message: "the worker reported a failure without details", retryable: true)
+            task.computeSeconds += event.seconds ?? 0
+            task.worker = event.worker
+            task.error = failure.message
+            guard !status.isTerminal else {
+                task.state = .failed
+                task.finishedAt = event.at
+                return []
+            }
+            if failure.retryable, task.attempt < policy.maxAttempts {
+                let at = now.addingTimeInterval(policy.backoff.delay(retry: task.attempt))
+                task.state = .retrying
+                task.retryAt = at
+                return [.scheduleRetry(taskID: task.id, at: at)]
+            }
+            task.state = .failed
+            task.finishedAt = event.at
+            tasks[i] = task
+            let attempts = task.attempt > 1 ? " after \(task.attempt) attempts" : ""
+            return finish(
+                .failed, error: "\(task.task.kind.rawValue) task \(task.id) failed\(attempts): \(failure.message)",
+                now: now)
+        }
+    }
+
+    /// The backoff of a retrying task has elapsed: publish its next attempt.
+    public mutating func retryDue(_ taskID: String, now: Date) -> [JobAction] {
+        guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .retrying else { return [] }
+        return [queue(i, now: now)]
+    }
+
+    /// The broker dead-lettered a task message (it kept killing workers past
+    /// the delivery limit, or no worker could read it).
+    public mutating func deadLettered(_ taskID: String, attempt: Int, reason: String, now: Date) -> [JobAction] {
+        guard let i = index(of: taskID), !tasks[i].state.isTerminal, attempt == tasks[i].attempt else { return [] }
+        tasks[i].state = .failed
+        tasks[i].finishedAt = now
+        tasks[i].error = reason
+        guard !status.isTerminal else { return [] }
+        return finish(.failed, error: "\(tasks[i].task.kind.rawValue) task \(taskID) failed: \(reason)", now: now)
+    }
+
+    /// Stops scheduling: pending and retrying tasks are cancelled; tasks
+    /// already with a worker finish, and their results are recorded.
+    public mutating func cancel(now: Date, reason: String = "cancelled by request") -> [JobAction] {
+        guard !status.isTerminal else { return [] }
+        return finish(.cancelled, error: reason, now: now)
+    }
+
+    /// Tasks that are queued but whose publication was never confirmed:
+    /// a restarted coordinator publishes them (again).
+    public var unpublishedTasks: [TaskRecord] {
+        status.isTerminal ? [] : tasks.filter { $0.state == .queued && !$0.published }
+    }
+
+    /// Retrying tasks and when they are due.
+    public var pendingRetries: [(String, Date)] {
+        status.isTerminal ? [] : tasks.compactMap { t in t.state == .retrying ? t.retryAt.map { (t.id, $0) } : nil }
+    }
+
+    // MARK: - Helpers
+
+    private mutating func queueReadyTasks(now: Date) -> [JobAction] {
+        let succeeded = Set(tasks.filter { $0.state == .succeeded }.map(\.id))
+        var actions: [JobAction] = []
+        for i in tasks.indices where tasks[i].state == .pending {
+            if tasks[i].task.dependencies.allSatisfy(succeeded.contains) { actions.append(queue(i, now: now)) }
+        }
+        return actions
+    }
+
+    private mutating func queue(_ i: Int, now: Date) -> JobAction {
+        tasks[i].attempt += 1
+        tasks[i].state = .queued
+        tasks[i].published = false
+        tasks[i].queuedAt = now
+        tasks[i].retryAt = nil
+        return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
+    }
+
+    private mutating func finish(_ final: JobStatus, error: String?, now: Date) -> [JobAction] {
+        status = final
+        self.error = error
+        finishedAt = now
+        for i in tasks.indices where tasks[i].state == .pending || tasks[i].state == .retrying {
+            tasks[i].state = .cancelled
+            tasks[i].retryAt = nil
+        }
+        return [.finished(final)]
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import MeshFarmMessaging
+
+/// Where a job stands.
+public enum JobStatus: String, Sendable, Codable, CaseIterable {
+    case queued, running, succeeded, failed, cancelled
+
+    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
+/// Where one task stands.
+public enum TaskState: String, Sendable, Codable {
+    /// Waiting for its dependencies.
+    case pending
+    /// Published (or about to be); waiting for a worker.
+    case queued
+    /// A worker reported `started`.
+    case running
+    /// Failed with a retryable error; republished at `retryAt`.
+    case retrying
+    case succeeded
+    case failed
+    /// Never ran: its job was cancelled or failed first.
+    case cancelled
+
+    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
+/// One task of a job, with its history.
+public struct TaskRecord: Sendable, Equatable, Codable {
+    public var task: PlannedTask
+    public var state: TaskState
+    /// Publications so far (the current attempt's number); 0 before the first.
+    public var attempt: Int
+    /// The current attempt's message was confirmed by the broker. A restarted
+    /// coordinator republishes queued tasks that were not.
+    public var published: Bool
+    public var worker: String?
+    public var queuedAt: Date?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var retryAt: Date?
+    public var progress: Double?
+    public var stage: String?
+    public var result: JSONValue?
+    public var error: String?
+    /// Handler seconds over every attempt that reported them.
+    public var computeSeconds: Double
+    /// Broker redeliveries seen (crashed or killed workers).
+    public var redeliveries: Int
+
+    public init(task: PlannedTask) {
+        self.task = task
+        state = .pending
+        attempt = 0
+        published = false
+        computeSeconds = 0
+        redeliveries = 0
+    }
+
+    public var id: String { task.id }
+}
+
+/// A job: its spec, input and task graph with every task's state. Stored
+/// as one document; the coordinator's transitions are methods on it
+/// (`JobRecord+Transitions.swift`), pure and unit-tested.
+public struct JobRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var spec: JobSpec
+    /// SHA-256 of the uploaded model.
+    public var model: String
+    public var fileName: String
+    public var status: JobStatus
+    /// Why the job failed or was cancelled.
+    public var error: String?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var tasks: [TaskRecord]
+    public var traceID: String
+
+    /// A new job with its planned tasks, all pending.
+    public init(id: String, spec: JobSpec, model: String, fileName: String, createdAt: Date = Date()) {
+        self.id = id
+        self.spec = spec
+        self.model = model
+        self.fileName = fileName
+        status = .queued
+        self.createdAt = createdAt
+        tasks = Planner.plan(jobID: id, spec: spec).map(TaskRecord.init)
+        traceID = RandomID.make()
+    }
+
+    public func task(_ id: String) -> TaskRecord? { tasks.first { $0.id == id } }
+
+    func index(of id: String) -> Int? { tasks.firstIndex { $0.id == id } }
+
+    /// The typed result of a succeeded task.
+    public func result<T: Decodable>(_ id: String, as type: T.Type) -> T? {
+        guard let task = task(id), task.state == .succeeded, let result = task.result else { return nil }
+        return try? result.decode(T.self)
+    }
+
+    /// Tasks finished / total, per pool: the client's progress bar.
+    public func progress(pool: String) -> (done: Int, total: Int) {
+        let mine = tasks.filter { $0.task.pool == pool }
+        return (mine.filter { $0.state.isTerminal }.count, mine.count)
+    }
+
+    /// A human label for what is happening now.
+    public var stage: String {
+        if status.isTerminal { return status.rawValue }
+        let running = tasks.filter { $0.state == .running || $0.state == .queued || $0.state == .retrying }
+        let kinds = Set(running.map(\.task.kind))
+        for kind in TaskKind.allCases where kinds.contains(kind) { return kind.rawValue }
+        return status.rawValue
+    }
+}

@@ -1,0 +1,170 @@
+import MeshFarmMessaging
+
+// The payloads the coordinator puts in task envelopes and the results
+// workers return, one pair per task kind. Artifacts are referenced by
+// SHA-256 (hex): messages never carry mesh or image bytes.
+//
+// Analysis fields and cameras stay `JSONValue` here so that this module
+// (used by the submit service) depends on neither the mesh nor the render
+// library.
+
+/// Axis-aligned bounds as arrays, as in `meshfarm analyze`.
+public struct BoundsValue: Sendable, Equatable, Codable {
+    public var min: [Double]
+    public var max: [Double]
+
+    public init(min: [Double], max: [Double]) {
+        self.min = min
+        self.max = max
+    }
+}
+
+public struct AnalyzePayload: Sendable, Equatable, Codable {
+    /// The uploaded model.
+    public var model: String
+    /// Its original file name (the extension is a hint; content decides).
+    public var fileName: String
+
+    public init(model: String, fileName: String) {
+        self.model = model
+        self.fileName = fileName
+    }
+}
+
+public struct AnalyzeResult: Sendable, Equatable, Codable {
+    /// The fields of `meshfarm analyze`.
+    public var analysis: JSONValue
+    /// The welded mesh as a MeshFarm mesh artifact.
+    public var mesh: String
+    /// The welded mesh exported as OBJ (level of detail ratio 1).
+    public var obj: String
+    public var triangles: Int
+    public var bounds: BoundsValue
+
+    public init(analysis: JSONValue, mesh: String, obj: String, triangles: Int, bounds: BoundsValue) {
+        self.analysis = analysis
+        self.mesh = mesh
+        self.obj = obj
+        self.triangles = triangles
+        self.bounds = bounds
+    }
+}
+
+public struct ReducePayload: Sendable, Equatable, Codable {
+    public var mesh: String
+    public var lod: Int
+    public var ratio: Double
+
+    public init(mesh: String, lod: Int, ratio: Double) {
+        self.mesh = mesh
+        self.lod = lod
+        self.ratio = ratio
+    }
+}
+
+public struct ReduceResult: Sendable, Equatable, Codable {
+    public var lod: Int
+    public var ratio: Double
+    public var triangles: Int
+    public var targetTriangles: Int
+    public var error: Double
+    public var errorAbsolute: Double
+    /// `simplify` or `sloppy`.
+    public var method: String
+    public var mesh: String
+    public var obj: String
+
+    public init(
+        lod: Int, ratio: Double, triangles: Int, targetTriangles: Int, error: Double, errorAbsolute: Double,
+        method: String, mesh: String, obj: String
+    ) {
+        self.lod = lod
+        self.ratio = ratio
+        self.triangles = triangles
+        self.targetTriangles = targetTriangles
+        self.error = error
+        self.errorAbsolute = errorAbsolute
+        self.method = method
+        self.mesh = mesh
+        self.obj = obj
+    }
+}
+
+public struct RenderPayload: Sendable, Equatable, Codable {
+    public var mesh: String
+    public var lod: Int
+    public var firstView: Int
+    public var viewCount: Int
+    /// Views in the whole turntable (azimuth step = 360 / views).
+    public var views: Int
+    public var size: Int
+    public var elevation: Double
+    public var ssaa: Int
+    public var depth: Bool
+    public var normals: Bool
+    /// The original model's bounds: every level is framed alike.
+    public var bounds: BoundsValue
+
+    public init(
+        mesh: String, lod: Int, firstView: Int, viewCount: Int, views: Int, size: Int, elevation: Double, ssaa: Int,
+        depth: Bool, normals: Bool, bounds: BoundsValue
+    ) {
+        self.mesh = mesh
+        self.lod = lod
+        self.firstView = firstView
+        self.viewCount = viewCount
+        self.views = views
+        self.size = size
+        self.elevation = elevation
+        self.ssaa = ssaa
+        self.depth = depth
+        self.normals = normals
+        self.bounds = bounds
+    }
+}
+
+public struct RenderedViewResult: Sendable, Equatable, Codable {
+    public var index: Int
+    public var image: String
+    public var depth: String?
+    public var normals: String?
+    /// The camera as written to views.json (eye, target, up, fovY, width,
+    /// height, near, far).
+    public var camera: JSONValue
+
+    public init(index: Int, image: String, depth: String? = nil, normals: String? = nil, camera: JSONValue) {
+        self.index = index
+        self.image = image
+        self.depth = depth
+        self.normals = normals
+        self.camera = camera
+    }
+}
+
+public struct RenderResult: Sendable, Equatable, Codable {
+    public var lod: Int
+    public var views: [RenderedViewResult]
+
+    public init(lod: Int, views: [RenderedViewResult]) {
+        self.lod = lod
+        self.views = views
+    }
+}
+
+public struct FinalizePayload: Sendable, Equatable, Codable {
+    /// Image artifacts, one row per level of detail, in view order.
+    public var rows: [[String]]
+    /// Width and height of one contact-sheet cell, pixels.
+    public var cellSize: Int
+
+    public init(rows: [[String]], cellSize: Int) {
+        self.rows = rows
+        self.cellSize = cellSize
+    }
+}
+
+public struct FinalizeResult: Sendable, Equatable, Codable {
+    public var contactSheet: String
+
+    public init(contactSheet: String) { self.contactSheet = contactSheet }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// A stored blob.
+public struct ArtifactInfo: Sendable, Equatable, Codable {
+    public var sha256: String
+    public var bytes: Int
+
+    public init(sha256: String, bytes: Int) {
+        self.sha256 = sha256
+        self.bytes = bytes
+    }
+}
+
+/// Why an artifact operation failed.
+public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    case tooLarge(limit: Int)
+    case notFound(String)
+    case invalidHash(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .tooLarge(let limit): "the upload is larger than the limit of \(limit) bytes"
+        case .notFound(let what): "\(what) not found"
+        case .invalidHash(let hash): "'\(hash)' is not a SHA-256 (64 lowercase hex digits)"
+        case .io(let reason): "storage error: \(reason)"
+        }
+    }
+}
+
+/// Content-addressed blobs: uploads, meshes, images. Put once, read by hash.
+public protocol ArtifactStore: Sendable {
+    /// Stores the bytes read from `chunks` (streamed; the upload is refused
+    /// once it passes `limit` bytes) and returns their hash.
+    func put<S: AsyncSequence & Sendable>(chunks: S, limit: Int?) async throws -> ArtifactInfo
+    where S.Element == Data
+    /// Stores a file (moved in when `move`, copied otherwise).
+    func put(file: URL, move: Bool) throws -> ArtifactInfo
+    /// Stores bytes.
+    func put(data: Data) throws -> ArtifactInfo
+    /// The local file of an artifact, nil when absent.
+    func file(for sha256: String) throws -> URL?
+}
+
+/// Artifacts as files under `root/ab/cd/<hash>` (two levels of fan-out keep
+/// directories small).
+///
+/// Writes go to a temporary file in the same file system, hashed while
+/// written, then renamed into place: a reader never sees a partial
+/// artifact, and concurrent writers of the same content are harmless.
+public struct DiskArtifactStore: ArtifactStore {
+    public let root: URL
+
+    public init(root: URL) throws {
+        self.root = root
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+    }
+
+    public func put<S: AsyncSequence & Sendable>(chunks: S, limit: Int?) async throws -> ArtifactInfo
+    where S.Element == Data {
+        let temporary = root.appendingPathComponent("tmp/\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw StorageError.io("cannot create \(temporary.path)")
+        }
+        let handle = try FileHandle(forWritingTo: temporary)
+        let hasher = SHA256Hasher()
+        var bytes = 0
+        do {
+            for try await chunk in chunks {
+                bytes += chunk.count
+                if let limit, bytes > limit { throw StorageError.tooLarge(limit: limit) }
+                hasher.update(chunk)
+                try handle.write(contentsOf: chunk)
+            }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        return try install(temporary, sha256: hasher.finalize(), bytes: bytes)
+    }
+
+    public func put(file: URL, move: Bool) throws -> ArtifactInfo {
+        let sha = try SHA256Hasher.hex(file: file)
+        let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        let temporary = root.appendingPathComponent("tmp/\(UUID().uuidString)")
+        if move {
+            do { try FileManager.default.moveItem(at: file, to: temporary) } catch {
+                try FileManager.default.copyItem(at: file, to: temporary)  // across file systems
+            }
+        } else {
+            try FileManager.default.copyItem(at: file, to: temporary)
+        }
+        return try install(temporary, sha256: sha, bytes: bytes)
+    }
+
+    public func put(data: Data) throws -> ArtifactInfo {
+        let temporary = root.appendingPathComponent("tmp/\(UUID().uuidString)")
+        try data.write(to: temporary)
+        return try install(temporary, sha256: SHA256Hasher.hex(data), bytes: data.count)
+    }
+
+    public func file(for sha256: String) throws -> URL? {
+        guard SHA256Hasher.isValid(sha256) else { throw StorageError.invalidHash(sha256) }
+        let url = path(sha256)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    func path(_ sha256: String) -> URL {
+        let s = Array(sha256)
+        return root.appendingPathComponent("\(String(s[0..<2]))/\(String(s[2..<4]))/\(sha256)")
+    }
+
+    private func install(_ temporary: URL, sha256: String, bytes: Int) throws -> ArtifactInfo {
+        let destination = path(sha256)
+        if FileManager.default.fileExists(atPath: destination.path) {
+            try? FileManager.default.removeItem(at: temporary)  // same content already stored
+        } else {
+            try FileManager.default.createDirectory(
+                at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            if rename(temporary.path, destination.path) != 0 {
+                try? FileManager.default.removeItem(at: temporary)
+                throw StorageError.io("cannot store artifact \(sha256): \(String(cString: strerror(errno)))")
+            }
+        }
+        return ArtifactInfo(sha256: sha256, bytes: bytes)
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import MeshFarmJobs
+
+/// The job spec as command-line options (`submit`, `run`).
+struct SpecOptions: ParsableArguments {
+    @Option(help: "Levels of detail as fractions of the triangles, comma-separated; 1 is the original.")
+    var lods: String = "1,0.25,0.05"
+
+    @Option(help: "Turntable views per level of detail.")
+    var views: Int = 8
+
+    @Option(help: "Image width and height, pixels.")
+    var size: Int = 512
+
+    @Option(help: "Camera elevation, degrees.")
+    var elevation: Double = 20
+
+    @Option(help: "Supersampling per axis: 1, 2 or 4.")
+    var ssaa: Int = 1
+
+    @Flag(help: "Also write linear depth (PFM) per view.")
+    var depth = false
+
+    @Flag(help: "Also write world-space normals (PNG) per view.")
+    var normals = false
+
+    @Option(help: "Views rendered per GPU task.")
+    var viewsPerTask: Int = 4
+
+    @Option(help: "Priority 0-9 (higher first).")
+    var priority: Int = 0
+
+    /// The validated spec; a bad value is a usage error naming the option.
+    func spec() throws -> JobSpec {
+        let ratios = try lods.split(separator: ",").map { part -> Double in
+            guard let ratio = Double(part.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--lods: '\(part)' is not a number")
+            }
+            return ratio
+        }
+        let spec = JobSpec(
+            lodRatios: ratios, viewsPerLOD: views, imageSize: size, elevation: elevation, ssaa: ssaa, depth: depth,
+            normals: normals, viewsPerTask: viewsPerTask, priority: priority)
+        do { try spec.validate() } catch { throw ValidationError("invalid job spec: \(error)") }
+        return spec
+    }
+}
+
+/// A one-line progress bar for a job, redrawn in place on stderr.
+enum ProgressLine {
+    static func render(_ job: JobRecord) -> String {
+        let cpu = job.progress(pool: "cpu")
+        let gpu = job.progress(pool: "gpu")
+        let done = cpu.done + gpu.done
+        let total = max(1, cpu.total + gpu.total)
+        let width = 30
+        let filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line =
+            "[\(bar)] \(done)/\(total) tasks  cpu \(cpu.done)/\(cpu.total)  gpu \(gpu.done)/\(gpu.total)  \(job.stage)"
+        // Padded so a shorter line fully overwrites a longer one after "\r".
+        return line.padding(toLength: max(line.count, 80), withPad: " ", startingAt: 0)
+    }
+}

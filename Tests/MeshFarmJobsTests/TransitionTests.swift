@@ -1,0 +1,162 @@
+import Foundation
+import MeshFarmJobs
+import MeshFarmMessaging
+import Testing
+
+/// The coordinator's state machine, driven by hand-made events.
+@Suite struct TransitionTests {
+    let t0 = Date(timeIntervalSince1970: 1_000_000)
+    let policy = RetryPolicy(backoff: Backoff(initial: 10, maximum: 360), maxAttempts: 3)
+
+    func newJob(_ spec: JobSpec = JobSpec(lodRatios: [1, 0.5], viewsPerLOD: 2, viewsPerTask: 2)) -> JobRecord {
+        JobRecord(id: "j", spec: spec, model: "abc", fileName: "m.obj", createdAt: t0)
+    }
+
+    func event(
+        _ kind: TaskEvent.Kind, _ job: JobRecord, _ taskID: String, attempt: Int? = nil,
+        result: JSONValue? = nil, failure: TaskEvent.Failure? = nil
+    ) -> TaskEvent {
+        let task = TaskEnvelope(
+            taskID: taskID, attempt: attempt ?? job.task(taskID)!.attempt, kind: "k", pool: "cpu", jobID: job.id,
+            payload: .null)
+        return TaskEvent(kind: kind, task: task, worker: "w1", at: t0, result: result, failure: failure, seconds: 1.5)
+    }
+
+    static let analysis = try! JSONValue(
+        encoding: AnalyzeResult(
+            analysis: .object(["triangles": .number(100)]), mesh: "m0", obj: "o0", triangles: 100,
+            bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 1])))
+
+    @Test func happyPathRunsTheGraphInOrder() throws {
+        var job = newJob()
+        #expect(job.start(now: t0) == [.publish(taskID: "j.analyze", attempt: 1)])
+        job.markPublished("j.analyze", attempt: 1)
+        #expect(job.apply(event(.started, job, "j.analyze"), now: t0, policy: policy) == [])
+        #expect(job.status == .running && job.task("j.analyze")?.state == .running)
+        let afterAnalyze = job.apply(
+            event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy)
+        #expect(
+            Set(afterAnalyze) == [
+                .publish(taskID: "j.reduce-1", attempt: 1), .publish(taskID: "j.render-0-0", attempt: 1),
+            ])
+        #expect(
+            try job.payload(for: "j.reduce-1").decode(ReducePayload.self)
+                == ReducePayload(mesh: "m0", lod: 1, ratio: 0.5))
+        let reduced = try JSONValue(
+            encoding: ReduceResult(
+                lod: 1, ratio: 0.5, triangles: 50, targetTriangles: 50, error: 0.01, errorAbsolute: 0.02,
+                method: "simplify", mesh: "m1", obj: "o1"))
+        #expect(
+            job.apply(event(.succeeded, job, "j.reduce-1", result: reduced), now: t0, policy: policy)
+                == [.publish(taskID: "j.render-1-0", attempt: 1)])
+        #expect(try job.payload(for: "j.render-1-0").decode(RenderPayload.self).mesh == "m1")
+        for lod in 0..<2 {
+            let views = try JSONValue(
+                encoding: RenderResult(
+                    lod: lod,
+                    views: (0..<2).map { RenderedViewResult(index: $0, image: "img\(lod)\($0)", camera: .null) }))
+            let actions = job.apply(event(.succeeded, job, "j.render-\(lod)-0", result: views), now: t0, policy: policy)
+            #expect(actions == (lod == 1 ? [.publish(taskID: "j.finalize", attempt: 1)] : []))
+        }
+        #expect(
+            try job.payload(for: "j.finalize").decode(FinalizePayload.self).rows == [
+                ["img00", "img01"], ["img10", "img11"],
+            ])
+        let sheet = try JSONValue(encoding: FinalizeResult(contactSheet: "sheet"))
+        #expect(
+            job.apply(
+                event(.succeeded, job, "j.finalize", result: sheet), now: t0.addingTimeInterval(9), policy: policy)
+                == [.finished(.succeeded)])
+        #expect(job.status == .succeeded)
+
+        let report = JobReport(job: job)
+        #expect(report.lods.map(\.file) == ["lod0.obj", "lod1.obj"] && report.lods[1].method == "simplify")
+        #expect(report.views.count == 4 && report.views[3].file == "views/lod1-view1.png")
+        #expect(report.contactSheet == "contact-sheet.png" && report.timings.wallSeconds == 9)
+        #expect(report.timings.computeSeconds == 1.5 * 5)
+        #expect(report.input?["sha256"] == .string("abc") && report.input?["triangles"] == .number(100))
+        #expect(
+            JobReport.outputFiles(job).map(\.path) == [
+                "contact-sheet.png", "lod0.obj", "lod1.obj", "views/lod0-view0.png", "views/lod0-view1.png",
+                "views/lod1-view0.png", "views/lod1-view1.png",
+            ])
+    }
+
+    @Test func retryableFailuresBackOffThenFailTheJob() {
+        var job = newJob()
+        _ = job.start(now: t0)
+        let retry = TaskEvent.Failure(message: "out of memory", retryable: true)
+        #expect(
+            job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy)
+                == [.scheduleRetry(taskID: "j.analyze", at: t0.addingTimeInterval(10))])
+        // A duplicate of the same failure changes nothing.
+        #expect(job.apply(event(.failed, job, "j.analyze", attempt: 1, failure: retry), now: t0, policy: policy) == [])
+        #expect(job.retryDue("j.analyze", now: t0) == [.publish(taskID: "j.analyze", attempt: 2)])
+        #expect(
+            job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy)
+                == [.scheduleRetry(taskID: "j.analyze", at: t0.addingTimeInterval(20))])
+        _ = job.retryDue("j.analyze", now: t0)
+        // Third attempt of three: the job fails with the task's message.
+        #expect(
+            job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy) == [.finished(.failed)]
+        )
+        #expect(job.error?.contains("out of memory") == true && job.error?.contains("3 attempts") == true)
+        #expect(job.tasks.dropFirst().allSatisfy { $0.state == .cancelled })
+    }
+
+    @Test func permanentFailureFailsAtOnceAndLateEventsAreIgnored() {
+        var job = newJob()
+        _ = job.start(now: t0)
+        let bad = TaskEvent.Failure(message: "the model contains no triangles", retryable: false)
+        #expect(
+            job.apply(event(.failed, job, "j.analyze", failure: bad), now: t0, policy: policy) == [.finished(.failed)])
+        #expect(job.status == .failed && job.error?.contains("no triangles") == true)
+        #expect(job.apply(event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy) == [])
+        #expect(job.status == .failed)
+    }
+
+    @Test func staleAndOutOfOrderEventsChangeNothing() {
+        var job = newJob()
+        _ = job.start(now: t0)
+        _ = job.apply(event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy)
+        let before = job
+        // `started` arriving after the result, a repeated result, an event for an attempt never published.
+        #expect(job.apply(event(.started, job, "j.analyze"), now: t0, policy: policy) == [])
+        #expect(job.apply(event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy) == [])
+        #expect(
+            job.apply(
+                event(.failed, job, "j.render-0-0", attempt: 7, failure: .init(message: "x", retryable: false)),
+                now: t0, policy: policy) == [])
+        #expect(job == before)
+    }
+
+    @Test func deadLetterFailsTheJobWithTheReason() {
+        var job = newJob()
+        _ = job.start(now: t0)
+        #expect(
+            job.deadLettered("j.analyze", attempt: 1, reason: "it killed its worker 6 times", now: t0) == [
+                .finished(.failed)
+            ])
+        #expect(job.error?.contains("killed its worker") == true)
+    }
+
+    @Test func cancelStopsScheduling() {
+        var job = newJob()
+        _ = job.start(now: t0)
+        #expect(job.cancel(now: t0) == [.finished(.cancelled)])
+        #expect(job.status == .cancelled)
+        // The running analysis finishes, but nothing new is published.
+        #expect(job.apply(event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy) == [])
+        #expect(job.task("j.analyze")?.state == .succeeded)
+        #expect(job.tasks.filter { $0.state == .pending || $0.state == .queued }.isEmpty)
+        #expect(job.cancel(now: t0) == [])
+    }
+
+    @Test func restartSeesUnpublishedTasks() {
+        var job = newJob()
+        _ = job.start(now: t0)
+        #expect(job.unpublishedTasks.map(\.id) == ["j.analyze"])
+        job.markPublished("j.analyze", attempt: 1)
+        #expect(job.unpublishedTasks.isEmpty)
+    }
+}
