@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "meshfarm", targets: ["meshfarm"]),
+        .executable(name: "meshfarm-submit", targets: ["meshfarm-submit"]),
+        .executable(name: "meshfarm-cpu-worker", targets: ["meshfarm-cpu-worker"]),
+        .executable(name: "meshfarm-gpu-worker", targets: ["meshfarm-gpu-worker"]),
         .library(name: "MeshFarmMesh", targets: ["MeshFarmMesh"]),
         .library(name: "MeshFarmRender", targets: ["MeshFarmRender"]),
         .library(name: "MeshFarmMessaging", targets: ["MeshFarmMessaging"]),
@@ -16,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: C libraries (Debian packages, see scripts/deps)
@@ -41,6 +48,31 @@ let package = Package(
         .target(
             name: "MeshFarmStorage",
             dependencies: ["MeshFarmJobs", "COpenSSL", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "MeshFarmAPI", dependencies: ["MeshFarmJobs", "MeshFarmMessaging"]),
+        .target(
+            name: "MeshFarmHTTP",
+            dependencies: [
+                "MeshFarmAPI", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "MeshFarmService",
+            dependencies: [
+                "MeshFarmAPI", "MeshFarmHTTP", "MeshFarmCoordinator", "MeshFarmStorage", "MeshFarmJobs",
+                "MeshFarmMessaging",
+                "MeshFarmAMQP", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "MeshFarmWorkerKit",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MeshFarmAPI", "MeshFarmHTTP", "MeshFarmTasks", "MeshFarmStorage", "MeshFarmMessaging", "MeshFarmAMQP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .target(
             name: "MeshFarmCoordinator",
             dependencies: [
@@ -64,11 +96,29 @@ let package = Package(
             dependencies: [
                 "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmJobs", "MeshFarmMessaging",
                 "MeshFarmStorage",
-                "MeshFarmCoordinator", "MeshFarmTasks", "MeshFarmGPUTasks",
+                "MeshFarmCoordinator", "MeshFarmTasks", "MeshFarmGPUTasks", "MeshFarmAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .executableTarget(
+            name: "meshfarm-submit",
+            dependencies: [
+                "MeshFarmService", "MeshFarmHTTP", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmMessaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "meshfarm-cpu-worker",
+            dependencies: [
+                "MeshFarmWorkerKit", "MeshFarmTasks", "MeshFarmAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "meshfarm-gpu-worker",
+            dependencies: [
+                "MeshFarmWorkerKit", "MeshFarmGPUTasks", "MeshFarmRender", "MeshFarmAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "meshfarm-bench",
             dependencies: [

@@ -7,6 +7,7 @@ struct MeshFarmCommand: AsyncParsableCommand {
         commandName: "meshfarm",
         abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
         subcommands: [
-            RunCommand.self, AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
+            SubmitJobCommand.self, StatusCommand.self, CancelCommand.self, FetchCommand.self, RunCommand.self,
+            AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
         ])
 }

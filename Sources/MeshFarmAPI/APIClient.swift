@@ -1,0 +1,154 @@
+import Foundation
+import MeshFarmJobs
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// An API failure: the service's JSON error, or a transport problem.
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    /// HTTP status; 0 when the service could not be reached.
+    public var status: Int
+    public var code: String
+    public var message: String
+
+    public var description: String {
+        status == 0 ? "cannot reach the service: \(message)" : "\(message) (HTTP \(status), \(code))"
+    }
+}
+
+/// The submit service's HTTP API, for the `meshfarm` client and workers.
+///
+/// Built on Foundation's `URLSession` (libcurl on Linux): uploads stream
+/// from files and downloads land in files, so model and mesh sizes never
+/// pass through memory.
+public struct APIClient: Sendable {
+    public let baseURL: URL
+    let session: URLSession
+
+    public init(baseURL: URL, timeout: Double = 300) {
+        self.baseURL = baseURL
+        let configuration = URLSessionConfiguration.default
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = 24 * 3600
+        session = URLSession(configuration: configuration)
+    }
+
+    func url(_ path: String, query: [String: String] = [:]) -> URL {
+        var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
+        if !query.isEmpty {
+            components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        }
+        return components.url!
+    }
+
+    // MARK: - Requests
+
+    /// Uploads a model file (streamed); returns its content address.
+    public func upload(file: URL) async throws -> StoredBlob {
+        var request = URLRequest(url: url("/v1/uploads", query: ["name": file.lastPathComponent]))
+        request.httpMethod = "PUT"
+        request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        return try decode(StoredBlob.self, try await send { try await session.upload(for: request, fromFile: file) })
+    }
+
+    /// Stores a blob (workers' outputs).
+    public func putArtifact(file: URL) async throws -> StoredBlob {
+        var request = URLRequest(url: url("/v1/artifacts"))
+        request.httpMethod = "PUT"
+        request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        return try decode(StoredBlob.self, try await send { try await session.upload(for: request, fromFile: file) })
+    }
+
+    /// Stores bytes.
+    public func putArtifact(data: Data) async throws -> StoredBlob {
+        var request = URLRequest(url: url("/v1/artifacts"))
+        request.httpMethod = "PUT"
+        request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        return try decode(StoredBlob.self, try await send { try await session.upload(for: request, from: data) })
+    }
+
+    /// Downloads a blob into `destination`.
+    public func downloadArtifact(_ sha256: String, to destination: URL) async throws {
+        try await download(url("/v1/artifacts/\(sha256)"), to: destination)
+    }
+
+    /// Downloads a file of a job's output layout into `destination`.
+    public func downloadJobFile(_ jobID: String, path: String, to destination: URL) async throws {
+        try await download(url("/v1/jobs/\(jobID)/artifacts/\(path)"), to: destination)
+    }
+
+    public func createJob(_ body: CreateJobRequest) async throws -> JobView {
+        var request = URLRequest(url: url("/v1/jobs"))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try APICoding.encoder().encode(body)
+        return try decode(JobView.self, try await send { try await session.data(for: request) })
+    }
+
+    public func job(_ id: String) async throws -> JobView {
+        try decode(JobView.self, try await send { try await session.data(for: URLRequest(url: url("/v1/jobs/\(id)"))) })
+    }
+
+    public func cancel(_ id: String) async throws -> JobView {
+        var request = URLRequest(url: url("/v1/jobs/\(id)/cancel"))
+        request.httpMethod = "POST"
+        return try decode(JobView.self, try await send { try await session.data(for: request) })
+    }
+
+    public func artifacts(_ id: String) async throws -> ArtifactList {
+        try decode(
+            ArtifactList.self,
+            try await send { try await session.data(for: URLRequest(url: url("/v1/jobs/\(id)/artifacts"))) }
+        )
+    }
+
+    // MARK: - Plumbing
+
+    private func download(_ source: URL, to destination: URL) async throws {
+        let (temporary, response) = try await transportErrors {
+            try await session.download(for: URLRequest(url: source))
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            let body = (try? Data(contentsOf: temporary)) ?? Data()
+            try? FileManager.default.removeItem(at: temporary)
+            throw Self.error(status: status, body: body)
+        }
+        try? FileManager.default.removeItem(at: destination)
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        do { try FileManager.default.moveItem(at: temporary, to: destination) } catch {
+            try FileManager.default.copyItem(at: temporary, to: destination)
+            try? FileManager.default.removeItem(at: temporary)
+        }
+    }
+
+    private func send(_ body: () async throws -> (Data, URLResponse)) async throws -> Data {
+        let (data, response) = try await transportErrors(body)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else { throw Self.error(status: status, body: data) }
+        return data
+    }
+
+    private func transportErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as APIError { throw error } catch {
+            throw APIError(
+                status: 0, code: "unreachable", message: "\(baseURL.absoluteString): \(error.localizedDescription)")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        do { return try APICoding.decoder().decode(T.self, from: data) } catch {
+            throw APIError(status: 200, code: "bad-response", message: "unexpected response: \(error)")
+        }
+    }
+
+    static func error(status: Int, body: Data) -> APIError {
+        if let decoded = try? APICoding.decoder().decode(ErrorBody.self, from: body) {
+            return APIError(status: status, code: decoded.error.code, message: decoded.error.message)
+        }
+        return APIError(
+            status: status, code: "http-\(status)", message: String(decoding: body.prefix(300), as: UTF8.self))
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import MeshFarmJobs
+import MeshFarmMessaging
+
+/// `PUT /v1/uploads` and `PUT /v1/artifacts` responses.
+public struct StoredBlob: Sendable, Equatable, Codable {
+    public var sha256: String
+    public var bytes: Int
+    public var name: String?
+
+    public init(sha256: String, bytes: Int, name: String? = nil) {
+        self.sha256 = sha256
+        self.bytes = bytes
+        self.name = name
+    }
+}
+
+/// `POST /v1/jobs` body.
+public struct CreateJobRequest: Sendable, Equatable, Codable {
+    /// SHA-256 of an upload.
+    public var model: String
+    /// The model's file name, for reports.
+    public var name: String
+    /// Missing fields take their defaults.
+    public var spec: JobSpec?
+
+    public init(model: String, name: String, spec: JobSpec? = nil) {
+        self.model = model
+        self.name = name
+        self.spec = spec
+    }
+}
+
+/// A task as the API shows it.
+public struct TaskView: Sendable, Equatable, Codable {
+    public var id: String
+    public var kind: String
+    public var pool: String
+    public var state: String
+    public var attempts: Int
+    public var worker: String?
+    public var progress: Double?
+    public var stage: String?
+    public var error: String?
+    public var queuedAt: Date?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+}
+
+/// Tasks finished / total in one pool.
+public struct PoolProgress: Sendable, Equatable, Codable {
+    public var done: Int
+    public var total: Int
+
+    public init(done: Int, total: Int) {
+        self.done = done
+        self.total = total
+    }
+}
+
+/// `GET /v1/jobs/{id}`: status, each task's state, attempts, worker,
+/// progress, errors.
+public struct JobView: Sendable, Equatable, Codable {
+    public var id: String
+    public var status: String
+    public var stage: String
+    public var error: String?
+    public var model: String
+    public var name: String
+    public var spec: JobSpec
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var progress: [String: PoolProgress]
+    public var tasks: [TaskView]
+
+    public init(_ job: JobRecord) {
+        id = job.id
+        status = job.status.rawValue
+        stage = job.stage
+        error = job.error
+        model = job.model
+        name = job.fileName
+        spec = job.spec
+        createdAt = job.createdAt
+        startedAt = job.startedAt
+        finishedAt = job.finishedAt
+        progress = Dictionary(
+            uniqueKeysWithValues: ["cpu", "gpu"].map { pool in
+                let p = job.progress(pool: pool)
+                return (pool, PoolProgress(done: p.done, total: p.total))
+            })
+        tasks = job.tasks.map { t in
+            TaskView(
+                id: t.id, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue, attempts: t.attempt,
+                worker: t.worker, progress: t.progress, stage: t.stage, error: t.error, queuedAt: t.queuedAt,
+                startedAt: t.startedAt, finishedAt: t.finishedAt)
+        }
+    }
+
+    public var isFinished: Bool { JobStatus(rawValue: status)?.isTerminal ?? false }
+}
+
+/// `GET /v1/jobs`.
+public struct JobList: Sendable, Equatable, Codable {
+    public var jobs: [JobSummary]
+
+    public init(jobs: [JobSummary]) { self.jobs = jobs }
+}
+
+public struct JobSummary: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    public var status: String
+    public var stage: String
+    public var createdAt: Date
+    public var finishedAt: Date?
+    public var error: String?
+
+    public init(_ job: JobRecord) {
+        id = job.id
+        name = job.fileName
+        status = job.status.rawValue
+        stage = job.stage
+        createdAt = job.createdAt
+        finishedAt = job.finishedAt
+        error = job.error
+    }
+}
+
+/// `GET /v1/jobs/{id}/artifacts`.
+public struct ArtifactList: Sendable, Equatable, Codable {
+    public struct File: Sendable, Equatable, Codable {
+        /// Path in the output layout (`views/lod0-view3.png`).
+        public var path: String
+        /// Null for `report.json`, which is generated on request.
+        public var sha256: String?
+        /// Download URL path.
+        public var url: String
+
+        public init(path: String, sha256: String?, url: String) {
+            self.path = path
+            self.sha256 = sha256
+            self.url = url
+        }
+    }
+
+    public var files: [File]
+
+    public init(files: [File]) { self.files = files }
+}
+
+/// A worker as listed by `GET /v1/workers`.
+public struct WorkerView: Sendable, Equatable, Codable {
+    public var name: String
+    public var pool: String
+    public var lastSeen: Date
+    public var currentTask: String?
+    public var tasksFinished: Int
+
+    public init(name: String, pool: String, lastSeen: Date, currentTask: String?, tasksFinished: Int) {
+        self.name = name
+        self.pool = pool
+        self.lastSeen = lastSeen
+        self.currentTask = currentTask
+        self.tasksFinished = tasksFinished
+    }
+}
+
+/// Every error response: `{"error": {"code": ..., "message": ...}}`.
+public struct ErrorBody: Sendable, Equatable, Codable {
+    public struct Detail: Sendable, Equatable, Codable {
+        public var code: String
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(code: String, message: String) { error = Detail(code: code, message: message) }
+}
+
+/// JSON coding of the API: ISO-8601 dates, sorted keys.
+public enum APICoding {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

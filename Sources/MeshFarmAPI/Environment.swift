@@ -1,0 +1,16 @@
+import Foundation
+
+/// Option defaults from the environment: every flag of the MeshFarm
+/// executables has a `MESHFARM_*` variable (flags win).
+public enum Env {
+    public static func string(_ name: String, _ fallback: String) -> String {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+
+    public static func int(_ name: String, _ fallback: Int) -> Int {
+        ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? fallback
+    }
+
+    public static let defaultBroker = "amqp://guest:guest@127.0.0.1:5672/"
+    public static let defaultServer = "http://127.0.0.1:8080"
+}

@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MeshFarmAPI
+import NIOCore
+
+/// An error with an HTTP status and a JSON body
+/// (`{"error": {"code": ..., "message": ...}}`): every 4xx/5xx of the API.
+public struct APIFailure: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public static func badRequest(_ message: String) -> APIFailure { APIFailure(.badRequest, "bad-request", message) }
+    public static func notFound(_ message: String) -> APIFailure { APIFailure(.notFound, "not-found", message) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try JSONResponse.make(ErrorBody(code: code, message: message), status: status)
+    }
+}
+
+/// JSON responses with the API's coding (ISO-8601 dates, sorted keys).
+public enum JSONResponse {
+    public static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try APICoding.encoder().encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics` for any MeshFarm process.
+public enum HealthRoutes {
+    /// `ready` decides `/readyz` (200 or 503 with the reason).
+    public static func add<Context: RequestContext>(
+        to router: Router<Context>, ready: @escaping @Sendable () async -> String?
+    ) {
+        router.get(RouterPath(stringLiteral: APIRoutes.health.path)) { _, _ in
+            try JSONResponse.make(["status": "ok"])
+        }
+        router.get(RouterPath(stringLiteral: APIRoutes.ready.path)) { _, _ in
+            if let problem = await ready() {
+                return try JSONResponse.make(
+                    ErrorBody(code: "not-ready", message: problem), status: .serviceUnavailable)
+            }
+            return try JSONResponse.make(["status": "ready"])
+        }
+        router.get(RouterPath(stringLiteral: APIRoutes.metrics.path)) { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: Observability.metricsText())))
+        }
+    }
+}

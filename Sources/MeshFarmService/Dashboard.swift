@@ -1,0 +1,50 @@
+import Hummingbird
+import NIOCore
+
+/// `GET /`: a one-page dashboard (jobs, workers, queues) that polls the API.
+enum Dashboard {
+    static func response() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static let html = """
+        <!doctype html>
+        <html><head><meta charset="utf-8"><title>MeshFarm</title>
+        <style>
+        body { font: 14px system-ui, sans-serif; margin: 2em; color: #222; }
+        h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 2em; }
+        table { border-collapse: collapse; width: 100%; }
+        td, th { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; }
+        .succeeded { color: #1a7f37; } .failed { color: #cf222e; } .cancelled { color: #888; } .running { color: #0969da; }
+        progress { width: 120px; }
+        </style></head>
+        <body>
+        <h1>MeshFarm</h1>
+        <h2>Jobs</h2><table id="jobs"><tr><th>job</th><th>model</th><th>status</th><th>stage</th><th>created</th><th>error</th></tr></table>
+        <h2>Workers (last 10 minutes)</h2><table id="workers"><tr><th>name</th><th>pool</th><th>current task</th><th>finished</th><th>last seen</th></tr></table>
+        <h2>Queues</h2><table id="queues"><tr><th>queue</th><th>ready messages</th></tr></table>
+        <script>
+        const esc = s => String(s ?? '').replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+        function fill(id, header, rows) {
+          document.getElementById(id).innerHTML = header + rows.map(r => '<tr>' + r.map(c => '<td>' + c + '</td>').join('') + '</tr>').join('');
+        }
+        async function refresh() {
+          try {
+            const jobs = (await (await fetch('/v1/jobs?limit=50')).json()).jobs;
+            fill('jobs', '<tr><th>job</th><th>model</th><th>status</th><th>stage</th><th>created</th><th>error</th></tr>',
+              jobs.map(j => ['<a href="/v1/jobs/' + esc(j.id) + '/artifacts">' + esc(j.id) + '</a>', esc(j.name),
+                '<span class="' + esc(j.status) + '">' + esc(j.status) + '</span>', esc(j.stage), esc(j.createdAt), esc(j.error)]));
+            const workers = await (await fetch('/v1/workers')).json();
+            fill('workers', '<tr><th>name</th><th>pool</th><th>current task</th><th>finished</th><th>last seen</th></tr>',
+              workers.map(w => [esc(w.name), esc(w.pool), esc(w.currentTask), esc(w.tasksFinished), esc(w.lastSeen)]));
+            const queues = (await (await fetch('/v1/queues')).json()).queues;
+            fill('queues', '<tr><th>queue</th><th>ready messages</th></tr>', Object.keys(queues).sort().map(q => [esc(q), esc(queues[q])]));
+          } catch (e) { console.log(e); }
+        }
+        refresh(); setInterval(refresh, 2000);
+        </script>
+        </body></html>
+        """
+}

@@ -1,0 +1,271 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MeshFarmAPI
+import MeshFarmCoordinator
+import MeshFarmHTTP
+import MeshFarmJobs
+import MeshFarmMessaging
+import MeshFarmStorage
+import NIOCore
+
+/// The submit service's HTTP API (`/v1`), built from ``APIRoutes``.
+///
+/// Handlers are thin: validation, then the coordinator (jobs), the artifact
+/// store (uploads, blobs) or the report builder. Every error is JSON with a
+/// 4xx/5xx status; nothing a client sends can crash the service.
+public struct SubmitAPI: Sendable {
+    public struct Limits: Sendable {
+        /// Largest model upload.
+        public var maxUploadBytes: Int
+        /// Largest blob a worker may store.
+        public var maxArtifactBytes: Int
+
+        public init(maxUploadBytes: Int = 1 << 30, maxArtifactBytes: Int = 4 << 30) {
+            self.maxUploadBytes = maxUploadBytes
+            self.maxArtifactBytes = maxArtifactBytes
+        }
+    }
+
+    let coordinator: Coordinator
+    let artifacts: DiskArtifactStore
+    let limits: Limits
+    let ready: @Sendable () async -> String?
+    let fileIO = FileIO()
+
+    public init(
+        coordinator: Coordinator, artifacts: DiskArtifactStore, limits: Limits = Limits(),
+        ready: @escaping @Sendable () async -> String?
+    ) {
+        self.coordinator = coordinator
+        self.artifacts = artifacts
+        self.limits = limits
+        self.ready = ready
+    }
+
+    /// Routes registered by ``makeRouter()``; a test checks they are exactly
+    /// ``APIRoutes/all`` and the OpenAPI document.
+    public static var registeredRoutes: [APIRoute] {
+        [APIRoutes.health, APIRoutes.ready, APIRoutes.metrics] + handledRoutes
+    }
+
+    static let handledRoutes: [APIRoute] = [
+        APIRoutes.dashboard, APIRoutes.upload, APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob,
+        APIRoutes.jobEvents, APIRoutes.cancelJob, APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact,
+        APIRoutes.getArtifact, APIRoutes.putArtifact, APIRoutes.workers, APIRoutes.queues,
+    ]
+
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        HealthRoutes.add(to: router, ready: ready)
+        for route in Self.handledRoutes {
+            router.on(
+                RouterPath(stringLiteral: route.path), method: HTTPRequest.Method(rawValue: route.method.rawValue)!
+            ) {
+                request, context in try await self.handle(route, request, context)
+            }
+        }
+        return router
+    }
+
+    func handle(_ route: APIRoute, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        switch route {
+        case APIRoutes.dashboard: return Dashboard.response()
+        case APIRoutes.upload: return try await upload(request)
+        case APIRoutes.createJob: return try await createJob(request)
+        case APIRoutes.listJobs: return try await listJobs(request)
+        case APIRoutes.getJob: return try JSONResponse.make(JobView(try await job(context)))
+        case APIRoutes.jobEvents: return try await events(context)
+        case APIRoutes.cancelJob:
+            guard let job = try await coordinator.cancel(try context.parameters.require("id")) else {
+                throw APIFailure.notFound("no job \(context.parameters.get("id") ?? "")")
+            }
+            return try JSONResponse.make(JobView(job))
+        case APIRoutes.listJobArtifacts: return try JSONResponse.make(artifactList(try await job(context)))
+        case APIRoutes.getJobArtifact: return try await jobArtifact(context)
+        case APIRoutes.getArtifact: return try await blob(context)
+        case APIRoutes.putArtifact: return try await store(request, limit: limits.maxArtifactBytes, name: nil)
+        case APIRoutes.workers:
+            return try JSONResponse.make(
+                coordinator.workers().map {
+                    WorkerView(
+                        name: $0.name, pool: $0.pool, lastSeen: $0.lastSeen, currentTask: $0.currentTask,
+                        tasksFinished: $0.tasksFinished)
+                })
+        case APIRoutes.queues: return try JSONResponse.make(["queues": await coordinator.queueDepths()])
+        default: throw APIFailure.notFound("no route")
+        }
+    }
+
+    // MARK: - Uploads and blobs
+
+    func upload(_ request: Request) async throws -> Response {
+        guard let name = request.uri.queryParameters.get("name"), !name.isEmpty, !name.contains("/") else {
+            throw APIFailure.badRequest(
+                "the query parameter 'name' (the model's file name, without a path) is required")
+        }
+        return try await store(request, limit: limits.maxUploadBytes, name: name)
+    }
+
+    func store(_ request: Request, limit: Int, name: String?) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIFailure(.contentTooLarge, "too-large", "the upload is \(length) bytes, over the limit of \(limit)")
+        }
+        let info: ArtifactInfo
+        do {
+            info = try await artifacts.put(chunks: request.body.map { Data(buffer: $0) }, limit: limit)
+        } catch StorageError.tooLarge(let limit) {
+            throw APIFailure(.contentTooLarge, "too-large", "the upload is over the limit of \(limit) bytes")
+        }
+        guard info.bytes > 0 else { throw APIFailure.badRequest("the upload is empty") }
+        return try JSONResponse.make(StoredBlob(sha256: info.sha256, bytes: info.bytes, name: name), status: .created)
+    }
+
+    func blob(_ context: BasicRequestContext) async throws -> Response {
+        let sha = try context.parameters.require("sha256")
+        guard SHA256Hasher.isValid(sha) else { throw APIFailure.badRequest("'\(sha)' is not a SHA-256") }
+        guard let url = try artifacts.file(for: sha) else { throw APIFailure.notFound("no artifact \(sha)") }
+        return try await file(url, contentType: "application/octet-stream", context: context)
+    }
+
+    func file(_ url: URL, contentType: String, context: BasicRequestContext) async throws -> Response {
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
+        var headers: HTTPFields = [.contentType: contentType]
+        if let bytes { headers[.contentLength] = String(bytes) }
+        return Response(
+            status: .ok, headers: headers, body: try await fileIO.loadFile(path: url.path, context: context))
+    }
+
+    // MARK: - Jobs
+
+    func createJob(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 1 << 20)
+        let create: CreateJobRequest
+        do { create = try JSONDecoder().decode(CreateJobRequest.self, from: Data(buffer: body)) } catch {
+            throw APIFailure.badRequest("invalid job request: \(Self.describe(error))")
+        }
+        guard SHA256Hasher.isValid(create.model) else {
+            throw APIFailure.badRequest("'model' must be the sha256 returned by PUT /v1/uploads")
+        }
+        guard try artifacts.file(for: create.model) != nil else {
+            throw APIFailure(.unprocessableContent, "unknown-model", "no upload with sha256 \(create.model)")
+        }
+        let spec = create.spec ?? JobSpec()
+        do { try spec.validate() } catch {
+            throw APIFailure(.unprocessableContent, "invalid-spec", "invalid spec: \(error)")
+        }
+        let name = create.name.isEmpty ? "model" : create.name
+        let job = JobRecord(id: "j-\(RandomID.make().prefix(12))", spec: spec, model: create.model, fileName: name)
+        return try JSONResponse.make(JobView(try await coordinator.submit(job)), status: .created)
+    }
+
+    func listJobs(_ request: Request) async throws -> Response {
+        let limit = min(500, request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 50)
+        var status: JobStatus?
+        if let raw = request.uri.queryParameters.get("status") {
+            guard let parsed = JobStatus(rawValue: raw) else {
+                throw APIFailure.badRequest(
+                    "status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = parsed
+        }
+        let jobs = try await coordinator.jobs(status: status, limit: max(1, limit))
+        return try JSONResponse.make(JobList(jobs: jobs.map(JobSummary.init)))
+    }
+
+    func job(_ context: BasicRequestContext) async throws -> JobRecord {
+        let id = try context.parameters.require("id")
+        guard let job = try await coordinator.job(id) else { throw APIFailure.notFound("no job \(id)") }
+        return job
+    }
+
+    /// Server-sent events: the job now, then after every change (`event:
+    /// job`), until it finishes.
+    func events(_ context: BasicRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let updates = try await coordinator.updates(for: id) else { throw APIFailure.notFound("no job \(id)") }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let encoder = APICoding.encoder()
+                for await job in updates {
+                    let json = String(decoding: try encoder.encode(JobView(job)), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "event: job\ndata: \(json)\n\n"))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    func artifactList(_ job: JobRecord) -> ArtifactList {
+        let base = "/v1/jobs/\(job.id)/artifacts/"
+        var files = JobReport.outputFiles(job).map {
+            ArtifactList.File(path: $0.path, sha256: $0.sha256, url: base + $0.path)
+        }
+        files.insert(ArtifactList.File(path: "report.json", sha256: nil, url: base + "report.json"), at: 0)
+        return ArtifactList(files: files)
+    }
+
+    func jobArtifact(_ context: BasicRequestContext) async throws -> Response {
+        let job = try await job(context)
+        let path = context.parameters.getCatchAll().joined(separator: "/")
+        if path == "report.json" {
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JobReport(job: job).jsonData())))
+        }
+        guard let file = JobReport.outputFiles(job).first(where: { $0.path == path }),
+            let url = try artifacts.file(for: file.sha256)
+        else { throw APIFailure.notFound("job \(job.id) has no file \(path)") }
+        return try await self.file(url, contentType: Self.contentType(path), context: context)
+    }
+
+    static func contentType(_ path: String) -> String {
+        switch (path as NSString).pathExtension {
+        case "png": "image/png"
+        case "obj": "model/obj"
+        case "json": "application/json"
+        default: "application/octet-stream"
+        }
+    }
+
+    /// A decoding error in words: which field, what was wrong.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(let type, let context):
+            "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type)"
+        case DecodingError.valueNotFound(_, let context):
+            "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' must not be null"
+        case DecodingError.dataCorrupted(let context):
+            context.codingPath.isEmpty ? "the body is not valid JSON" : context.debugDescription
+        default: "\(error)"
+        }
+    }
+}
+
+/// Turns unexpected errors into JSON 500s (and Hummingbird's own errors, such
+/// as an over-long body, into JSON with their status), so every response
+/// of the API has the same error shape.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let failure as APIFailure {
+            throw failure
+        } catch let error as HTTPError {
+            throw APIFailure(error.status, "http-\(error.status.code)", error.body ?? error.status.reasonPhrase)
+        } catch let error as HTTPResponseError {
+            throw APIFailure(error.status, "http-\(error.status.code)", error.status.reasonPhrase)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            throw APIFailure(.internalServerError, "internal", "\(error)")
+        }
+    }
+}

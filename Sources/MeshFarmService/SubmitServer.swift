@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import Logging
+import MeshFarmAMQP
+import MeshFarmCoordinator
+import MeshFarmHTTP
+import MeshFarmJobs
+import MeshFarmMessaging
+import MeshFarmStorage
+import ServiceLifecycle
+
+/// Everything `meshfarm-submit` runs: job store, artifact store, broker
+/// connection, coordinator and HTTP API, stopped gracefully on SIGTERM.
+public struct SubmitServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String = "0.0.0.0"
+        public var port: Int = 8080
+        public var dataDirectory: URL
+        public var brokerURL: String
+        public var farm: FarmTopology = FarmTopology()
+        public var retryPolicy: RetryPolicy = RetryPolicy()
+        public var limits: SubmitAPI.Limits = SubmitAPI.Limits()
+        public var heartbeat: Int = 30
+
+        public init(dataDirectory: URL, brokerURL: String) {
+            self.dataDirectory = dataDirectory
+            self.brokerURL = brokerURL
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Runs until SIGTERM/SIGINT. `onListening` gets the bound port.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        Observability.bootstrap()
+        let logger = Logger(label: "meshfarm.submit")
+        let store = try SQLiteJobStore(path: configuration.dataDirectory.appendingPathComponent("jobs.sqlite").path)
+        let artifacts = try DiskArtifactStore(root: configuration.dataDirectory.appendingPathComponent("artifacts"))
+        let transport = AMQPTransport(
+            configuration: .init(url: try AMQPURL(configuration.brokerURL), heartbeat: configuration.heartbeat),
+            logger: Logger(label: "meshfarm.amqp"))
+        let coordinator = Coordinator(
+            transport: transport, store: store,
+            configuration: .init(farm: configuration.farm, retryPolicy: configuration.retryPolicy), logger: logger)
+        let api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: configuration.limits) {
+            transport.isConnected ? nil : "not connected to the broker"
+        }
+        let app = Application(
+            router: api.makeRouter(),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "meshfarm-submit"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: CoordinatorService(coordinator: coordinator, transport: transport)),
+                    .init(service: app),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info(
+            "starting", metadata: ["port": "\(configuration.port)", "data": "\(configuration.dataDirectory.path)"])
+        try await group.run()
+    }
+}
+
+/// The coordinator as a lifecycle service: starts consuming, processes until
+/// shutdown, then stops consuming and closes the broker connection.
+struct CoordinatorService: Service {
+    let coordinator: Coordinator
+    let transport: AMQPTransport
+
+    func run() async throws {
+        try await coordinator.start()
+        await withGracefulShutdownHandler {
+            await coordinator.run()
+        } onGracefulShutdown: {
+            Task { await coordinator.stop() }
+        }
+        await transport.close()
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import MeshFarmAPI
+import MeshFarmHTTP
+import MeshFarmMessaging
+
+/// Options shared by both worker executables, each with its `MESHFARM_*`
+/// environment variable.
+public struct WorkerOptions: ParsableArguments {
+    @Option(help: "Broker URL (MESHFARM_BROKER_URL).")
+    public var broker: String = Env.string("MESHFARM_BROKER_URL", Env.defaultBroker)
+
+    @Option(help: "Submit service URL, for artifacts (MESHFARM_SERVER_URL).")
+    public var server: String = Env.string("MESHFARM_SERVER_URL", Env.defaultServer)
+
+    @Option(help: "Port of /healthz, /readyz and /metrics (MESHFARM_METRICS_PORT).")
+    public var metricsPort: Int = Env.int("MESHFARM_METRICS_PORT", 9100)
+
+    @Option(help: "Worker name in events and the dashboard (MESHFARM_WORKER_NAME; default host:pid).")
+    public var name: String = Env.string(
+        "MESHFARM_WORKER_NAME", "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)")
+
+    @Option(help: "Prefix of exchange and queue names (MESHFARM_TOPOLOGY_PREFIX).")
+    public var topologyPrefix: String = Env.string("MESHFARM_TOPOLOGY_PREFIX", "meshfarm")
+
+    @Option(help: "Broker deliveries of one task before it is dead-lettered (MESHFARM_DELIVERY_LIMIT).")
+    public var deliveryLimit: Int = Env.int("MESHFARM_DELIVERY_LIMIT", 5)
+
+    @Option(help: "Seconds in-flight tasks may finish after SIGTERM before they are requeued.")
+    public var shutdownGrace: Double = Double(Env.int("MESHFARM_SHUTDOWN_GRACE", 3600))
+
+    @Option(help: "Directory caching downloaded artifacts.")
+    public var cacheDir: String = Env.string(
+        "MESHFARM_CACHE_DIR", FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-cache").path)
+
+    public init() {}
+
+    public func validateURLs() throws {
+        guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
+            throw ValidationError("--server must be an http:// or https:// URL, got '\(server)'")
+        }
+        guard broker.hasPrefix("amqp://") || broker.hasPrefix("amqps://") else {
+            throw ValidationError("--broker must be an amqp:// or amqps:// URL")
+        }
+    }
+
+    /// Artifact access through the submit service.
+    public func artifacts() throws -> HTTPArtifactAccess {
+        try HTTPArtifactAccess(
+            client: APIClient(baseURL: URL(string: server)!), cacheDirectory: URL(fileURLWithPath: cacheDir))
+    }
+
+    public func configuration(pool: String, concurrency: Int) -> WorkerServer.Configuration {
+        var configuration = WorkerServer.Configuration(
+            brokerURL: broker, farm: FarmTopology(prefix: topologyPrefix, deliveryLimit: deliveryLimit), pool: pool,
+            concurrency: concurrency, name: name, metricsPort: metricsPort)
+        configuration.shutdownGrace = shutdownGrace
+        return configuration
+    }
+}

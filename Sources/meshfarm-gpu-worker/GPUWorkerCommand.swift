@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import MeshFarmAPI
+import MeshFarmGPUTasks
+import MeshFarmRender
+import MeshFarmWorkerKit
+
+/// `meshfarm-gpu-worker`: consumes `gpu.*` tasks (render) with one Vulkan
+/// context kept for the process's life.
+@main
+struct GPUWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meshfarm-gpu-worker",
+        abstract: "MeshFarm GPU worker: renders views with the Vulkan compute rasterizer.",
+        discussion: """
+            Options also read environment variables (the flag wins): --broker MESHFARM_BROKER_URL, \
+            --server MESHFARM_SERVER_URL, --concurrency MESHFARM_CONCURRENCY, --metrics-port \
+            MESHFARM_METRICS_PORT, --device MESHFARM_VULKAN_DEVICE. Ready only after a compute \
+            self-test passed on the device.
+            """)
+
+    @OptionGroup var options: WorkerOptions
+
+    @Option(help: "Tasks at once (MESHFARM_CONCURRENCY; default 1: renders share one device).")
+    var concurrency: Int = Env.int("MESHFARM_CONCURRENCY", 1)
+
+    @Option(help: "Vulkan device index, -1 for the best one (MESHFARM_VULKAN_DEVICE).")
+    var device: Int = Env.int("MESHFARM_VULKAN_DEVICE", -1)
+
+    func validate() throws {
+        try options.validateURLs()
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func run() async throws {
+        let context = try VulkanContext(
+            options: .init(
+                deviceIndex: device >= 0 ? device : nil, pipelineCachePath: VulkanContext.defaultPipelineCachePath))
+        // Prove the device works before taking tasks (and before /readyz says so).
+        try DeviceSelfTest(count: 1 << 16).verify(on: context)
+        let renderer = try ComputeRenderer(context: context)
+        let handlers = RenderHandler.handlers(artifacts: try options.artifacts(), renderer: renderer)
+        try await WorkerServer(configuration: options.configuration(pool: "gpu", concurrency: concurrency))
+            .run(handlers: handlers)
+    }
+}

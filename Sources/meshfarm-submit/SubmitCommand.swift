@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import MeshFarmAPI
+import MeshFarmHTTP
+import MeshFarmJobs
+import MeshFarmMessaging
+import MeshFarmService
+
+/// `meshfarm-submit`: HTTP API + dashboard, job store, artifact store and
+/// coordinator.
+@main
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meshfarm-submit",
+        abstract: "MeshFarm submit service: HTTP API, dashboard, job and artifact stores, coordinator.",
+        discussion: """
+            Every option also reads an environment variable (the flag wins): --port MESHFARM_PORT, \
+            --data-dir MESHFARM_DATA_DIR, --broker MESHFARM_BROKER_URL, --max-upload-bytes \
+            MESHFARM_MAX_UPLOAD_BYTES, --topology-prefix MESHFARM_TOPOLOGY_PREFIX. Serves /healthz, \
+            /readyz, /metrics, the dashboard at / and the API under /v1 (docs/openapi.json).
+            """)
+
+    @Option(help: "HTTP port (MESHFARM_PORT).")
+    var port: Int = Env.int("MESHFARM_PORT", 8080)
+
+    @Option(help: "Address to bind.")
+    var host: String = Env.string("MESHFARM_HOST", "0.0.0.0")
+
+    @Option(help: "Job store and artifacts directory (MESHFARM_DATA_DIR).")
+    var dataDir: String = Env.string("MESHFARM_DATA_DIR", "./var/meshfarm")
+
+    @Option(help: "Broker URL, amqp:// or amqps:// (MESHFARM_BROKER_URL).")
+    var broker: String = Env.string("MESHFARM_BROKER_URL", Env.defaultBroker)
+
+    @Option(help: "Largest model upload in bytes (MESHFARM_MAX_UPLOAD_BYTES).")
+    var maxUploadBytes: Int = Env.int("MESHFARM_MAX_UPLOAD_BYTES", 1 << 30)
+
+    @Option(help: "Prefix of exchange and queue names (MESHFARM_TOPOLOGY_PREFIX).")
+    var topologyPrefix: String = Env.string("MESHFARM_TOPOLOGY_PREFIX", "meshfarm")
+
+    @Option(help: "Broker deliveries of one task before it is dead-lettered.")
+    var deliveryLimit: Int = Env.int("MESHFARM_DELIVERY_LIMIT", 5)
+
+    @Option(help: "First retry delay of a failed task, seconds (doubles each time).")
+    var retryInitial: Double = 10
+
+    @Option(help: "Longest retry delay, seconds.")
+    var retryMax: Double = 360
+
+    @Option(help: "Attempts of a task before its failure fails the job.")
+    var retryAttempts: Int = 6
+
+    func validate() throws {
+        guard (1...65535).contains(port) || port == 0 else { throw ValidationError("--port must be 0...65535") }
+        guard retryInitial > 0, retryMax >= retryInitial, retryAttempts >= 1 else {
+            throw ValidationError("retries need 0 < --retry-initial <= --retry-max and --retry-attempts >= 1")
+        }
+    }
+
+    func run() async throws {
+        var configuration = SubmitServer.Configuration(
+            dataDirectory: URL(fileURLWithPath: dataDir), brokerURL: broker)
+        configuration.host = host
+        configuration.port = port
+        configuration.farm = FarmTopology(prefix: topologyPrefix, deliveryLimit: deliveryLimit)
+        configuration.retryPolicy = RetryPolicy(
+            backoff: Backoff(initial: retryInitial, maximum: retryMax), maxAttempts: retryAttempts)
+        configuration.limits.maxUploadBytes = maxUploadBytes
+        try await SubmitServer(configuration: configuration).run { port in
+            // A line scripts and tests wait for.
+            FileHandle.standardOutput.write(Data("listening on port \(port)\n".utf8))
+        }
+    }
+}

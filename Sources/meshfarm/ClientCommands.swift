@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import MeshFarmAPI
+import MeshFarmJobs
+
+/// Where the submit service is, for the client commands.
+struct ServerOption: ParsableArguments {
+    @Option(help: "Submit service URL (MESHFARM_SERVER_URL).")
+    var server: String = Env.string("MESHFARM_SERVER_URL", Env.defaultServer)
+
+    func client() throws -> APIClient {
+        guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
+            throw ValidationError("--server must be an http:// or https:// URL")
+        }
+        return APIClient(baseURL: url)
+    }
+}
+
+/// Client failures print one line and exit 1.
+func reportingAPIErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let error as APIError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// `meshfarm submit MODEL [spec] [--wait] [--out DIR]`.
+struct SubmitJobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit", abstract: "Upload a model and create a job on the farm.")
+
+    @Argument(help: "Model file.")
+    var model: String
+
+    @OptionGroup var spec: SpecOptions
+    @OptionGroup var server: ServerOption
+
+    @Flag(help: "Wait for the job, showing progress.")
+    var wait = false
+
+    @Option(help: "With --wait: fetch the results into this directory.")
+    var out: String?
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func run() async throws {
+        let jobSpec = try spec.spec()
+        let client = try server.client()
+        guard FileManager.default.isReadableFile(atPath: model) else {
+            throw ValidationError("\(model) is not readable")
+        }
+        let job = try await reportingAPIErrors {
+            let upload = try await client.upload(file: URL(fileURLWithPath: model))
+            return try await client.createJob(
+                CreateJobRequest(model: upload.sha256, name: (model as NSString).lastPathComponent, spec: jobSpec))
+        }
+        print(job.id)
+        guard wait || out != nil else { return }
+        let final = try await Watch.untilFinished(job.id, client: client, quiet: quiet)
+        if let out { try await Fetch.results(of: final.id, client: client, to: URL(fileURLWithPath: out)) }
+        if final.status != "succeeded" {
+            FileHandle.standardError.write(Data("job \(final.id) \(final.status): \(final.error ?? "")\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// `meshfarm status JOB`.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a job's status and tasks.")
+
+    @Argument var job: String
+    @OptionGroup var server: ServerOption
+
+    @Flag(help: "Print the full JSON.")
+    var json = false
+
+    func run() async throws {
+        let view = try await reportingAPIErrors { try await server.client().job(job) }
+        if json {
+            let encoder = APICoding.encoder()
+            encoder.outputFormatting.insert(.prettyPrinted)
+            print(String(decoding: try encoder.encode(view), as: UTF8.self))
+            return
+        }
+        print("\(view.id)  \(view.name)  \(view.status)  \(view.stage)\(view.error.map { "  error: \($0)" } ?? "")")
+        for task in view.tasks {
+            let progress = task.progress.map { String(format: " %3.0f%%", $0 * 100) } ?? ""
+            print(
+                "  \(task.id.padding(toLength: 28, withPad: " ", startingAt: 0)) \(task.state.padding(toLength: 10, withPad: " ", startingAt: 0)) attempts \(task.attempts)\(progress)  \(task.worker ?? "")\(task.error.map { "  \($0)" } ?? "")"
+            )
+        }
+    }
+}
+
+/// `meshfarm cancel JOB`.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job.")
+
+    @Argument var job: String
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let view = try await reportingAPIErrors { try await server.client().cancel(job) }
+        print("\(view.id) \(view.status)")
+    }
+}
+
+/// `meshfarm fetch JOB --out DIR`.
+struct FetchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch", abstract: "Download a job's results: report.json, LODs, views, contact sheet.")
+
+    @Argument var job: String
+    @OptionGroup var server: ServerOption
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    func run() async throws {
+        try await Fetch.results(of: job, client: try server.client(), to: URL(fileURLWithPath: out))
+        print("results: \(out)")
+    }
+}
+
+enum Watch {
+    /// Polls the job twice a second, redrawing the progress line.
+    static func untilFinished(_ id: String, client: APIClient, quiet: Bool) async throws -> JobView {
+        var shown = ""
+        while true {
+            let view = try await reportingAPIErrors { try await client.job(id) }
+            let line = progressLine(view)
+            if !quiet, line != shown {
+                FileHandle.standardError.write(Data("\r\(line)".utf8))
+                shown = line
+            }
+            if view.isFinished {
+                if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+                return view
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    static func progressLine(_ view: JobView) -> String {
+        let cpu = view.progress["cpu"] ?? PoolProgress(done: 0, total: 0)
+        let gpu = view.progress["gpu"] ?? PoolProgress(done: 0, total: 0)
+        let done = cpu.done + gpu.done
+        let total = max(1, cpu.total + gpu.total)
+        let bar =
+            String(repeating: "#", count: 30 * done / total) + String(repeating: ".", count: 30 - 30 * done / total)
+        let line =
+            "[\(bar)] \(done)/\(total) tasks  cpu \(cpu.done)/\(cpu.total)  gpu \(gpu.done)/\(gpu.total)  \(view.stage)"
+        return line.padding(toLength: max(line.count, 80), withPad: " ", startingAt: 0)
+    }
+}
+
+enum Fetch {
+    /// Downloads every file of the job's output layout.
+    static func results(of id: String, client: APIClient, to directory: URL) async throws {
+        try await reportingAPIErrors {
+            let list = try await client.artifacts(id)
+            for file in list.files {
+                try await client.downloadJobFile(id, path: file.path, to: directory.appendingPathComponent(file.path))
+            }
+        }
+    }
+}
