@@ -138,6 +138,12 @@ let package = Package(
         .testTarget(name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmJobsTests", dependencies: ["MeshFarmJobs"]),
+        .testTarget(
+            name: "MeshFarmFarmTests",
+            dependencies: [
+                "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",
+                "MeshFarmTestSupport",
+            ]),
         .testTarget(name: "MeshFarmStorageTests", dependencies: ["MeshFarmStorage", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),
     ],

@@ -49,12 +49,13 @@ public final class WorkerProcess: @unchecked Sendable {
     public let process = Process()
     private let output: URL
 
-    /// Starts `executable` with `arguments` and waits until it prints
-    /// `ready` (or `timeout` passes). Its output goes to a log file under
-    /// the test output directory.
-    public init(executable: String, arguments: [String], environment: [String: String] = [:], timeout: Double = 30)
-        throws
-    {
+    /// Starts `executable` with `arguments` and waits until its output
+    /// contains `readyMarker` (or `timeout` passes). Its output goes to log
+    /// files under the test output directory.
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = [:], readyMarker: String = "ready",
+        timeout: Double = 30
+    ) throws {
         let directory = TestEnvironment.outputDirectory("worker")
         output = directory.appendingPathComponent("stdout.log")
         FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -70,7 +71,7 @@ public final class WorkerProcess: @unchecked Sendable {
             }())
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        func ready() -> Bool { (try? String(contentsOf: output, encoding: .utf8))?.contains("ready") ?? false }
+        func ready() -> Bool { (try? String(contentsOf: output, encoding: .utf8))?.contains(readyMarker) ?? false }
         while Date() < deadline, process.isRunning {
             if ready() { return }
             Thread.sleep(forTimeInterval: 0.05)
@@ -81,6 +82,9 @@ public final class WorkerProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool { process.isRunning }
+
+    /// What the process printed on stdout so far.
+    public var outputText: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
     public var pid: Int32 { process.processIdentifier }
 
     /// SIGKILL: no chance to settle anything.

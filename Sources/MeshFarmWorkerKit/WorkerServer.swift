@@ -93,6 +93,8 @@ struct RuntimeService: Service {
 
     func run() async throws {
         try await transport.declare(farm.topology)
+        // A line scripts and tests wait for.
+        FileHandle.standardOutput.write(Data("consuming \(runtime.configuration.queue)\n".utf8))
         try await withGracefulShutdownHandler {
             try await runtime.run()
         } onGracefulShutdown: {

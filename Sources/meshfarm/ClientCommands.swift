@@ -55,7 +55,7 @@ struct SubmitJobCommand: AsyncParsableCommand {
             return try await client.createJob(
                 CreateJobRequest(model: upload.sha256, name: (model as NSString).lastPathComponent, spec: jobSpec))
         }
-        print(job.id)
+        FileHandle.standardOutput.write(Data("\(job.id)\n".utf8))  // unbuffered: before the progress bar
         guard wait || out != nil else { return }
         let final = try await Watch.untilFinished(job.id, client: client, quiet: quiet)
         if let out { try await Fetch.results(of: final.id, client: client, to: URL(fileURLWithPath: out)) }

@@ -8,6 +8,6 @@ struct MeshFarmCommand: AsyncParsableCommand {
         abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
         subcommands: [
             SubmitJobCommand.self, StatusCommand.self, CancelCommand.self, FetchCommand.self, RunCommand.self,
-            AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
+            SummarizeCommand.self, AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
         ])
 }

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A farm of real processes for end-to-end tests: `meshfarm-submit`,
+/// `meshfarm-cpu-worker` and `meshfarm-gpu-worker` on a private topology
+/// prefix and data directory, against the test broker.
+public final class FarmCluster: @unchecked Sendable {
+    public let prefix = TestEnvironment.uniqueName("farm")
+    public let dataDirectory = TestEnvironment.outputDirectory("farm-data")
+    public let broker: BrokerNode
+    public private(set) var submit: WorkerProcess?
+    public private(set) var port = 0
+    public private(set) var workers: [WorkerProcess] = []
+    let submitArguments: [String]
+
+    public init(broker: BrokerNode = .shared, submitArguments: [String] = []) {
+        self.broker = broker
+        self.submitArguments = submitArguments
+    }
+
+    public var serverURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    /// Starts (or restarts, on the same port and data) the submit service.
+    @discardableResult
+    public func startSubmit() throws -> WorkerProcess {
+        let process = try WorkerProcess(
+            executable: TestEnvironment.executable("meshfarm-submit"),
+            arguments: [
+                "--port", "\(port)", "--data-dir", dataDirectory.path, "--broker", broker.url, "--topology-prefix",
+                prefix,
+                "--retry-initial", "0.5", "--retry-max", "2",
+            ] + submitArguments,
+            readyMarker: "listening on port")
+        if port == 0,
+            let line = process.outputText.split(separator: "\n").first(where: { $0.contains("listening on port") }),
+            let parsed = Int(line.split(separator: " ").last ?? "")
+        {
+            port = parsed
+        }
+        submit = process
+        return process
+    }
+
+    /// Starts a worker of `pool` (`cpu` or `gpu`).
+    @discardableResult
+    public func startWorker(_ pool: String, name: String, arguments: [String] = []) throws -> WorkerProcess {
+        let worker = try WorkerProcess(
+            executable: TestEnvironment.executable("meshfarm-\(pool)-worker"),
+            arguments: [
+                "--broker", broker.url, "--server", serverURL.absoluteString, "--topology-prefix", prefix, "--name",
+                name,
+                "--metrics-port", "0", "--cache-dir", dataDirectory.appendingPathComponent("cache-\(name)").path,
+                "--shutdown-grace", "5",
+            ] + arguments,
+            readyMarker: "consuming")
+        workers.append(worker)
+        return worker
+    }
+
+    public func stopAll() {
+        for worker in workers { worker.terminate() }
+        submit?.terminate()
+    }
+
+    deinit { stopAll() }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import MeshFarmAPI
+import MeshFarmImage
+import MeshFarmJobs
+import MeshFarmMesh
+import MeshFarmTestSupport
+import Testing
+
+/// The farm end to end: real `meshfarm-submit`, `meshfarm-cpu-worker` and
+/// `meshfarm-gpu-worker` processes on the test broker.
+@Suite(.serialized) struct FarmTests {
+    static let spot = TestEnvironment.modelsDirectory.appendingPathComponent("spot.obj")
+    /// Small enough to be quick, with two chunks per level.
+    static let spec = JobSpec(lodRatios: [1, 0.25, 0.05], viewsPerLOD: 4, imageSize: 96, viewsPerTask: 2)
+
+    func submit(_ client: APIClient, _ model: URL, spec: JobSpec = spec) async throws -> JobView {
+        let upload = try await client.upload(file: model)
+        return try await client.createJob(
+            CreateJobRequest(model: upload.sha256, name: model.lastPathComponent, spec: spec))
+    }
+
+    func waitFinished(_ client: APIClient, _ id: String, timeout: Double = 180) async throws -> JobView {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let view = try? await client.job(id), view.isFinished { return view }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return try await client.job(id)
+    }
+
+    func fetch(_ client: APIClient, _ id: String, to directory: URL) async throws {
+        for file in try await client.artifacts(id).files {
+            try await client.downloadJobFile(id, path: file.path, to: directory.appendingPathComponent(file.path))
+        }
+    }
+
+    static func report(_ directory: URL) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("report.json")))
+            as! [String: Any]
+    }
+
+    @Test func jobThroughSeparateWorkerProcessesProducesTheWholeLayout() async throws {
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        try farm.startWorker("gpu", name: "gpu-1")
+        let client = APIClient(baseURL: farm.serverURL)
+        let job = try await submit(client, Self.spot)
+        let done = try await waitFinished(client, job.id)
+        #expect(done.status == "succeeded", "\(done.error ?? "")")
+        #expect(Set(done.tasks.compactMap(\.worker)) == ["cpu-1", "gpu-1"])
+
+        let out = TestEnvironment.outputDirectory("farm-out")
+        try await fetch(client, job.id, to: out)
+        // Every file of the layout exists, with the right content.
+        let report = try Self.report(out)
+        for key in ["job", "status", "error", "input", "lods", "views", "contactSheet", "tasks", "timings"] {
+            #expect(report.keys.contains(key), "report.json lacks \(key)")
+        }
+        #expect(report["status"] as? String == "succeeded")
+        let input = try #require(report["input"] as? [String: Any])
+        #expect(
+            input["triangles"] as? Int == 5856 && input["file"] as? String == "spot.obj"
+                && input["watertight"] as? Bool == true)
+        let lods = try #require(report["lods"] as? [[String: Any]])
+        #expect(lods.count == 3)
+        for lod in lods {
+            let file = out.appendingPathComponent(lod["file"] as! String)
+            let mesh = try MeshImporter().load(path: file.path).mesh
+            #expect(mesh.triangleCount == lod["triangles"] as? Int)
+            let target = Int((5856 * (lod["ratio"] as! Double)).rounded())
+            #expect(mesh.triangleCount <= target && mesh.triangleCount > target / 2)
+        }
+        let views = try #require(report["views"] as? [[String: Any]])
+        #expect(views.count == 12)
+        for view in views {
+            let image = try PNGCodec.read(path: out.appendingPathComponent(view["file"] as! String).path)
+            #expect(image.width == 96 && image.height == 96 && image.coveredPixelCount > 500)
+            #expect((view["camera"] as? [String: Any])?["fovY"] as? Double == 35)
+        }
+        let sheet = try PNGCodec.read(path: out.appendingPathComponent("contact-sheet.png").path)
+        #expect(sheet.width > 4 * 96 && sheet.height > 3 * 96)
+        let tasks = try #require(report["tasks"] as? [[String: Any]])
+        let expectedTasks = 10  // analyze, 2 reductions, 6 render chunks, finalize
+        #expect(tasks.count == expectedTasks)
+        for task in tasks {
+            let attempts = task["attempts"] as? Int
+            #expect(attempts == 1)
+            #expect(task["worker"] != nil && task["finishedAt"] != nil)
+        }
+        let timings = try #require(report["timings"] as? [String: Any])
+        #expect((timings["wallSeconds"] as? Double ?? 0) > 0 && (timings["computeSeconds"] as? Double ?? 0) > 0)
+    }
+
+    @Test func meshfarmRunGivesTheSameReportAsTheFarm() async throws {
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        try farm.startWorker("gpu", name: "gpu-1")
+        let client = APIClient(baseURL: farm.serverURL)
+        let job = try await submit(client, Self.spot)
+        #expect(try await waitFinished(client, job.id).status == "succeeded")
+        let farmOut = TestEnvironment.outputDirectory("compare-farm")
+        try await fetch(client, job.id, to: farmOut)
+
+        let runOut = TestEnvironment.outputDirectory("compare-run")
+        let run = try ChildProcess.run(
+            TestEnvironment.executable("meshfarm"),
+            [
+                "run", Self.spot.path, "--lods", "1,0.25,0.05", "--views", "4", "--size", "96", "--views-per-task", "2",
+                "--out", runOut.path, "--quiet",
+            ], timeout: 300)
+        #expect(run.status == 0, "\(run.stderrText)")
+
+        // Equal apart from ids, workers and times.
+        func normalized(_ report: [String: Any]) -> [String: Any] {
+            var r = report
+            r["job"] = nil
+            r["timings"] = nil
+            r["tasks"] = (report["tasks"] as? [[String: Any]])?.map { t -> [String: Any] in
+                [
+                    "kind": t["kind"]!, "pool": t["pool"]!, "attempts": t["attempts"]!, "state": t["state"]!,
+                    "id": (t["id"] as! String).split(separator: ".").last.map(String.init)!,
+                ]
+            }
+            return r
+        }
+        let a = normalized(try Self.report(farmOut))
+        let b = normalized(try Self.report(runOut))
+        #expect(NSDictionary(dictionary: a).isEqual(to: b), "reports differ:\n\(a)\n\(b)")
+        // Same files, same bytes (rendering and reduction are deterministic).
+        for path in ["lod1.obj", "lod2.obj", "views/lod2-view3.png", "contact-sheet.png"] {
+            #expect(
+                try Data(contentsOf: farmOut.appendingPathComponent(path))
+                    == Data(contentsOf: runOut.appendingPathComponent(path)),
+                "\(path) differs")
+        }
+    }
+
+    @Test func corruptModelFailsClearlyWhileAGoodJobSucceeds() async throws {
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        try farm.startWorker("gpu", name: "gpu-1")
+        let client = APIClient(baseURL: farm.serverURL)
+        var corrupt = try Data(contentsOf: Self.spot)
+        corrupt = corrupt.prefix(corrupt.count / 2) + Data("\nf 1 2 999999\n".utf8)
+        let corruptFile = TestEnvironment.outputDirectory("corrupt").appendingPathComponent("broken.obj")
+        try corrupt.write(to: corruptFile)
+        async let bad = submit(client, corruptFile)
+        async let good = submit(client, Self.spot)
+        let (badJob, goodJob) = try await (bad, good)
+        let badDone = try await waitFinished(client, badJob.id)
+        let goodDone = try await waitFinished(client, goodJob.id)
+        #expect(badDone.status == "failed")
+        #expect(badDone.error?.contains("out of range") == true, "\(badDone.error ?? "")")
+        // A bad model is a permanent failure: tried once, not retried.
+        #expect(badDone.tasks.first { $0.kind == "analyze" }?.attempts == 1)
+        #expect(badDone.tasks.filter { $0.kind == "render" }.allSatisfy { $0.state == "cancelled" })
+        #expect(goodDone.status == "succeeded")
+    }
+
+    @Test func killedGPUWorkerTaskIsRedeliveredAndTheJobSucceeds() async throws {
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        let doomed = try farm.startWorker("gpu", name: "gpu-doomed")
+        let client = APIClient(baseURL: farm.serverURL)
+        // Slow renders (large, supersampled, one chunk per level) so there is time to kill one.
+        let job = try await submit(
+            client, Self.spot, spec: JobSpec(lodRatios: [1], viewsPerLOD: 8, imageSize: 1024, ssaa: 4, viewsPerTask: 8))
+        var running: TaskView?
+        let deadline = Date().addingTimeInterval(60)
+        while running == nil, Date() < deadline {
+            running = try await client.job(job.id).tasks.first { $0.kind == "render" && $0.state == "running" }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(running?.worker == "gpu-doomed")
+        doomed.kill()  // SIGKILL mid-render
+        try farm.startWorker("gpu", name: "gpu-survivor")
+        let done = try await waitFinished(client, job.id, timeout: 300)
+        #expect(done.status == "succeeded", "\(done.error ?? "")")
+        let render = try #require(done.tasks.first { $0.kind == "render" })
+        #expect(render.worker == "gpu-survivor" && render.attempts == 1)
+    }
+
+    @Test func submitServiceKilledAndRestartedMidJobStillFinishes() async throws {
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        let service = try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        try farm.startWorker("gpu", name: "gpu-1")
+        let client = APIClient(baseURL: farm.serverURL)
+        let job = try await submit(
+            client, Self.spot,
+            spec: JobSpec(lodRatios: [1, 0.5], viewsPerLOD: 8, imageSize: 512, ssaa: 2, viewsPerTask: 1))
+        // Kill it once the job is under way but not finished.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let view = try await client.job(job.id)
+            if view.tasks.filter({ $0.state == "succeeded" }).count >= 3 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        service.kill()
+        try await Task.sleep(for: .seconds(2))  // workers keep publishing events meanwhile
+        try farm.startSubmit()
+        let done = try await waitFinished(client, job.id, timeout: 300)
+        #expect(done.status == "succeeded", "\(done.error ?? "")")
+        #expect(done.tasks.allSatisfy { $0.state == "succeeded" })
+    }
+
+    @Test func cancelledJobStopsSchedulingAndEndsCancelled() async throws {
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        // No GPU worker: renders could never finish anyway.
+        let client = APIClient(baseURL: farm.serverURL)
+        let job = try await submit(client, Self.spot)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if try await client.job(job.id).tasks.first(where: { $0.kind == "analyze" })?.state == "succeeded" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let cancelled = try await client.cancel(job.id)
+        #expect(cancelled.status == "cancelled")
+        try await Task.sleep(for: .seconds(2))
+        let later = try await client.job(job.id)
+        #expect(later.status == "cancelled")
+        #expect(later.tasks.first { $0.kind == "finalize" }?.state == "cancelled")
+        #expect(later.tasks.first { $0.kind == "finalize" }?.attempts == 0)
+        // Tasks that were never published stay unpublished.
+        let unpublished = later.tasks.filter { $0.attempts == 0 }
+        #expect(!unpublished.isEmpty && unpublished.allSatisfy { $0.state == "cancelled" })
+    }
+}
