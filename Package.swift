@@ -123,7 +123,7 @@ let package = Package(
             name: "meshfarm-bench",
             dependencies: [
                 "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmAMQP", "MeshFarmMessaging",
-                "CMeshOptimizer",
+                "CMeshOptimizer", "MeshFarmAPI", "MeshFarmJobs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

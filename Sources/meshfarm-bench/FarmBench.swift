@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import MeshFarmAPI
+import MeshFarmJobs
+
+/// `meshfarm-bench farm`: one model with the default spec through the farm
+/// (submit service + CPU worker + GPU worker processes) next to the sum of
+/// its tasks' compute times and next to `meshfarm run`, alternating.
+struct FarmBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "farm", abstract: "End-to-end farm wall time vs task compute time vs meshfarm run.")
+
+    @Option(help: "Broker URL.")
+    var broker: String = "amqp://guest:guest@127.0.0.1:5672/"
+
+    @Option(help: "Model to process.")
+    var model: String = "../shared/models/spot.obj"
+
+    @Option(help: "Measured rounds of each (medians are reported).")
+    var rounds: Int = 3
+
+    func run() async throws {
+        let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-farm-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let prefix = "bench-\(getpid())"
+        var processes: [Process] = []
+        defer { for p in processes where p.isRunning { p.terminate(); p.waitUntilExit() } }
+
+        func launch(_ name: String, _ arguments: [String]) throws -> (Process, URL) {
+            let log = work.appendingPathComponent("\(name).log")
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let process = Process()
+            process.executableURL = bin.appendingPathComponent(name)
+            process.arguments = arguments
+            process.standardOutput = try FileHandle(forWritingTo: log)
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+            return (process, log)
+        }
+        func waitFor(_ marker: String, in log: URL) async throws -> String {
+            for _ in 0..<600 {
+                if let text = try? String(contentsOf: log, encoding: .utf8), let line = text.split(separator: "\n").first(where: { $0.contains(marker) }) {
+                    return String(line)
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw ValidationError("timed out waiting for '\(marker)' in \(log.path)")
+        }
+
+        let (_, submitLog) = try launch(
+            "meshfarm-submit",
+            ["--port", "0", "--data-dir", work.appendingPathComponent("data").path, "--broker", broker, "--topology-prefix", prefix])
+        let port = Int(try await waitFor("listening on port", in: submitLog).split(separator: " ").last!)!
+        let server = "http://127.0.0.1:\(port)"
+        for pool in ["cpu", "gpu"] {
+            let (_, log) = try launch(
+                "meshfarm-\(pool)-worker",
+                ["--broker", broker, "--server", server, "--topology-prefix", prefix, "--metrics-port", "0", "--name", "bench-\(pool)",
+                 "--cache-dir", work.appendingPathComponent("cache-\(pool)").path])
+            _ = try await waitFor("consuming", in: log)
+        }
+        let client = APIClient(baseURL: URL(string: server)!)
+        let modelURL = URL(fileURLWithPath: model)
+
+        func farmRound() async throws -> (wall: Double, compute: Double) {
+            let start = Date()
+            let upload = try await client.upload(file: modelURL)
+            let job = try await client.createJob(CreateJobRequest(model: upload.sha256, name: modelURL.lastPathComponent))
+            while true {
+                let view = try await client.job(job.id)
+                if view.isFinished {
+                    guard view.status == "succeeded" else { throw ValidationError("farm job failed: \(view.error ?? "")") }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let wall = Date().timeIntervalSince(start)
+            let report = work.appendingPathComponent("report-\(job.id).json")
+            try await client.downloadJobFile(job.id, path: "report.json", to: report)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return (wall, try decoder.decode(JobReport.self, from: Data(contentsOf: report)).timings.computeSeconds)
+        }
+
+        func runRound() throws -> Double {
+            let start = Date()
+            let process = Process()
+            process.executableURL = bin.appendingPathComponent("meshfarm")
+            process.arguments = ["run", model, "--out", work.appendingPathComponent("run-out").path, "--quiet"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw ValidationError("meshfarm run failed") }
+            return Date().timeIntervalSince(start)
+        }
+
+        // Warm-up: caches, pipeline caches, first connections.
+        _ = try await farmRound()
+        _ = try runRound()
+        var farm: [Double] = []
+        var compute: [Double] = []
+        var local: [Double] = []
+        for _ in 0..<rounds {
+            let f = try await farmRound()
+            farm.append(f.wall)
+            compute.append(f.compute)
+            local.append(try runRound())
+        }
+        let (f, c, r) = (Timing.median(farm), Timing.median(compute), Timing.median(local))
+        var table = Table(header: ["variant", "seconds", "vs meshfarm run"])
+        table.add(["farm (upload to finished job)", f.formatted(2), (f / r).formatted(3)])
+        table.add(["sum of task compute times", c.formatted(2), (c / r).formatted(3)])
+        table.add(["meshfarm run (whole command)", r.formatted(2), "1.000"])
+        print("\(modelURL.lastPathComponent), default spec (LODs 1, 0.25, 0.05; 8 views of 512 px), median of \(rounds) alternating rounds.")
+        print("The farm's services and workers run as separate processes on this machine, warmed up.")
+        print(table.render())
+        print("farm.compute_overhead: \((f / c).formatted(3))")
+        print("farm.overhead: \((f / r).formatted(3))")
+    }
+}
