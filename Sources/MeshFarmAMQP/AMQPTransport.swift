@@ -268,6 +268,23 @@ enum Command: @unchecked Sendable {
     case close(CheckedContinuation<Void, Never>)
 }
 
+extension Command {
+    /// Answers the command's caller with `error` (a command that cannot run).
+    func fail(_ error: Error) {
+        switch self {
+        case .declare(_, let c): c.resume(throwing: error)
+        case .publish(let p): p.fail(error)
+        case .consume(_, _, let sink, let c):
+            sink.finish()
+            c.resume(throwing: error)
+        case .cancel(_, let c): c?.resume()
+        case .settle(_, _, _, _, _, let c): c?.resume(throwing: error)
+        case .messageCount(_, let c): c.resume(throwing: error)
+        case .close(let c): c.resume()
+        }
+    }
+}
+
 /// Commands from any thread to the connection thread, with a pipe that
 /// wakes its `poll()`.
 final class Inbox: @unchecked Sendable {
@@ -285,8 +302,8 @@ final class Inbox: @unchecked Sendable {
     }
 
     deinit {
-        close(readFD)
-        close(writeFD)
+        Glibc.close(readFD)
+        Glibc.close(writeFD)
     }
 
     /// The connection thread is (about to be) blocked in `poll()`: only then
@@ -295,11 +312,20 @@ final class Inbox: @unchecked Sendable {
     /// wake-up each.
     private var sleeping = false
 
+    /// Set once the connection thread has exited: later posts fail at once
+    /// instead of waiting for a loop that will never run again.
+    private var closed = false
+
     func post(_ command: Command) {
-        let wake = lock.withLock {
+        let wake = lock.withLock { () -> Bool? in
+            if closed { return nil }
             commands.append(command)
             defer { sleeping = false }
             return sleeping
+        }
+        guard let wake else {
+            command.fail(AMQPError.shutdown)
+            return
         }
         if wake {
             var byte: UInt8 = 1
@@ -311,6 +337,22 @@ final class Inbox: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 256)
         while read(readFD, &buffer, buffer.count) > 0 {}
         return lock.withLock {
+            defer { commands.removeAll() }
+            return commands
+        }
+    }
+
+    /// Puts commands back at the head of the queue (the rest of a batch
+    /// interrupted by a connection failure).
+    func pushFront(_ rest: [Command]) {
+        guard !rest.isEmpty else { return }
+        lock.withLock { commands.insert(contentsOf: rest, at: 0) }
+    }
+
+    /// Marks the inbox closed and returns what was still queued.
+    func close() -> [Command] {
+        lock.withLock {
+            closed = true
             defer { commands.removeAll() }
             return commands
         }

@@ -64,14 +64,17 @@ final class ConnectionLoop: @unchecked Sendable {
     func run() {
         while true {
             do {
-                for command in inbox.take() { try handle(command) }
+                try handleBatch(inbox.take())
                 if closing {
                     shutDown()
                     return
                 }
                 guard let connection else {
                     if Date() >= nextConnectAttempt { connect() }
-                    if self.connection == nil { waitForWake(until: nextConnectAttempt) }
+                    if self.connection == nil {
+                        expirePublishes()
+                        waitForWake(until: nextConnectAttempt)
+                    }
                     continue
                 }
                 try pump(connection)
@@ -80,6 +83,18 @@ final class ConnectionLoop: @unchecked Sendable {
                 expirePublishes()
             } catch {
                 connectionLost(error)
+            }
+        }
+    }
+
+    /// Handles commands in order; when one fails with a connection error, the
+    /// rest go back to the head of the inbox for after the reconnect.
+    private func handleBatch(_ commands: [Command]) throws {
+        var rest = commands[...]
+        while let command = rest.popFirst() {
+            do { try handle(command) } catch {
+                inbox.pushFront(Array(rest))
+                throw error
             }
         }
     }
@@ -127,13 +142,12 @@ final class ConnectionLoop: @unchecked Sendable {
                 $0.connected = true
             }
             logger.info("connected", metadata: ["broker": "\(configuration.url)"])
-            let declares = waitingDeclares
+            let declares = waitingDeclares.map { Command.declare($0.0, $0.1) }
+            let counts = waitingCounts.map { Command.messageCount($0.0, $0.1) }
             waitingDeclares = []
-            for (topology, reply) in declares { try handle(.declare(topology, reply)) }
-            for id in consumers.keys.sorted() where consumers[id]!.active { try subscribe(id) }
-            let counts = waitingCounts
             waitingCounts = []
-            for (queue, reply) in counts { try handle(.messageCount(queue, reply)) }
+            for id in consumers.keys.sorted() where consumers[id]!.active { try subscribe(id) }
+            try handleBatch(declares + counts)
             try flushUnsent()
         } catch {
             connectionLost(error)
@@ -187,23 +201,9 @@ final class ConnectionLoop: @unchecked Sendable {
             consumer.sink.finish()
         }
         consumers = [:]
-        // Commands posted while closing.
-        for command in inbox.take() { fail(command) }
+        // Commands posted while closing, and any posted from now on, fail.
+        for command in inbox.close() { command.fail(AMQPError.shutdown) }
         for waiter in closeWaiters { waiter.resume() }
-    }
-
-    private func fail(_ command: Command) {
-        switch command {
-        case .declare(_, let c): c.resume(throwing: AMQPError.shutdown)
-        case .publish(let p): p.fail(AMQPError.shutdown, logger)
-        case .consume(_, _, let sink, let c):
-            sink.finish()
-            c.resume(throwing: AMQPError.shutdown)
-        case .cancel(_, let c): c?.resume()
-        case .settle(_, _, _, _, _, let c): c?.resume(throwing: AMQPError.shutdown)
-        case .messageCount(_, let c): c.resume(throwing: AMQPError.shutdown)
-        case .close(let c): c.resume()
-        }
     }
 
     private func openChannel(_ connection: AMQPConnection, _ channel: UInt16) throws {
@@ -247,7 +247,12 @@ final class ConnectionLoop: @unchecked Sendable {
                 waitingDeclares.append((topology, reply))
                 return
             }
-            switch try utility(connection, { try declare(topology, on: connection) }) {
+            let outcome: Result<Void, AMQPError>
+            do { outcome = try utility(connection, { try declare(topology, on: connection) }) } catch {
+                waitingDeclares.append((topology, reply))  // retried after the reconnect
+                throw error
+            }
+            switch outcome {
             case .success:
                 if !topologies.contains(topology) { topologies.append(topology) }
                 reply.resume()
@@ -270,17 +275,21 @@ final class ConnectionLoop: @unchecked Sendable {
             if connection != nil { try subscribe(id) }
 
         case .cancel(let id, let reply):
-            if var consumer = consumers[id], consumer.active {
-                consumer.active = false
-                if let connection, let channel = consumer.channel, let tag = consumer.tag {
-                    // Keep the channel open: deliveries already handed out
-                    // must still be acknowledged on it.
-                    _ = try utilityFree { try connection.cancel(channel: channel, consumerTag: tag) }
-                }
-                consumers[id] = consumer
-                consumer.sink.finish()
+            guard var consumer = consumers[id], consumer.active else {
+                reply?.resume()
+                return
             }
+            // Inactive from now on, whatever happens: it is not re-subscribed
+            // after a reconnect.
+            consumer.active = false
+            consumers[id] = consumer
+            consumer.sink.finish()
             reply?.resume()
+            if let connection, let channel = consumer.channel, let tag = consumer.tag {
+                // Keep the channel open: deliveries already handed out must
+                // still be acknowledged on it.
+                _ = try utilityFree { try connection.cancel(channel: channel, consumerTag: tag) }
+            }
 
         case .settle(let id, let channel, let generation, let tag, let settlement, let reply):
             guard let connection, channelGeneration[channel] == generation, consumers[id] != nil else {
@@ -308,11 +317,19 @@ final class ConnectionLoop: @unchecked Sendable {
                 waitingCounts.append((queue, reply))
                 return
             }
-            switch try utility(
-                connection, { try connection.declareQueue(channel: Self.utilityChannel, name: queue, passive: true) })
-            {
+            let outcome: Result<(messages: Int, consumers: Int), AMQPError>
+            do {
+                outcome = try utility(connection) {
+                    try connection.declareQueue(channel: Self.utilityChannel, name: queue, passive: true)
+                }
+            } catch {
+                waitingCounts.append((queue, reply))
+                throw error
+            }
+            switch outcome {
             case .success(let counts): reply.resume(returning: counts.messages)
-            case .failure: reply.resume(throwing: MessagingError.noSuchQueue(queue))
+            case .failure(.channelClosed(404, _)): reply.resume(throwing: MessagingError.noSuchQueue(queue))
+            case .failure(let error): reply.resume(throwing: error)
             }
 
         case .close(let reply):
@@ -531,7 +548,7 @@ final class ConnectionLoop: @unchecked Sendable {
             inflight = [:]
             var retry: [PendingPublish] = []
             for publish in pending {
-                if code == 404, reason.contains("exchange '\(publish.message.exchange)'") {
+                if code == 404 || code == 403, reason.contains("exchange '\(publish.message.exchange)'") {
                     publish.fail(AMQPError.channelClosed(code: code, reason: reason), logger)
                 } else {
                     retry.append(publish)

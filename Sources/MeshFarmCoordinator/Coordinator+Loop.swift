@@ -30,7 +30,9 @@ extension Coordinator {
                 if !actions.isEmpty {
                     logger.info("resuming job", metadata: ["job": "\(job.id)", "actions": "\(actions.count)"])
                 }
-                await commit(&job, actions)
+                do { try await commit(&job, actions) } catch {
+                    logger.error("cannot resume job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                }
             }
         }
 
@@ -39,14 +41,13 @@ extension Coordinator {
             case .submit(var job, let reply):
                 do {
                     try await coordinator.store.insert(job)
+                    logger.info("job submitted", metadata: ["job": "\(job.id)", "tasks": "\(job.tasks.count)"])
+                    let actions = job.start(now: Date())
+                    try await commit(&job, actions)
+                    reply.resume(returning: job)
                 } catch {
                     reply.resume(throwing: error)
-                    return
                 }
-                logger.info("job submitted", metadata: ["job": "\(job.id)", "tasks": "\(job.tasks.count)"])
-                let actions = job.start(now: Date())
-                await commit(&job, actions)
-                reply.resume(returning: job)
 
             case .cancel(let id, let reply):
                 do {
@@ -55,7 +56,7 @@ extension Coordinator {
                         return
                     }
                     let actions = job.cancel(now: Date())
-                    await commit(&job, actions)
+                    try await commit(&job, actions)
                     reply.resume(returning: job)
                 } catch {
                     reply.resume(throwing: error)
@@ -68,9 +69,24 @@ extension Coordinator {
                 await handleDeadLetter(delivery)
 
             case .retryDue(let jobID, let taskID):
-                guard var job = try? await load(jobID) else { return }
-                let actions = job.retryDue(taskID, now: Date())
-                await commit(&job, actions)
+                do {
+                    guard var job = try await load(jobID) else { return }
+                    let actions = job.retryDue(taskID, now: Date())
+                    try await commit(&job, actions)
+                } catch {
+                    logger.error(
+                        "cannot retry a task; trying again shortly",
+                        metadata: ["task": "\(taskID)", "error": "\(error)"])
+                    coordinator.schedule(jobID, taskID, at: Date().addingTimeInterval(5))
+                }
+
+            case .republish(let jobID, let taskID, let attempt, let tries):
+                guard var job = try? await load(jobID), !job.status.isTerminal,
+                    let task = job.task(taskID), task.attempt == attempt, task.state == .queued, !task.published
+                else { return }
+                await publish(&job, taskID, attempt, tries: tries)
+                active[job.id] = job.status.isTerminal ? nil : job
+                coordinator.publishSnapshot(job)
             }
         }
 
@@ -91,7 +107,7 @@ extension Coordinator {
                 coordinator.sighted(event, pool: job.task(event.taskID)?.task.pool ?? "?")
                 let before = job
                 let actions = job.apply(event, now: Date(), policy: policy)
-                if job != before || !actions.isEmpty { await commit(&job, actions) }
+                if job != before || !actions.isEmpty { try await commit(&job, actions) }
                 try? await delivery.ack()
             } catch {
                 // Not stored: leave the event to the broker, which redelivers it.
@@ -119,7 +135,7 @@ extension Coordinator {
                 if var job = try await load(task.jobID) {
                     logger.error("task dead-lettered", metadata: ["task": "\(task.taskID)", "reason": "\(reason)"])
                     let actions = job.deadLettered(task.taskID, attempt: task.attempt, reason: reason, now: Date())
-                    await commit(&job, actions)
+                    try await commit(&job, actions)
                 }
                 try? await delivery.ack()
             } catch {
@@ -133,14 +149,22 @@ extension Coordinator {
             return try await coordinator.store.job(id)
         }
 
-        /// Stores the job, performs the actions (publications store again
-        /// once confirmed), publishes the snapshot.
-        private mutating func commit(_ job: inout JobRecord, _ actions: [JobAction]) async {
-            await save(job)
+        /// Stores the job, then performs the actions (publications store
+        /// again once confirmed) and publishes the snapshot. Throws when the
+        /// store refuses the job: then nothing was done, and the caller must
+        /// not acknowledge what caused the change.
+        private mutating func commit(_ job: inout JobRecord, _ actions: [JobAction]) async throws {
+            do { try await coordinator.store.save(job) } catch {
+                active[job.id] = nil  // next time, start again from what is stored
+                logger.error("cannot store job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                throw error
+            }
             for action in actions {
                 switch action {
                 case .publish(let taskID, let attempt):
-                    await publish(&job, taskID, attempt)
+                    // A publish failure may have failed the job: publish no more.
+                    guard !job.status.isTerminal else { continue }
+                    await publish(&job, taskID, attempt, tries: 0)
                 case .scheduleRetry(let taskID, let at):
                     logger.info("retrying later", metadata: ["task": "\(taskID)", "at": "\(at)"])
                     coordinator.schedule(job.id, taskID, at: at)
@@ -150,11 +174,15 @@ extension Coordinator {
                         metadata: ["job": "\(job.id)", "status": "\(status)", "error": "\(job.error ?? "-")"])
                 }
             }
-            if job.status.isTerminal { active[job.id] = nil } else { active[job.id] = job }
+            active[job.id] = job.status.isTerminal ? nil : job
             coordinator.publishSnapshot(job)
         }
 
-        private mutating func publish(_ job: inout JobRecord, _ taskID: String, _ attempt: Int) async {
+        /// Publishes one attempt with a confirm and records it. A refused
+        /// publish (a nack while a quorum queue elects a leader, a queue being
+        /// re-declared) is retried with backoff; after five tries the task
+        /// and its job fail with the reason.
+        private mutating func publish(_ job: inout JobRecord, _ taskID: String, _ attempt: Int, tries: Int) async {
             let farm = coordinator.configuration.farm
             guard let planned = job.task(taskID)?.task else { return }
             do {
@@ -166,15 +194,34 @@ extension Coordinator {
                         exchange: farm.tasksExchange, routingKey: envelope.routingKey, body: envelope.jsonData(),
                         messageID: envelope.messageID))
                 job.markPublished(taskID, attempt: attempt)
-                await save(job)
+            } catch let error as PayloadError {
+                logger.error("cannot build a task payload", metadata: ["task": "\(taskID)", "error": "\(error)"])
+                _ = job.deadLettered(taskID, attempt: attempt, reason: "internal error: \(error)", now: Date())
             } catch {
-                logger.error("cannot publish a task", metadata: ["task": "\(taskID)", "error": "\(error)"])
-                _ = job.deadLettered(taskID, attempt: attempt, reason: "could not be published: \(error)", now: Date())
-                await save(job)
+                guard tries < 5 else {
+                    logger.error("giving up publishing a task", metadata: ["task": "\(taskID)", "error": "\(error)"])
+                    _ = job.deadLettered(
+                        taskID, attempt: attempt, reason: "could not be published: \(error)", now: Date())
+                    await saveBestEffort(job)
+                    return
+                }
+                let delay = Backoff(initial: 1, maximum: 30).delay(retry: tries + 1)
+                logger.warning(
+                    "publishing a task failed; retrying",
+                    metadata: ["task": "\(taskID)", "error": "\(error)", "in": "\(delay)s"])
+                coordinator.schedule(
+                    .republish(job: job.id, task: taskID, attempt: attempt, tries: tries + 1),
+                    at: Date().addingTimeInterval(delay))
+                return
             }
+            await saveBestEffort(job)
         }
 
-        private func save(_ job: JobRecord) async {
+        /// After a publication the broker holds the task whatever happens to
+        /// this write; if it fails, a restart republishes it (a duplicate the
+        /// state machine drops), so the error is only logged. Awaited, so
+        /// writes stay in order.
+        private func saveBestEffort(_ job: JobRecord) async {
             do { try await coordinator.store.save(job) } catch {
                 logger.error("cannot store job", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }

@@ -46,6 +46,8 @@ public final class Coordinator: Sendable {
         case event(Delivery)
         case deadLetter(Delivery)
         case retryDue(job: String, task: String)
+        /// Publishing failed; try again (`tries` so far).
+        case republish(job: String, task: String, attempt: Int, tries: Int)
     }
 
     public let configuration: Configuration
@@ -117,16 +119,18 @@ public final class Coordinator: Sendable {
 
     /// The job now, then after every change, until it is finished.
     public func updates(for id: String) async throws -> AsyncStream<JobRecord>? {
-        guard let current = try await job(id) else { return nil }
+        // Subscribe first, then read: a change in between is then either in
+        // what we read or delivered to the subscription, never lost.
         let (stream, continuation) = AsyncStream<JobRecord>.makeStream(bufferingPolicy: .bufferingNewest(16))
-        continuation.yield(current)
-        if current.status.isTerminal {
-            continuation.finish()
-            return stream
-        }
         let key = UUID()
         shared.withLock { $0.subscribers[id, default: [:]][key] = continuation }
         continuation.onTermination = { [shared] _ in shared.withLock { $0.subscribers[id]?[key] = nil } }
+        guard let current = try await job(id) else {
+            continuation.finish()
+            return nil
+        }
+        continuation.yield(current)
+        if current.status.isTerminal { continuation.finish() }
         return stream
     }
 
@@ -180,11 +184,16 @@ public final class Coordinator: Sendable {
     }
 
     func schedule(_ job: String, _ task: String, at date: Date) {
+        schedule(.retryDue(job: job, task: task), at: date)
+    }
+
+    /// Posts `command` at `date`.
+    func schedule(_ command: Command, at date: Date) {
         let post = self.post
         Task {
             let delay = date.timeIntervalSinceNow
             if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
-            post.yield(.retryDue(job: job, task: task))
+            post.yield(command)
         }
     }
 }

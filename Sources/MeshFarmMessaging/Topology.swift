@@ -5,6 +5,11 @@ public struct Topology: Sendable, Equatable {
         public var name: String
         /// `topic`, `fanout`, `direct`.
         public var type: String
+
+        public init(name: String, type: String) {
+            self.name = name
+            self.type = type
+        }
     }
 
     public struct Queue: Sendable, Equatable {
@@ -15,12 +20,25 @@ public struct Topology: Sendable, Equatable {
         public var deliveryLimit: Int?
         /// Exchange receiving this queue's dead letters.
         public var deadLetterExchange: String?
+
+        public init(name: String, quorum: Bool, deliveryLimit: Int? = nil, deadLetterExchange: String? = nil) {
+            self.name = name
+            self.quorum = quorum
+            self.deliveryLimit = deliveryLimit
+            self.deadLetterExchange = deadLetterExchange
+        }
     }
 
     public struct Binding: Sendable, Equatable {
         public var queue: String
         public var exchange: String
         public var pattern: String
+
+        public init(queue: String, exchange: String, pattern: String) {
+            self.queue = queue
+            self.exchange = exchange
+            self.pattern = pattern
+        }
     }
 
     public var exchanges: [Exchange]

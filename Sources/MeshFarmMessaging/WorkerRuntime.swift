@@ -108,7 +108,9 @@ public final class WorkerRuntime: Sendable {
                     let consumer = try await transport.consume(
                         queue: configuration.queue, prefetch: configuration.concurrency,
                         onDelivery: { [self] delivery in threads.run { self.execute(delivery) } },
-                        onEnd: { [state] in state.withLock { $0.end() } })
+                        // When deliveries stop because of shutdown(), it ends run()
+                        // itself once the in-flight tasks are settled.
+                        onEnd: { [state] in state.withLock { if !$0.stopping { $0.end() } } })
                     let stopNow = state.withLock { s -> Bool in
                         s.consumer = consumer
                         return s.stopping
@@ -217,6 +219,9 @@ public final class WorkerRuntime: Sendable {
             finish(key, completed: false)
             return
         }
+        // From here the delivery is settled by the ack after the confirm (or
+        // a requeue on failure), never by shutdown(): no double settlement.
+        state.withLock { $0.running[key] = nil }
         // Acknowledged only once the result is confirmed. If the ack cannot
         // be sent (the delivery's channel died), the broker redelivers the
         // task and the coordinator drops the duplicate by (task, attempt).

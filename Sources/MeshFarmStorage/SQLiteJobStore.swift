@@ -22,10 +22,12 @@ public final class SQLiteJobStore: JobStore {
         } catch {
             throw StorageError.io("cannot open job store \(path): \(error)")
         }
+        // Dates as Foundation stores them (seconds since 2001 as a double):
+        // a stored job reads back exactly equal.
         encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.dateEncodingStrategy = .deferredToDate
         decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
+        decoder.dateDecodingStrategy = .deferredToDate
     }
 
     static var migrator: DatabaseMigrator {

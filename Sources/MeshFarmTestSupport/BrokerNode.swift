@@ -4,8 +4,13 @@ import Foundation
 /// and restart the broker without disturbing the shared test broker.
 public struct BrokerNode: Sendable {
     public let port: Int
+    /// Lines appended to the node's rabbitmq.conf (e.g. a TLS listener).
+    public let extraConfig: String?
 
-    public init(port: Int) { self.port = port }
+    public init(port: Int, extraConfig: String? = nil) {
+        self.port = port
+        self.extraConfig = extraConfig
+    }
 
     /// The node `scripts/test` started for the whole run.
     public static var shared: BrokerNode {
@@ -29,8 +34,9 @@ public struct BrokerNode: Sendable {
     @discardableResult
     private func run(_ arguments: [String]) throws -> String {
         let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/rabbitmq").path
-        let outcome = try ChildProcess.run(
-            script, arguments, environment: ["MESHFARM_AMQP_PORT": "\(port)"], timeout: 180)
+        var environment = ["MESHFARM_AMQP_PORT": "\(port)"]
+        if let extraConfig { environment["MESHFARM_RABBITMQ_EXTRA_CONF"] = extraConfig }
+        let outcome = try ChildProcess.run(script, arguments, environment: environment, timeout: 180)
         guard outcome.status == 0, !outcome.signaled else {
             throw BrokerError("scripts/rabbitmq \(arguments.joined(separator: " ")) failed: \(outcome.stderrText)")
         }

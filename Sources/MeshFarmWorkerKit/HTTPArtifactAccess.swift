@@ -29,6 +29,7 @@ public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
         lock.withLock { lastUse[sha256] = Date() }
         if FileManager.default.fileExists(atPath: local.path) { return local }
         let partial = cacheDirectory.appendingPathComponent("\(sha256).\(UUID().uuidString).part")
+        defer { try? FileManager.default.removeItem(at: partial) }  // gone after the rename, or on failure
         try blocking { try await self.client.downloadArtifact(sha256, to: partial) }
         // Verify what came over the wire before trusting it.
         guard try SHA256Hasher.hex(file: partial) == sha256 else {
@@ -48,7 +49,9 @@ public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
         try blocking { try await self.client.putArtifact(data: data) }.sha256
     }
 
-    /// Deletes least recently used files beyond the cache limit.
+    /// Deletes least recently used files beyond the cache limit, sparing
+    /// anything used in the last ten minutes: another task thread may be
+    /// reading it (a file over the limit simply stays until then).
     private func evictIfNeeded() {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path)) ?? []
         var entries = files.filter { !$0.hasSuffix(".part") }.map { name -> (String, Int, Date) in
@@ -59,7 +62,8 @@ public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
         }
         var total = entries.reduce(0) { $0 + $1.1 }
         entries.sort { $0.2 < $1.2 }
-        for (name, size, _) in entries where total > cacheLimitBytes {
+        let recent = Date().addingTimeInterval(-600)
+        for (name, size, used) in entries where total > cacheLimitBytes && used < recent {
             try? FileManager.default.removeItem(at: cacheDirectory.appendingPathComponent(name))
             total -= size
             _ = lock.withLock { lastUse.removeValue(forKey: name) }

@@ -42,7 +42,9 @@ struct FarmBench: AsyncParsableCommand {
         }
         func waitFor(_ marker: String, in log: URL) async throws -> String {
             for _ in 0..<600 {
-                if let text = try? String(contentsOf: log, encoding: .utf8), let line = text.split(separator: "\n").first(where: { $0.contains(marker) }) {
+                if let text = try? String(contentsOf: log, encoding: .utf8),
+                    let line = text.split(separator: "\n").first(where: { $0.contains(marker) })
+                {
                     return String(line)
                 }
                 try await Task.sleep(for: .milliseconds(50))
@@ -52,14 +54,20 @@ struct FarmBench: AsyncParsableCommand {
 
         let (_, submitLog) = try launch(
             "meshfarm-submit",
-            ["--port", "0", "--data-dir", work.appendingPathComponent("data").path, "--broker", broker, "--topology-prefix", prefix])
+            [
+                "--port", "0", "--data-dir", work.appendingPathComponent("data").path, "--broker", broker,
+                "--topology-prefix", prefix,
+            ])
         let port = Int(try await waitFor("listening on port", in: submitLog).split(separator: " ").last!)!
         let server = "http://127.0.0.1:\(port)"
         for pool in ["cpu", "gpu"] {
             let (_, log) = try launch(
                 "meshfarm-\(pool)-worker",
-                ["--broker", broker, "--server", server, "--topology-prefix", prefix, "--metrics-port", "0", "--name", "bench-\(pool)",
-                 "--cache-dir", work.appendingPathComponent("cache-\(pool)").path])
+                [
+                    "--broker", broker, "--server", server, "--topology-prefix", prefix, "--metrics-port", "0",
+                    "--name", "bench-\(pool)",
+                    "--cache-dir", work.appendingPathComponent("cache-\(pool)").path,
+                ])
             _ = try await waitFor("consuming", in: log)
         }
         let client = APIClient(baseURL: URL(string: server)!)
@@ -68,11 +76,14 @@ struct FarmBench: AsyncParsableCommand {
         func farmRound() async throws -> (wall: Double, compute: Double) {
             let start = Date()
             let upload = try await client.upload(file: modelURL)
-            let job = try await client.createJob(CreateJobRequest(model: upload.sha256, name: modelURL.lastPathComponent))
+            let job = try await client.createJob(
+                CreateJobRequest(model: upload.sha256, name: modelURL.lastPathComponent))
             while true {
                 let view = try await client.job(job.id)
                 if view.isFinished {
-                    guard view.status == "succeeded" else { throw ValidationError("farm job failed: \(view.error ?? "")") }
+                    guard view.status == "succeeded" else {
+                        throw ValidationError("farm job failed: \(view.error ?? "")")
+                    }
                     break
                 }
                 try await Task.sleep(for: .milliseconds(20))
@@ -115,7 +126,9 @@ struct FarmBench: AsyncParsableCommand {
         table.add(["farm (upload to finished job)", f.formatted(2), (f / r).formatted(3)])
         table.add(["sum of task compute times", c.formatted(2), (c / r).formatted(3)])
         table.add(["meshfarm run (whole command)", r.formatted(2), "1.000"])
-        print("\(modelURL.lastPathComponent), default spec (LODs 1, 0.25, 0.05; 8 views of 512 px), median of \(rounds) alternating rounds.")
+        print(
+            "\(modelURL.lastPathComponent), default spec (LODs 1, 0.25, 0.05; 8 views of 512 px), median of \(rounds) alternating rounds."
+        )
         print("The farm's services and workers run as separate processes on this machine, warmed up.")
         print(table.render())
         print("farm.compute_overhead: \((f / c).formatted(3))")
