@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "MeshFarm",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "meshfarm", targets: ["meshfarm"]),
         .executable(name: "meshfarm-submit", targets: ["meshfarm-submit"]),

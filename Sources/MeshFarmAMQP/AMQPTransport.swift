@@ -2,6 +2,7 @@ import CAMQP
 import Foundation
 import Logging
 import MeshFarmMessaging
+import Synchronization
 
 /// ``MessageTransport`` over RabbitMQ through librabbitmq.
 ///
@@ -123,14 +124,7 @@ public final class AMQPTransport: MessageTransport, @unchecked Sendable {
         _ message: OutgoingMessage, thenAck delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
     ) {
         guard let token = delivery.token as? DeliveryToken else {
-            Task {
-                do {
-                    try await publish(message, thenAck: delivery)
-                    completion(nil)
-                } catch {
-                    completion(error)
-                }
-            }
+            publishThenAckInTask(message, delivery: delivery, completion: completion)
             return
         }
         inbox.post(
@@ -215,12 +209,12 @@ final class PendingPublish: @unchecked Sendable {
         completion?(nil)
     }
 
-    private static let counter = Locked(0)
+    private static let counter = Atomic<Int>(0)
 
     /// Process-unique: a counter, with the process id against a restarted
     /// sibling publishing on the same channel name.
     static func nextID() -> String {
-        "\(processID)-\(counter.increment())"
+        "\(processID)-\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
     }
 
     private static let processID = getpid()
@@ -372,30 +366,17 @@ final class Inbox: @unchecked Sendable {
     }
 }
 
-/// An integer counter behind a lock.
-final class Locked: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int
-    init(_ value: Int) { self.value = value }
-    func increment() -> Int {
-        lock.withLock {
-            value += 1
-            return value
-        }
-    }
-}
-
-/// Counters readable from any thread.
-final class Stats: @unchecked Sendable {
+/// Connection statistics, written by the connection thread, read anywhere.
+final class Stats: Sendable {
     struct Values {
         var connections = 0
         var connected = false
     }
 
-    private let lock = NSLock()
-    private var values = Values()
-    func read<T>(_ body: (Values) -> T) -> T { lock.withLock { body(values) } }
-    func update(_ body: (inout Values) -> Void) { lock.withLock { body(&values) } }
+    private let values = Mutex(Values())
+
+    func read<T>(_ body: (Values) -> T) -> T { values.withLock { body($0) } }
+    func update(_ body: (inout Values) -> Void) { values.withLock { body(&$0) } }
 }
 
 extension AMQPError {

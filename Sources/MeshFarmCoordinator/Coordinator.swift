@@ -3,6 +3,7 @@ import Logging
 import MeshFarmJobs
 import MeshFarmMessaging
 import MeshFarmStorage
+import Synchronization
 
 /// A worker as seen through its events.
 public struct WorkerSighting: Sendable, Equatable, Codable {
@@ -56,7 +57,7 @@ public final class Coordinator: Sendable {
     let logger: Logger
     private let mailbox: AsyncStream<Command>
     private let post: AsyncStream<Command>.Continuation
-    private let shared = SharedState()
+    private let shared = Mutex(SharedState())
 
     public init(
         transport: any MessageTransport, store: any JobStore, configuration: Configuration = Configuration(),
@@ -124,7 +125,7 @@ public final class Coordinator: Sendable {
         let (stream, continuation) = AsyncStream<JobRecord>.makeStream(bufferingPolicy: .bufferingNewest(16))
         let key = UUID()
         shared.withLock { $0.subscribers[id, default: [:]][key] = continuation }
-        continuation.onTermination = { [shared] _ in shared.withLock { $0.subscribers[id]?[key] = nil } }
+        continuation.onTermination = { [weak self] _ in self?.shared.withLock { $0.subscribers[id]?[key] = nil } }
         guard let current = try await job(id) else {
             continuation.finish()
             return nil
@@ -198,21 +199,10 @@ public final class Coordinator: Sendable {
     }
 }
 
-/// State read by API calls from any thread.
-final class SharedState: @unchecked Sendable {
-    struct Values {
-        var snapshots: [String: JobRecord] = [:]
-        var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
-        var workers: [String: WorkerSighting] = [:]
-        var streams: [MessageStream] = []
-    }
-
-    private let lock = NSLock()
-    private var values = Values()
-
-    func withLock<T>(_ body: (inout Values) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&values)
-    }
+/// State read by API calls from any thread (kept in a `Mutex`).
+struct SharedState: ~Copyable {
+    var snapshots: [String: JobRecord] = [:]
+    var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
+    var workers: [String: WorkerSighting] = [:]
+    var streams: [MessageStream] = []
 }

@@ -153,6 +153,14 @@ extension MessageTransport {
     public func publish(
         _ message: OutgoingMessage, thenAck delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
     ) {
+        publishThenAckInTask(message, delivery: delivery, completion: completion)
+    }
+
+    /// The generic way to do ``publish(_:thenAck:completion:)``: the async
+    /// version in a task.
+    public func publishThenAckInTask(
+        _ message: OutgoingMessage, delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
+    ) {
         Task {
             do {
                 try await publish(message, thenAck: delivery)

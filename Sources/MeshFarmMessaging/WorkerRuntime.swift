@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Settings of a worker process.
 public struct WorkerConfiguration: Sendable {
@@ -67,7 +68,7 @@ public final class WorkerRuntime: Sendable {
     let logger: Logger
     /// Called when a task exceeds its time limit. Default: log and `exit(75)`.
     let onTimeLimitExceeded: @Sendable (TaskEnvelope) -> Void
-    private let state = LockedState()
+    private let state = Mutex(WorkerState())
     /// One dedicated thread per concurrency slot: prefetch = concurrency, so
     /// a delivery always finds a free thread.
     private let threads: TaskThreadPool
@@ -110,7 +111,7 @@ public final class WorkerRuntime: Sendable {
                         onDelivery: { [self] delivery in threads.run { self.execute(delivery) } },
                         // When deliveries stop because of shutdown(), it ends run()
                         // itself once the in-flight tasks are settled.
-                        onEnd: { [state] in state.withLock { if !$0.stopping { $0.end() } } })
+                        onEnd: { [self] in state.withLock { if !$0.stopping { $0.end() } } })
                     let stopNow = state.withLock { s -> Bool in
                         s.consumer = consumer
                         return s.stopping
@@ -256,7 +257,7 @@ public final class WorkerRuntime: Sendable {
                         kind: .progress, task: task, worker: configuration.workerName,
                         progress: min(max(fraction, 0), 1), stage: stage))
             },
-            cancelled: { [state] in state.withLock { $0.stopping } })
+            cancelled: { [self] in state.withLock { $0.stopping } })
         do {
             return .success(try handler.run(task, context: context))
         } catch let failure as TaskFailure {
@@ -317,33 +318,22 @@ final class Watchdog: @unchecked Sendable {
     }
 }
 
-/// Mutable runtime state behind a lock.
-final class LockedState: @unchecked Sendable {
-    struct Values {
-        var inFlight = 0
-        var completed = 0
-        var stopping = false
-        var abandoning = false
-        var consumer: MessageConsumer?
-        var running: [Int: Delivery] = [:]
-        var nextKey = 0
-        /// `run()` waiting for the end.
-        var ended: CheckedContinuation<Void, Error>?
+/// The runtime's mutable state (kept in a `Mutex`).
+struct WorkerState: ~Copyable {
+    var inFlight = 0
+    var completed = 0
+    var stopping = false
+    var abandoning = false
+    var consumer: MessageConsumer?
+    var running: [Int: Delivery] = [:]
+    var nextKey = 0
+    /// `run()` waiting for the end.
+    var ended: CheckedContinuation<Void, Error>?
 
-        /// Resumes `run()` once.
-        mutating func end(_ error: Error? = nil) {
-            if let error { ended?.resume(throwing: error) } else { ended?.resume() }
-            ended = nil
-        }
-    }
-
-    private let lock = NSLock()
-    private var values = Values()
-
-    func withLock<T>(_ body: (inout Values) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&values)
+    /// Resumes `run()` once.
+    mutating func end(_ error: Error? = nil) {
+        if let error { ended?.resume(throwing: error) } else { ended?.resume() }
+        ended = nil
     }
 }
 

@@ -13,6 +13,15 @@ import Testing
     /// Small enough to be quick, with two chunks per level.
     static let spec = JobSpec(lodRatios: [1, 0.25, 0.05], viewsPerLOD: 4, imageSize: 96, viewsPerTask: 2)
 
+    /// A submit service with one CPU and one GPU worker (named cpu-1, gpu-1).
+    func startFarm() throws -> (FarmCluster, APIClient) {
+        let farm = FarmCluster()
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1")
+        try farm.startWorker("gpu", name: "gpu-1")
+        return (farm, APIClient(baseURL: farm.serverURL))
+    }
+
     func submit(_ client: APIClient, _ model: URL, spec: JobSpec = spec) async throws -> JobView {
         let upload = try await client.upload(file: model)
         return try await client.createJob(
@@ -40,12 +49,8 @@ import Testing
     }
 
     @Test func jobThroughSeparateWorkerProcessesProducesTheWholeLayout() async throws {
-        let farm = FarmCluster()
+        let (farm, client) = try startFarm()
         defer { farm.stopAll() }
-        try farm.startSubmit()
-        try farm.startWorker("cpu", name: "cpu-1")
-        try farm.startWorker("gpu", name: "gpu-1")
-        let client = APIClient(baseURL: farm.serverURL)
         let job = try await submit(client, Self.spot)
         let done = try await waitFinished(client, job.id)
         #expect(done.status == "succeeded", "\(done.error ?? "")")
@@ -94,12 +99,8 @@ import Testing
     }
 
     @Test func meshfarmRunGivesTheSameReportAsTheFarm() async throws {
-        let farm = FarmCluster()
+        let (farm, client) = try startFarm()
         defer { farm.stopAll() }
-        try farm.startSubmit()
-        try farm.startWorker("cpu", name: "cpu-1")
-        try farm.startWorker("gpu", name: "gpu-1")
-        let client = APIClient(baseURL: farm.serverURL)
         let job = try await submit(client, Self.spot)
         #expect(try await waitFinished(client, job.id).status == "succeeded")
         let farmOut = TestEnvironment.outputDirectory("compare-farm")
@@ -140,12 +141,8 @@ import Testing
     }
 
     @Test func corruptModelFailsClearlyWhileAGoodJobSucceeds() async throws {
-        let farm = FarmCluster()
+        let (farm, client) = try startFarm()
         defer { farm.stopAll() }
-        try farm.startSubmit()
-        try farm.startWorker("cpu", name: "cpu-1")
-        try farm.startWorker("gpu", name: "gpu-1")
-        let client = APIClient(baseURL: farm.serverURL)
         var corrupt = try Data(contentsOf: Self.spot)
         corrupt = corrupt.prefix(corrupt.count / 2) + Data("\nf 1 2 999999\n".utf8)
         let corruptFile = TestEnvironment.outputDirectory("corrupt").appendingPathComponent("broken.obj")
