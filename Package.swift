@@ -139,6 +139,9 @@ let package = Package(
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmJobsTests", dependencies: ["MeshFarmJobs"]),
         .testTarget(
+            name: "MeshFarmCoordinatorTests",
+            dependencies: ["MeshFarmCoordinator", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmStorage"]),
+        .testTarget(
             name: "MeshFarmFarmTests",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",

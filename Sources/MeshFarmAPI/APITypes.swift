@@ -150,6 +150,22 @@ public struct ArtifactList: Sendable, Equatable, Codable {
     public init(files: [File]) { self.files = files }
 }
 
+/// `GET /v1/queues`: the broker's queues and the coordinator's view of
+/// each pool.
+public struct QueuesView: Sendable, Equatable, Codable {
+    /// Ready messages per queue name (absent when it could not be read).
+    public var queues: [String: Int]
+    /// Per pool, tasks of unfinished jobs: `queued` (published, waiting for
+    /// a worker), `running`, and `ready` (held by the coordinator until the
+    /// pool's queue has room; released by job priority).
+    public var pools: [String: Dispatcher.PoolLoad]
+
+    public init(queues: [String: Int], pools: [String: Dispatcher.PoolLoad]) {
+        self.queues = queues
+        self.pools = pools
+    }
+}
+
 /// A worker as listed by `GET /v1/workers`.
 public struct WorkerView: Sendable, Equatable, Codable {
     public var name: String

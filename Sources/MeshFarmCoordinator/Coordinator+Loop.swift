@@ -16,7 +16,7 @@ extension Coordinator {
         var policy: RetryPolicy { coordinator.configuration.retryPolicy }
 
         /// After a restart: republish what was queued but never confirmed,
-        /// queue what became ready, re-arm retry timers.
+        /// mark ready what became runnable, re-arm retry timers, dispatch.
         mutating func resume() async {
             let jobs: [JobRecord]
             do { jobs = try await coordinator.store.activeJobs() } catch {
@@ -24,8 +24,8 @@ extension Coordinator {
                 return
             }
             for var job in jobs {
+                job.start(now: Date())
                 var actions = job.unpublishedTasks.map { JobAction.publish(taskID: $0.id, attempt: $0.attempt) }
-                actions += job.start(now: Date())
                 actions += job.pendingRetries.map { JobAction.scheduleRetry(taskID: $0.0, at: $0.1) }
                 if !actions.isEmpty {
                     logger.info("resuming job", metadata: ["job": "\(job.id)", "actions": "\(actions.count)"])
@@ -34,17 +34,50 @@ extension Coordinator {
                     logger.error("cannot resume job", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 }
             }
+            await dispatch()
         }
 
+        /// Handles one command, then publishes whatever ready work now fits
+        /// (`submit` and `cancel` dispatch before they reply, so the caller
+        /// sees the job as dispatched).
         mutating func handle(_ command: Coordinator.Command) async {
+            await perform(command)
+            await dispatch()
+        }
+
+        /// Publishes the ready tasks `Dispatcher` picks, in its order, one
+        /// job's picks per store write.
+        private mutating func dispatch() async {
+            let picks = Dispatcher.picks(active.values, policy: coordinator.configuration.dispatchPolicy)
+            var order: [String] = []
+            var byJob: [String: [String]] = [:]
+            for pick in picks {
+                if byJob[pick.job] == nil { order.append(pick.job) }
+                byJob[pick.job, default: []].append(pick.task)
+            }
+            for jobID in order {
+                guard var job = active[jobID] else { continue }
+                let actions = byJob[jobID, default: []].compactMap { job.dispatch($0) }
+                do { try await commit(&job, actions) } catch {
+                    // Not stored, not published: the tasks are still ready in
+                    // the store. Load the job again shortly so they are not
+                    // forgotten.
+                    coordinator.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
+                }
+            }
+            coordinator.publishLoads(Dispatcher.loads(active.values))
+        }
+
+        private mutating func perform(_ command: Coordinator.Command) async {
             switch command {
             case .submit(var job, let reply):
                 do {
                     try await coordinator.store.insert(job)
                     logger.info("job submitted", metadata: ["job": "\(job.id)", "tasks": "\(job.tasks.count)"])
-                    let actions = job.start(now: Date())
-                    try await commit(&job, actions)
-                    reply.resume(returning: job)
+                    job.start(now: Date())
+                    try await commit(&job, [])
+                    await dispatch()
+                    reply.resume(returning: active[job.id] ?? job)
                 } catch {
                     reply.resume(throwing: error)
                 }
@@ -57,6 +90,7 @@ extension Coordinator {
                     }
                     let actions = job.cancel(now: Date())
                     try await commit(&job, actions)
+                    await dispatch()
                     reply.resume(returning: job)
                 } catch {
                     reply.resume(throwing: error)
@@ -71,13 +105,21 @@ extension Coordinator {
             case .retryDue(let jobID, let taskID):
                 do {
                     guard var job = try await load(jobID) else { return }
-                    let actions = job.retryDue(taskID, now: Date())
-                    try await commit(&job, actions)
+                    job.retryDue(taskID, now: Date())
+                    try await commit(&job, [])
                 } catch {
                     logger.error(
                         "cannot retry a task; trying again shortly",
                         metadata: ["task": "\(taskID)", "error": "\(error)"])
                     coordinator.schedule(jobID, taskID, at: Date().addingTimeInterval(5))
+                }
+
+            case .reload(let jobID):
+                do {
+                    guard var job = try await load(jobID), !job.status.isTerminal else { return }
+                    try await commit(&job, [])
+                } catch {
+                    coordinator.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
                 }
 
             case .republish(let jobID, let taskID, let attempt, let tries):

@@ -29,14 +29,19 @@ public final class Coordinator: Sendable {
     public struct Configuration: Sendable {
         public var farm: FarmTopology
         public var retryPolicy: RetryPolicy
+        /// How many runnable tasks may wait in each pool's queue; the rest
+        /// are held and released by job priority.
+        public var dispatchPolicy: DispatchPolicy
         /// Unacknowledged events in flight from the broker.
         public var eventPrefetch: Int
 
         public init(
-            farm: FarmTopology = FarmTopology(), retryPolicy: RetryPolicy = RetryPolicy(), eventPrefetch: Int = 64
+            farm: FarmTopology = FarmTopology(), retryPolicy: RetryPolicy = RetryPolicy(),
+            dispatchPolicy: DispatchPolicy = DispatchPolicy(), eventPrefetch: Int = 64
         ) {
             self.farm = farm
             self.retryPolicy = retryPolicy
+            self.dispatchPolicy = dispatchPolicy
             self.eventPrefetch = eventPrefetch
         }
     }
@@ -47,6 +52,8 @@ public final class Coordinator: Sendable {
         case event(Delivery)
         case deadLetter(Delivery)
         case retryDue(job: String, task: String)
+        /// Storing the job failed: load it again from the store.
+        case reload(job: String)
         /// Publishing failed; try again (`tries` so far).
         case republish(job: String, task: String, attempt: Int, tries: Int)
     }
@@ -143,6 +150,10 @@ public final class Coordinator: Sendable {
         }
     }
 
+    /// Tasks per pool of unfinished jobs: waiting in the pool's queue,
+    /// running, and held back by the coordinator until the queue has room.
+    public func poolLoads() -> [String: Dispatcher.PoolLoad] { shared.withLock { $0.loads } }
+
     /// Ready messages per MeshFarm queue.
     public func queueDepths() async -> [String: Int] {
         let farm = configuration.farm
@@ -165,6 +176,8 @@ public final class Coordinator: Sendable {
             if job.status.isTerminal { subscriber.finish() }
         }
     }
+
+    func publishLoads(_ loads: [String: Dispatcher.PoolLoad]) { shared.withLock { $0.loads = loads } }
 
     func sighted(_ event: TaskEvent, pool: String) {
         shared.withLock {
@@ -204,5 +217,6 @@ struct SharedState: ~Copyable {
     var snapshots: [String: JobRecord] = [:]
     var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
     var workers: [String: WorkerSighting] = [:]
+    var loads: [String: Dispatcher.PoolLoad] = [:]
     var streams: [MessageStream] = []
 }

@@ -18,6 +18,8 @@ public struct RetryPolicy: Sendable, Equatable, Codable {
 /// What the coordinator must do after a transition.
 public enum JobAction: Sendable, Hashable {
     /// Publish this attempt of the task (payload built from its dependencies).
+    /// Only ``JobRecord/dispatch(_:now:)`` and a restart produce it; other
+    /// transitions make tasks `ready` and leave the order to `Dispatcher`.
     case publish(taskID: String, attempt: Int)
     /// Call ``JobRecord/retryDue(_:now:)`` for this task at this time.
     case scheduleRetry(taskID: String, at: Date)
@@ -30,10 +32,21 @@ public enum JobAction: Sendable, Hashable {
 /// attempt, an event after the task finished, `started` after the result)
 /// changes nothing and returns no action.
 extension JobRecord {
-    /// Queues every pending task whose dependencies have succeeded.
-    public mutating func start(now: Date) -> [JobAction] {
-        guard !status.isTerminal else { return [] }
-        return queueReadyTasks(now: now)
+    /// Makes every pending task whose dependencies have succeeded `ready`.
+    public mutating func start(now: Date) {
+        guard !status.isTerminal else { return }
+        markReadyTasks(now: now)
+    }
+
+    /// Hands a `ready` task to the broker: its next attempt is `queued`
+    /// and must be published. Nil when the task is not ready (or the job
+    /// is finished).
+    public mutating func dispatch(_ taskID: String) -> JobAction? {
+        guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .ready else { return nil }
+        tasks[i].attempt += 1
+        tasks[i].state = .queued
+        tasks[i].published = false
+        return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
     }
 
     /// Records that the broker confirmed the publication of `attempt`.
@@ -49,7 +62,7 @@ extension JobRecord {
         defer { tasks[i] = task }
         switch event.kind {
         case .started:
-            guard !task.state.isTerminal, event.attempt == task.attempt, task.state != .retrying else { return [] }
+            guard task.isWithBroker, event.attempt == task.attempt else { return [] }
             task.state = .running
             task.worker = event.worker
             task.startedAt = event.at
@@ -61,7 +74,7 @@ extension JobRecord {
             return []
 
         case .progress:
-            guard !task.state.isTerminal, event.attempt == task.attempt else { return [] }
+            guard task.isWithBroker, event.attempt == task.attempt else { return [] }
             task.progress = event.progress
             task.stage = event.stage
             return []
@@ -87,10 +100,11 @@ extension JobRecord {
             }
             guard !status.isTerminal else { return [] }
             if tasks.allSatisfy({ $0.state == .succeeded }) { return finish(.succeeded, error: nil, now: now) }
-            return queueReadyTasks(now: now)
+            markReadyTasks(now: now)
+            return []
 
         case .failed:
-            guard !task.state.isTerminal, task.state != .retrying, event.attempt == task.attempt else { return [] }
+            guard task.isWithBroker, event.attempt == task.attempt else { return [] }
             let failure =
                 event.failure ?? .init(message: "the worker reported a failure without details", retryable: true)
             task.computeSeconds += event.seconds ?? 0
@@ -117,10 +131,11 @@ extension JobRecord {
         }
     }
 
-    /// The backoff of a retrying task has elapsed: publish its next attempt.
-    public mutating func retryDue(_ taskID: String, now: Date) -> [JobAction] {
-        guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .retrying else { return [] }
-        return [queue(i, now: now)]
+    /// The backoff of a retrying task has elapsed: its next attempt is
+    /// `ready`.
+    public mutating func retryDue(_ taskID: String, now: Date) {
+        guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .retrying else { return }
+        markReady(i, now: now)
     }
 
     /// The broker dead-lettered a task message (it kept killing workers past
@@ -154,32 +169,35 @@ extension JobRecord {
 
     // MARK: - Helpers
 
-    private mutating func queueReadyTasks(now: Date) -> [JobAction] {
+    private mutating func markReadyTasks(now: Date) {
         let succeeded = Set(tasks.filter { $0.state == .succeeded }.map(\.id))
-        var actions: [JobAction] = []
         for i in tasks.indices where tasks[i].state == .pending {
-            if tasks[i].task.dependencies.allSatisfy(succeeded.contains) { actions.append(queue(i, now: now)) }
+            if tasks[i].task.dependencies.allSatisfy(succeeded.contains) { markReady(i, now: now) }
         }
-        return actions
     }
 
-    private mutating func queue(_ i: Int, now: Date) -> JobAction {
-        tasks[i].attempt += 1
-        tasks[i].state = .queued
-        tasks[i].published = false
+    private mutating func markReady(_ i: Int, now: Date) {
+        tasks[i].state = .ready
         tasks[i].queuedAt = now
         tasks[i].retryAt = nil
-        return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
     }
 
     private mutating func finish(_ final: JobStatus, error: String?, now: Date) -> [JobAction] {
         status = final
         self.error = error
         finishedAt = now
-        for i in tasks.indices where tasks[i].state == .pending || tasks[i].state == .retrying {
+        for i in tasks.indices where [.pending, .ready, .retrying].contains(tasks[i].state) {
             tasks[i].state = .cancelled
             tasks[i].retryAt = nil
         }
         return [.finished(final)]
     }
+}
+
+extension TaskRecord {
+    /// The current attempt was handed to the broker and has not finished:
+    /// only then do a worker's `started`, `progress` and `failed` events for
+    /// it mean anything. (A `ready` or `retrying` task keeps the number of
+    /// its last, finished attempt until it is dispatched again.)
+    var isWithBroker: Bool { state == .queued || state == .running }
 }

@@ -12,6 +12,10 @@ public enum JobStatus: String, Sendable, Codable, CaseIterable {
 public enum TaskState: String, Sendable, Codable {
     /// Waiting for its dependencies.
     case pending
+    /// Runnable (dependencies met, or a retry's backoff over), held by the
+    /// coordinator until its pool's queue has room: the coordinator, not
+    /// the broker, decides the order of waiting work (see `Dispatcher`).
+    case ready
     /// Published (or about to be); waiting for a worker.
     case queued
     /// A worker reported `started`.
@@ -36,6 +40,8 @@ public struct TaskRecord: Sendable, Equatable, Codable {
     /// coordinator republishes queued tasks that were not.
     public var published: Bool
     public var worker: String?
+    /// When the current attempt became runnable (it may then wait, `ready`,
+    /// for room in its pool's queue).
     public var queuedAt: Date?
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -110,7 +116,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
     /// A human label for what is happening now.
     public var stage: String {
         if status.isTerminal { return status.rawValue }
-        let running = tasks.filter { $0.state == .running || $0.state == .queued || $0.state == .retrying }
+        let running = tasks.filter { [.ready, .queued, .running, .retrying].contains($0.state) }
         let kinds = Set(running.map(\.task.kind))
         for kind in TaskKind.allCases where kinds.contains(kind) { return kind.rawValue }
         return status.rawValue

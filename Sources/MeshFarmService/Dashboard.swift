@@ -24,6 +24,7 @@ enum Dashboard {
         <h1>MeshFarm</h1>
         <h2>Jobs</h2><table id="jobs"><tr><th>job</th><th>model</th><th>status</th><th>stage</th><th>created</th><th>error</th></tr></table>
         <h2>Workers (last 10 minutes)</h2><table id="workers"><tr><th>name</th><th>pool</th><th>current task</th><th>finished</th><th>last seen</th></tr></table>
+        <h2>Pools</h2><table id="pools"><tr><th>pool</th><th>running</th><th>queued</th><th>held by priority</th></tr></table>
         <h2>Queues</h2><table id="queues"><tr><th>queue</th><th>ready messages</th></tr></table>
         <script>
         const esc = s => String(s ?? '').replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
@@ -39,7 +40,10 @@ enum Dashboard {
             const workers = await (await fetch('/v1/workers')).json();
             fill('workers', '<tr><th>name</th><th>pool</th><th>current task</th><th>finished</th><th>last seen</th></tr>',
               workers.map(w => [esc(w.name), esc(w.pool), esc(w.currentTask), esc(w.tasksFinished), esc(w.lastSeen)]));
-            const queues = (await (await fetch('/v1/queues')).json()).queues;
+            const depths = await (await fetch('/v1/queues')).json();
+            const pools = depths.pools, queues = depths.queues;
+            fill('pools', '<tr><th>pool</th><th>running</th><th>queued</th><th>held by priority</th></tr>',
+              Object.keys(pools).sort().map(p => [esc(p), esc(pools[p].running), esc(pools[p].queued), esc(pools[p].ready)]));
             fill('queues', '<tr><th>queue</th><th>ready messages</th></tr>', Object.keys(queues).sort().map(q => [esc(q), esc(queues[q])]));
           } catch (e) { console.log(e); }
         }

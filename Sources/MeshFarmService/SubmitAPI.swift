@@ -94,7 +94,9 @@ public struct SubmitAPI: Sendable {
                         name: $0.name, pool: $0.pool, lastSeen: $0.lastSeen, currentTask: $0.currentTask,
                         tasksFinished: $0.tasksFinished)
                 })
-        case APIRoutes.queues: return try JSONResponse.make(["queues": await coordinator.queueDepths()])
+        case APIRoutes.queues:
+            return try JSONResponse.make(
+                QueuesView(queues: await coordinator.queueDepths(), pools: coordinator.poolLoads()))
         default: throw APIFailure.notFound("no route")
         }
     }

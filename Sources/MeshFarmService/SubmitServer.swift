@@ -19,6 +19,7 @@ public struct SubmitServer: Sendable {
         public var brokerURL: String
         public var farm: FarmTopology = FarmTopology()
         public var retryPolicy: RetryPolicy = RetryPolicy()
+        public var dispatchPolicy: DispatchPolicy = DispatchPolicy()
         public var limits: SubmitAPI.Limits = SubmitAPI.Limits()
         public var heartbeat: Int = 30
 
@@ -43,7 +44,10 @@ public struct SubmitServer: Sendable {
             logger: Logger(label: "meshfarm.amqp"))
         let coordinator = Coordinator(
             transport: transport, store: store,
-            configuration: .init(farm: configuration.farm, retryPolicy: configuration.retryPolicy), logger: logger)
+            configuration: .init(
+                farm: configuration.farm, retryPolicy: configuration.retryPolicy,
+                dispatchPolicy: configuration.dispatchPolicy),
+            logger: logger)
         let api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: configuration.limits) {
             transport.isConnected ? nil : "not connected to the broker"
         }

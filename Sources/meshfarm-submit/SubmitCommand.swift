@@ -16,7 +16,8 @@ struct SubmitCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable (the flag wins): --port MESHFARM_PORT, \
             --data-dir MESHFARM_DATA_DIR, --broker MESHFARM_BROKER_URL, --max-upload-bytes \
-            MESHFARM_MAX_UPLOAD_BYTES, --topology-prefix MESHFARM_TOPOLOGY_PREFIX. Serves /healthz, \
+            MESHFARM_MAX_UPLOAD_BYTES, --topology-prefix MESHFARM_TOPOLOGY_PREFIX, --queue-window \
+            MESHFARM_QUEUE_WINDOW. Serves /healthz, \
             /readyz, /metrics, the dashboard at / and the API under /v1 (docs/openapi.json).
             """)
 
@@ -41,6 +42,13 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Broker deliveries of one task before it is dead-lettered.")
     var deliveryLimit: Int = Env.int("MESHFARM_DELIVERY_LIMIT", 5)
 
+    @Option(
+        help: """
+            Runnable tasks a pool's queue may hold beyond none running; the window grows to the pool's running \
+            tasks. The rest wait in the coordinator and go out by job priority (MESHFARM_QUEUE_WINDOW).
+            """)
+    var queueWindow: Int = Env.int("MESHFARM_QUEUE_WINDOW", DispatchPolicy().minimumWindow)
+
     @Option(help: "First retry delay of a failed task, seconds (doubles each time).")
     var retryInitial: Double = 10
 
@@ -52,6 +60,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("--port must be 0...65535") }
+        guard queueWindow >= 1 else { throw ValidationError("--queue-window must be at least 1") }
         guard retryInitial > 0, retryMax >= retryInitial, retryAttempts >= 1 else {
             throw ValidationError("retries need 0 < --retry-initial <= --retry-max and --retry-attempts >= 1")
         }
@@ -65,6 +74,7 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.farm = FarmTopology(prefix: topologyPrefix, deliveryLimit: deliveryLimit)
         configuration.retryPolicy = RetryPolicy(
             backoff: Backoff(initial: retryInitial, maximum: retryMax), maxAttempts: retryAttempts)
+        configuration.dispatchPolicy = DispatchPolicy(minimumWindow: queueWindow)
         configuration.limits.maxUploadBytes = maxUploadBytes
         try await SubmitServer(configuration: configuration).run { port in
             // A line scripts and tests wait for.

@@ -22,6 +22,12 @@ import Testing
         return TaskEvent(kind: kind, task: task, worker: "w1", at: t0, result: result, failure: failure, seconds: 1.5)
     }
 
+    /// Dispatches every ready task, as the coordinator does when its pools
+    /// have room.
+    func dispatchAll(_ job: inout JobRecord) -> Set<JobAction> {
+        Set(job.tasks.filter { $0.state == .ready }.map(\.id).compactMap { job.dispatch($0) })
+    }
+
     static let analysis = try! JSONValue(
         encoding: AnalyzeResult(
             analysis: .object(["triangles": .number(100)]), mesh: "m0", obj: "o0", triangles: 100,
@@ -29,14 +35,18 @@ import Testing
 
     @Test func happyPathRunsTheGraphInOrder() throws {
         var job = newJob()
-        #expect(job.start(now: t0) == [.publish(taskID: "j.analyze", attempt: 1)])
+        job.start(now: t0)
+        #expect(job.tasks.map(\.state) == [.ready] + Array(repeating: .pending, count: job.tasks.count - 1))
+        #expect(job.task("j.analyze")?.queuedAt == t0 && job.task("j.analyze")?.attempt == 0)
+        #expect(dispatchAll(&job) == [.publish(taskID: "j.analyze", attempt: 1)])
+        #expect(job.dispatch("j.analyze") == nil)
         job.markPublished("j.analyze", attempt: 1)
         #expect(job.apply(event(.started, job, "j.analyze"), now: t0, policy: policy) == [])
         #expect(job.status == .running && job.task("j.analyze")?.state == .running)
-        let afterAnalyze = job.apply(
-            event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy)
         #expect(
-            Set(afterAnalyze) == [
+            job.apply(event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy) == [])
+        #expect(
+            dispatchAll(&job) == [
                 .publish(taskID: "j.reduce-1", attempt: 1), .publish(taskID: "j.render-0-0", attempt: 1),
             ])
         #expect(
@@ -46,17 +56,17 @@ import Testing
             encoding: ReduceResult(
                 lod: 1, ratio: 0.5, triangles: 50, targetTriangles: 50, error: 0.01, errorAbsolute: 0.02,
                 method: "simplify", mesh: "m1", obj: "o1"))
-        #expect(
-            job.apply(event(.succeeded, job, "j.reduce-1", result: reduced), now: t0, policy: policy)
-                == [.publish(taskID: "j.render-1-0", attempt: 1)])
+        #expect(job.apply(event(.succeeded, job, "j.reduce-1", result: reduced), now: t0, policy: policy) == [])
+        #expect(dispatchAll(&job) == [.publish(taskID: "j.render-1-0", attempt: 1)])
         #expect(try job.payload(for: "j.render-1-0").decode(RenderPayload.self).mesh == "m1")
         for lod in 0..<2 {
             let views = try JSONValue(
                 encoding: RenderResult(
                     lod: lod,
                     views: (0..<2).map { RenderedViewResult(index: $0, image: "img\(lod)\($0)", camera: .null) }))
-            let actions = job.apply(event(.succeeded, job, "j.render-\(lod)-0", result: views), now: t0, policy: policy)
-            #expect(actions == (lod == 1 ? [.publish(taskID: "j.finalize", attempt: 1)] : []))
+            #expect(
+                job.apply(event(.succeeded, job, "j.render-\(lod)-0", result: views), now: t0, policy: policy) == [])
+            #expect(dispatchAll(&job) == (lod == 1 ? [.publish(taskID: "j.finalize", attempt: 1)] : []))
         }
         #expect(
             try job.payload(for: "j.finalize").decode(FinalizePayload.self).rows == [
@@ -84,18 +94,26 @@ import Testing
 
     @Test func retryableFailuresBackOffThenFailTheJob() {
         var job = newJob()
-        _ = job.start(now: t0)
+        job.start(now: t0)
+        _ = dispatchAll(&job)
         let retry = TaskEvent.Failure(message: "out of memory", retryable: true)
         #expect(
             job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy)
                 == [.scheduleRetry(taskID: "j.analyze", at: t0.addingTimeInterval(10))])
         // A duplicate of the same failure changes nothing.
         #expect(job.apply(event(.failed, job, "j.analyze", attempt: 1, failure: retry), now: t0, policy: policy) == [])
-        #expect(job.retryDue("j.analyze", now: t0) == [.publish(taskID: "j.analyze", attempt: 2)])
+        job.retryDue("j.analyze", now: t0.addingTimeInterval(10))
+        #expect(job.task("j.analyze")?.state == .ready && job.task("j.analyze")?.queuedAt == t0.addingTimeInterval(10))
+        // Events of the finished attempt 1 mean nothing to the ready task.
+        #expect(job.apply(event(.started, job, "j.analyze", attempt: 1), now: t0, policy: policy) == [])
+        #expect(job.apply(event(.failed, job, "j.analyze", attempt: 1, failure: retry), now: t0, policy: policy) == [])
+        #expect(job.task("j.analyze")?.state == .ready)
+        #expect(dispatchAll(&job) == [.publish(taskID: "j.analyze", attempt: 2)])
         #expect(
             job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy)
                 == [.scheduleRetry(taskID: "j.analyze", at: t0.addingTimeInterval(20))])
-        _ = job.retryDue("j.analyze", now: t0)
+        job.retryDue("j.analyze", now: t0)
+        _ = dispatchAll(&job)
         // Third attempt of three: the job fails with the task's message.
         #expect(
             job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy) == [.finished(.failed)]
@@ -106,7 +124,8 @@ import Testing
 
     @Test func permanentFailureFailsAtOnceAndLateEventsAreIgnored() {
         var job = newJob()
-        _ = job.start(now: t0)
+        job.start(now: t0)
+        _ = dispatchAll(&job)
         let bad = TaskEvent.Failure(message: "the model contains no triangles", retryable: false)
         #expect(
             job.apply(event(.failed, job, "j.analyze", failure: bad), now: t0, policy: policy) == [.finished(.failed)])
@@ -117,7 +136,8 @@ import Testing
 
     @Test func staleAndOutOfOrderEventsChangeNothing() {
         var job = newJob()
-        _ = job.start(now: t0)
+        job.start(now: t0)
+        _ = dispatchAll(&job)
         _ = job.apply(event(.succeeded, job, "j.analyze", result: Self.analysis), now: t0, policy: policy)
         let before = job
         // `started` arriving after the result, a repeated result, an event for an attempt never published.
@@ -132,7 +152,8 @@ import Testing
 
     @Test func deadLetterFailsTheJobWithTheReason() {
         var job = newJob()
-        _ = job.start(now: t0)
+        job.start(now: t0)
+        _ = dispatchAll(&job)
         #expect(
             job.deadLettered("j.analyze", attempt: 1, reason: "it killed its worker 6 times", now: t0) == [
                 .finished(.failed)
@@ -142,7 +163,8 @@ import Testing
 
     @Test func cancelStopsScheduling() {
         var job = newJob()
-        _ = job.start(now: t0)
+        job.start(now: t0)
+        _ = dispatchAll(&job)
         #expect(job.cancel(now: t0) == [.finished(.cancelled)])
         #expect(job.status == .cancelled)
         // The running analysis finishes, but nothing new is published.
@@ -154,7 +176,8 @@ import Testing
 
     @Test func restartSeesUnpublishedTasks() {
         var job = newJob()
-        _ = job.start(now: t0)
+        job.start(now: t0)
+        _ = dispatchAll(&job)
         #expect(job.unpublishedTasks.map(\.id) == ["j.analyze"])
         job.markPublished("j.analyze", attempt: 1)
         #expect(job.unpublishedTasks.isEmpty)

@@ -49,7 +49,7 @@ import Testing
         var job = JobRecord(id: "j-\(UUID().uuidString.prefix(6))", spec: JobSpec(), model: "abc", fileName: "m.obj")
         try await store.insert(job)
         await #expect(throws: (any Error).self) { try await store.insert(job) }
-        _ = job.start(now: Date())
+        job.start(now: Date())
         try await store.save(job)
         #expect(try await store.job(job.id) == job)
         #expect(try await store.activeJobs().contains { $0.id == job.id })
