@@ -1,15 +1,15 @@
 #version 450
-// Pass 2: one thread per (supersampled) pixel. Reads the visibility word,
-// and for pixels owned by this chunk's triangles computes the surface
-// normal (flat, or smooth from per-vertex normals with perspective-correct
-// barycentrics from a ray/triangle intersection), a headlight + ambient
-// term, optional wireframe, and writes color, depth and normal. The first
-// chunk's dispatch also writes the background (transparent black, depth 0),
-// so no buffer needs clearing. Without supersampling this pass writes the
-// final image directly and the resolve pass is skipped.
-#extension GL_ARB_gpu_shader_int64 : require
+// Pass 2: one thread per covered (supersampled) pixel, as listed by
+// classify.comp (which also wrote the background, so no buffer needs
+// clearing). Reads the visibility word, and for pixels owned by this
+// chunk's triangles computes the surface normal (flat, or smooth from
+// per-vertex normals with perspective-correct barycentrics from a
+// ray/triangle intersection), a headlight + ambient term, optional
+// wireframe, and writes color, depth and normal. Without supersampling
+// this pass writes the final image directly and the resolve pass is
+// skipped.
 
-layout(local_size_x = 8, local_size_y = 8) in;
+layout(local_size_x = 64) in;
 
 layout(push_constant) uniform Params {
     vec4 viewRow0;
@@ -18,8 +18,7 @@ layout(push_constant) uniform Params {
     float sx;
     float sy;
     float wireWidth;     // wireframe half-width in pixels; 0 disables it
-    uint flags;          // bit 0: flat normals; bit 1: write depth; bit 2: write normals;
-                         // bit 3: write background pixels (first chunk only)
+    uint flags;          // bit 0: flat normals; bit 1: write depth; bit 2: write normals
     uint width;
     uint height;
     uint bandY0;
@@ -32,11 +31,13 @@ layout(push_constant) uniform Params {
 
 layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
 layout(std430, binding = 1) readonly buffer Indices { uint indices[]; };
-layout(std430, binding = 2) readonly buffer Visibility { uint64_t visibility[]; };
+layout(std430, binding = 2) readonly buffer Visibility { uvec2 visibility[]; };  // (triangle id, depth bits)
 layout(std430, binding = 3) readonly buffer Normals { float normals[]; };
 layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
 layout(std430, binding = 5) writeonly buffer Depth { float depth[]; };
 layout(std430, binding = 6) writeonly buffer NormalOut { uint normalOut[]; };
+layout(std430, binding = 7) readonly buffer Covered { uint covered[]; };
+layout(std430, binding = 8) readonly buffer ShadeCounters { uint shadeCounters[]; };
 
 vec3 worldPosition(uint v) { return vec3(positions[3 * v], positions[3 * v + 1], positions[3 * v + 2]); }
 vec3 vertexNormal(uint v) { return vec3(normals[3 * v], normals[3 * v + 1], normals[3 * v + 2]); }
@@ -63,20 +64,13 @@ float distanceToSegment(vec2 p, vec2 a, vec2 b) {
 }
 
 void main() {
-    uvec2 pixel = gl_GlobalInvocationID.xy;
-    if (pixel.x >= pc.width || pixel.y >= pc.bandHeight) return;
-    uint index = pixel.y * pc.width + pixel.x;
-    uint64_t word = visibility[index];
+    uint slot = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * 64u + gl_LocalInvocationIndex;
+    if (slot >= shadeCounters[0]) return;
+    uint index = covered[slot];
+    uvec2 pixel = uvec2(index % pc.width, index / pc.width);
+    uvec2 word = visibility[index];
     uint outIndex = pc.outputOffset + index;
-    if (word == 0xFFFFFFFFFFFFFFFFul) {
-        if ((pc.flags & 8u) != 0u) {
-            color[outIndex] = 0u;
-            if ((pc.flags & 2u) != 0u) depth[outIndex] = 0.0;
-            if ((pc.flags & 4u) != 0u) normalOut[outIndex] = 0u;
-        }
-        return;
-    }
-    uint id = uint(word & 0xFFFFFFFFul);
+    uint id = word.x;
     if (id < pc.triangleBase || id - pc.triangleBase >= pc.triangleCount) return;
     uint local = id - pc.triangleBase;
     uint i0 = indices[3 * local], i1 = indices[3 * local + 1], i2 = indices[3 * local + 2];
@@ -124,7 +118,7 @@ void main() {
     }
 
     color[outIndex] = packColor(vec4(rgb, 1.0));
-    if ((pc.flags & 2u) != 0u) depth[outIndex] = uintBitsToFloat(uint(word >> 32));
+    if ((pc.flags & 2u) != 0u) depth[outIndex] = uintBitsToFloat(word.y);
     if ((pc.flags & 4u) == 0u) return;
     // World-space normal, facing the camera.
     vec3 worldN = vec3(dot(vec3(pc.viewRow0.x, pc.viewRow1.x, pc.viewRow2.x), n),

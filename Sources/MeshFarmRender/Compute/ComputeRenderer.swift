@@ -3,9 +3,9 @@ import Foundation
 import MeshFarmImage
 import MeshFarmMesh
 
-/// The compute-shader rasterizer: visibility buffer (pass 1), shading
-/// (pass 2), supersampling resolve (pass 3). See `shaders/` and
-/// docs/architecture.md for the algorithm.
+/// The compute-shader rasterizer: visibility buffer (pass 1), shading of
+/// the covered pixels (pass 2), supersampling resolve (pass 3). See
+/// `shaders/` and docs/architecture.md for the algorithm.
 ///
 /// Create one per ``VulkanContext`` and keep it: pipelines are built once,
 /// scratch buffers are kept and only grown. Renders are serialized by a
@@ -33,6 +33,8 @@ public final class ComputeRenderer: @unchecked Sendable {
     let rasterIndirect: ComputePipeline
     let rasterLarge: ComputePipeline
     let rasterClipped: ComputePipeline
+    let classify: ComputePipeline
+    let classifyIndirect: ComputePipeline
     let shade: ComputePipeline
     let resolve: ComputePipeline
     private var scratch: [String: VulkanBuffer] = [:]
@@ -40,8 +42,9 @@ public final class ComputeRenderer: @unchecked Sendable {
     private let timestamps: TimestampPool?
 
     /// GPU time of each pass in the last render, in seconds (summed over
-    /// bands and chunks): clear, raster, large, shade, resolve. Empty when the
-    /// device has no timestamps.
+    /// bands and chunks): clear, raster, large, classify, shade, resolve.
+    /// Empty when the device has no timestamps. (lavapipe's timestamps do
+    /// not line up with its passes: treat them as a hint there.)
     public private(set) var lastPassTimes: [String: Double] = [:]
     /// Triangles the last render sent to the large and clipping passes
     /// (counted for the last chunk of each band).
@@ -61,7 +64,11 @@ public final class ComputeRenderer: @unchecked Sendable {
             context: context, spirv: SPIRV.rasterLargeComp, bindingCount: 5, pushConstantSize: 96)
         rasterClipped = try ComputePipeline(
             context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 5, pushConstantSize: 96)
-        shade = try ComputePipeline(context: context, spirv: SPIRV.shadeComp, bindingCount: 7, pushConstantSize: 96)
+        classify = try ComputePipeline(
+            context: context, spirv: SPIRV.classifyComp, bindingCount: 6, pushConstantSize: 16)
+        classifyIndirect = try ComputePipeline(
+            context: context, spirv: SPIRV.classifyIndirectComp, bindingCount: 1, pushConstantSize: 16)
+        shade = try ComputePipeline(context: context, spirv: SPIRV.shadeComp, bindingCount: 9, pushConstantSize: 96)
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
         timestamps = try TimestampPool(context: context, count: 64)
         context.savePipelineCache()
@@ -108,6 +115,10 @@ public final class ComputeRenderer: @unchecked Sendable {
         // Room for every triangle of the largest chunk: the list never overflows.
         let largeCapacity = mesh.chunks.map(\.triangleCount).max() ?? 1
         let large = try buffer("large", bytes: largeCapacity * 4)
+        // The covered pixels of a band, and their count + shading dispatch.
+        let covered = try buffer("covered", bytes: hiWidth * bandRows * 4)
+        let shadeCounters = try buffer(
+            "shadeCounters", bytes: 16, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
 
         let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
         let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
@@ -122,6 +133,7 @@ public final class ComputeRenderer: @unchecked Sendable {
                 timestamps?.reset(cb)
                 timestamps?.mark(cb, "start")
                 vkCmdFillBuffer(cb, visibility.buffer, 0, VkDeviceSize(hiWidth * rows * 8), 0xFFFF_FFFF)
+                vkCmdFillBuffer(cb, shadeCounters.buffer, 0, 16, 0)
                 computeBarrier(cb)
                 timestamps?.mark(cb, "clear")
                 for chunk in mesh.chunks {
@@ -153,24 +165,38 @@ public final class ComputeRenderer: @unchecked Sendable {
                     computeBarrier(cb)
                     timestamps?.mark(cb, "large")
                 }
-                for (chunkIndex, chunk) in mesh.chunks.enumerated() {
-                    let background: UInt32 = chunkIndex == 0 ? 8 : 0
+                let outputOffset = direct ? UInt32(bandStart * width) : 0
+                let pixelGroups = (hiWidth * rows + 63) / 64
+                let pixelGroupsX = min(pixelGroups, 65535)
+                try classify.dispatch(
+                    cb,
+                    buffers: [
+                        BufferBinding(visibility), BufferBinding(color), BufferBinding(depth), BufferBinding(normal),
+                        BufferBinding(covered), BufferBinding(shadeCounters),
+                    ],
+                    constants: SIMD4<UInt32>(UInt32(hiWidth), UInt32(rows), outputOffset, outputFlags),
+                    groups: (UInt32(pixelGroupsX), UInt32((pixelGroups + pixelGroupsX - 1) / pixelGroupsX), 1))
+                computeBarrier(cb)
+                try classifyIndirect.dispatch(
+                    cb, buffers: [BufferBinding(shadeCounters)], constants: SIMD4<UInt32>.zero, groups: (1, 1, 1))
+                computeBarrier(cb)
+                timestamps?.mark(cb, "classify")
+                for chunk in mesh.chunks {
                     let constants = ShadeConstants(
                         viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
                         wireWidth: options.wireframe ? 0.6 * Float(k) : 0,
-                        flags: (options.flatShading ? 1 : 0) | outputFlags | background,
+                        flags: (options.flatShading ? 1 : 0) | outputFlags,
                         width: UInt32(hiWidth), height: UInt32(height * k), bandY0: UInt32(bandStart * k),
                         bandHeight: UInt32(rows), triangleBase: UInt32(chunk.triangleBase),
                         triangleCount: UInt32(chunk.triangleCount),
-                        outputOffset: direct ? UInt32(bandStart * width) : 0)
-                    try shade.dispatch(
+                        outputOffset: outputOffset)
+                    try shade.dispatchIndirect(
                         cb,
                         buffers: [
                             BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
                             BufferBinding(chunk.normals), BufferBinding(color), BufferBinding(depth),
-                            BufferBinding(normal),
-                        ], constants: constants,
-                        groups: (UInt32((hiWidth + 7) / 8), UInt32((rows + 7) / 8), 1))
+                            BufferBinding(normal), BufferBinding(covered), BufferBinding(shadeCounters),
+                        ], constants: constants, arguments: shadeCounters, offset: 4)
                 }
                 computeBarrier(cb)
                 timestamps?.mark(cb, "shade")
@@ -192,7 +218,9 @@ public final class ComputeRenderer: @unchecked Sendable {
             }
             let listed = counters.read(UInt32.self, count: 5)
             lastLargeTriangleCount += Int(listed[0]) + Int(listed[4])
-            for pipeline in [raster, rasterIndirect, rasterLarge, rasterClipped, shade, resolve] {
+            for pipeline in [
+                raster, rasterIndirect, rasterLarge, rasterClipped, classify, classifyIndirect, shade, resolve,
+            ] {
                 pipeline.resetDescriptors()
             }
         }
