@@ -18,7 +18,7 @@ public struct RetryPolicy: Sendable, Equatable, Codable {
 /// What the coordinator must do after a transition.
 public enum JobAction: Sendable, Hashable {
     /// Publish this attempt of the task (payload built from its dependencies).
-    /// Only ``JobRecord/dispatch(_:now:)`` and a restart produce it; other
+    /// Only ``JobRecord/dispatch(_:)`` (and a restart) produce it; other
     /// transitions make tasks `ready` and leave the order to `Dispatcher`.
     case publish(taskID: String, attempt: Int)
     /// Call ``JobRecord/retryDue(_:now:)`` for this task at this time.
