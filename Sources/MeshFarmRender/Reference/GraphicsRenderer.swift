@@ -173,7 +173,7 @@ public final class GraphicsRenderer: @unchecked Sendable {
             VkAttachmentReference(attachment: 0, layout: VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL),
             VkAttachmentReference(attachment: 1, layout: VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL),
         ]
-        var depthRef = VkAttachmentReference(attachment: 2, layout: VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL)
+        let depthRef = VkAttachmentReference(attachment: 2, layout: VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL)
         // Make the attachment writes visible to the copies that follow.
         var dependency = VkSubpassDependency()
         dependency.srcSubpass = 0
@@ -182,31 +182,23 @@ public final class GraphicsRenderer: @unchecked Sendable {
         dependency.dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
         dependency.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue
         dependency.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT.rawValue
+
+        let arena = CStructArena()
+        var subpass = VkSubpassDescription()
+        subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS
+        subpass.colorAttachmentCount = 2
+        subpass.pColorAttachments = UnsafePointer(arena.pointer(to: colorRefs))
+        subpass.pDepthStencilAttachment = UnsafePointer(arena.pointer(to: depthRef))
+        var info = VkRenderPassCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO
+        info.attachmentCount = 3
+        info.pAttachments = UnsafePointer(arena.pointer(to: attachments))
+        info.subpassCount = 1
+        info.pSubpasses = UnsafePointer(arena.pointer(to: subpass))
+        info.dependencyCount = 1
+        info.pDependencies = UnsafePointer(arena.pointer(to: dependency))
         var renderPass: VkRenderPass?
-        try colorRefs.withUnsafeBufferPointer { colorPointer in
-            try withUnsafePointer(to: &depthRef) { depthPointer in
-                var subpass = VkSubpassDescription()
-                subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS
-                subpass.colorAttachmentCount = 2
-                subpass.pColorAttachments = colorPointer.baseAddress
-                subpass.pDepthStencilAttachment = depthPointer
-                try withUnsafePointer(to: subpass) { subpassPointer in
-                    try attachments.withUnsafeBufferPointer { attachmentPointer in
-                        try withUnsafePointer(to: &dependency) { dependencyPointer in
-                            var info = VkRenderPassCreateInfo()
-                            info.sType = VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO
-                            info.attachmentCount = 3
-                            info.pAttachments = attachmentPointer.baseAddress
-                            info.subpassCount = 1
-                            info.pSubpasses = subpassPointer
-                            info.dependencyCount = 1
-                            info.pDependencies = dependencyPointer
-                            try vkCheck(vkCreateRenderPass(device, &info, nil, &renderPass), "vkCreateRenderPass")
-                        }
-                    }
-                }
-            }
-        }
+        try vkCheck(vkCreateRenderPass(device, &info, nil, &renderPass), "vkCreateRenderPass")
         return renderPass!
     }
 
@@ -216,110 +208,85 @@ public final class GraphicsRenderer: @unchecked Sendable {
         let device = context.device
         let vertexModule = try ShaderModule(device: device, spirv: SPIRV.referenceVert)
         let fragmentModule = try ShaderModule(device: device, spirv: SPIRV.referenceFrag)
-        return try "main".withCString { entry in
-            var stages = [VkPipelineShaderStageCreateInfo](repeating: VkPipelineShaderStageCreateInfo(), count: 2)
-            for (i, (stage, module)) in [
-                (VK_SHADER_STAGE_VERTEX_BIT, vertexModule.handle),
-                (VK_SHADER_STAGE_FRAGMENT_BIT, fragmentModule.handle),
-            ].enumerated() {
-                stages[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-                stages[i].stage = stage
-                stages[i].module = module
-                stages[i].pName = entry
-            }
-            var binding = VkVertexInputBindingDescription(
-                binding: 0, stride: 12, inputRate: VK_VERTEX_INPUT_RATE_VERTEX)
-            var attribute = VkVertexInputAttributeDescription(
-                location: 0, binding: 0, format: VK_FORMAT_R32G32B32_SFLOAT, offset: 0)
-            var vertexInput = VkPipelineVertexInputStateCreateInfo()
-            vertexInput.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO
-            vertexInput.vertexBindingDescriptionCount = 1
-            vertexInput.vertexAttributeDescriptionCount = 1
-            var assembly = VkPipelineInputAssemblyStateCreateInfo()
-            assembly.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO
-            assembly.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST
-            var viewportState = VkPipelineViewportStateCreateInfo()
-            viewportState.sType = VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO
-            viewportState.viewportCount = 1
-            viewportState.scissorCount = 1
-            var rasterization = VkPipelineRasterizationStateCreateInfo()
-            rasterization.sType = VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO
-            rasterization.polygonMode = VK_POLYGON_MODE_FILL
-            rasterization.cullMode = VK_CULL_MODE_NONE.rawValue
-            rasterization.frontFace = VK_FRONT_FACE_COUNTER_CLOCKWISE
-            rasterization.lineWidth = 1
-            var multisample = VkPipelineMultisampleStateCreateInfo()
-            multisample.sType = VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO
-            multisample.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT
-            var depthStencil = VkPipelineDepthStencilStateCreateInfo()
-            depthStencil.sType = VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO
-            depthStencil.depthTestEnable = VkBool32(VK_TRUE)
-            depthStencil.depthWriteEnable = VkBool32(VK_TRUE)
-            depthStencil.depthCompareOp = VK_COMPARE_OP_LESS
-            var blendAttachments = [VkPipelineColorBlendAttachmentState](
-                repeating: VkPipelineColorBlendAttachmentState(), count: 2)
-            for i in 0..<2 { blendAttachments[i].colorWriteMask = 0xF }
-            var blend = VkPipelineColorBlendStateCreateInfo()
-            blend.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO
-            blend.attachmentCount = 2
-            let dynamicStates = [VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR]
-            var dynamic = VkPipelineDynamicStateCreateInfo()
-            dynamic.sType = VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO
-            dynamic.dynamicStateCount = 2
-
-            var pipeline: VkPipeline?
-            try withUnsafePointer(to: &binding) { bindingPointer in
-                try withUnsafePointer(to: &attribute) { attributePointer in
-                    vertexInput.pVertexBindingDescriptions = bindingPointer
-                    vertexInput.pVertexAttributeDescriptions = attributePointer
-                    try blendAttachments.withUnsafeBufferPointer { blendPointer in
-                        blend.pAttachments = blendPointer.baseAddress
-                        try dynamicStates.withUnsafeBufferPointer { dynamicPointer in
-                            dynamic.pDynamicStates = dynamicPointer.baseAddress
-                            try stages.withUnsafeBufferPointer { stagePointer in
-                                var info = VkGraphicsPipelineCreateInfo()
-                                info.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO
-                                info.stageCount = 2
-                                info.pStages = stagePointer.baseAddress
-                                info.layout = layout
-                                info.renderPass = renderPass
-                                info.subpass = 0
-                                try withUnsafePointer(to: &vertexInput) {
-                                    info.pVertexInputState = $0
-                                    try withUnsafePointer(to: &assembly) {
-                                        info.pInputAssemblyState = $0
-                                        try withUnsafePointer(to: &viewportState) {
-                                            info.pViewportState = $0
-                                            try withUnsafePointer(to: &rasterization) {
-                                                info.pRasterizationState = $0
-                                                try withUnsafePointer(to: &multisample) {
-                                                    info.pMultisampleState = $0
-                                                    try withUnsafePointer(to: &depthStencil) {
-                                                        info.pDepthStencilState = $0
-                                                        try withUnsafePointer(to: &blend) {
-                                                            info.pColorBlendState = $0
-                                                            try withUnsafePointer(to: &dynamic) {
-                                                                info.pDynamicState = $0
-                                                                try vkCheck(
-                                                                    vkCreateGraphicsPipelines(
-                                                                        device, context.pipelineCache, 1, &info, nil,
-                                                                        &pipeline),
-                                                                    "vkCreateGraphicsPipelines")
-                                                            }
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return pipeline!
+        let arena = CStructArena()
+        let entry = arena.cString("main")
+        let stages = [
+            (VK_SHADER_STAGE_VERTEX_BIT, vertexModule.handle), (VK_SHADER_STAGE_FRAGMENT_BIT, fragmentModule.handle),
+        ].map { stage, module in
+            var info = VkPipelineShaderStageCreateInfo()
+            info.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+            info.stage = stage
+            info.module = module
+            info.pName = entry
+            return info
         }
+        var vertexInput = VkPipelineVertexInputStateCreateInfo()
+        vertexInput.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO
+        vertexInput.vertexBindingDescriptionCount = 1
+        vertexInput.pVertexBindingDescriptions = UnsafePointer(
+            arena.pointer(
+                to: VkVertexInputBindingDescription(binding: 0, stride: 12, inputRate: VK_VERTEX_INPUT_RATE_VERTEX)))
+        vertexInput.vertexAttributeDescriptionCount = 1
+        vertexInput.pVertexAttributeDescriptions = UnsafePointer(
+            arena.pointer(
+                to: VkVertexInputAttributeDescription(
+                    location: 0, binding: 0, format: VK_FORMAT_R32G32B32_SFLOAT, offset: 0)))
+        var assembly = VkPipelineInputAssemblyStateCreateInfo()
+        assembly.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO
+        assembly.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST
+        var viewportState = VkPipelineViewportStateCreateInfo()
+        viewportState.sType = VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO
+        viewportState.viewportCount = 1
+        viewportState.scissorCount = 1
+        var rasterization = VkPipelineRasterizationStateCreateInfo()
+        rasterization.sType = VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO
+        rasterization.polygonMode = VK_POLYGON_MODE_FILL
+        rasterization.cullMode = VK_CULL_MODE_NONE.rawValue
+        rasterization.frontFace = VK_FRONT_FACE_COUNTER_CLOCKWISE
+        rasterization.lineWidth = 1
+        var multisample = VkPipelineMultisampleStateCreateInfo()
+        multisample.sType = VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO
+        multisample.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT
+        var depthStencil = VkPipelineDepthStencilStateCreateInfo()
+        depthStencil.sType = VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO
+        depthStencil.depthTestEnable = VkBool32(VK_TRUE)
+        depthStencil.depthWriteEnable = VkBool32(VK_TRUE)
+        depthStencil.depthCompareOp = VK_COMPARE_OP_LESS
+        var blendAttachment = VkPipelineColorBlendAttachmentState()
+        blendAttachment.colorWriteMask = 0xF
+        var blend = VkPipelineColorBlendStateCreateInfo()
+        blend.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO
+        blend.attachmentCount = 2  // color and linear depth
+        blend.pAttachments = UnsafePointer(arena.pointer(to: [blendAttachment, blendAttachment]))
+        var dynamic = VkPipelineDynamicStateCreateInfo()
+        dynamic.sType = VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO
+        dynamic.dynamicStateCount = 2
+        dynamic.pDynamicStates = UnsafePointer(
+            arena.pointer(to: [VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR]))
+
+        var info = VkGraphicsPipelineCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO
+        info.stageCount = 2
+        info.pStages = UnsafePointer(arena.pointer(to: stages))
+        info.pVertexInputState = UnsafePointer(arena.pointer(to: vertexInput))
+        info.pInputAssemblyState = UnsafePointer(arena.pointer(to: assembly))
+        info.pViewportState = UnsafePointer(arena.pointer(to: viewportState))
+        info.pRasterizationState = UnsafePointer(arena.pointer(to: rasterization))
+        info.pMultisampleState = UnsafePointer(arena.pointer(to: multisample))
+        info.pDepthStencilState = UnsafePointer(arena.pointer(to: depthStencil))
+        info.pColorBlendState = UnsafePointer(arena.pointer(to: blend))
+        info.pDynamicState = UnsafePointer(arena.pointer(to: dynamic))
+        info.layout = layout
+        info.renderPass = renderPass
+        info.subpass = 0
+        var pipeline: VkPipeline?
+        // The modules must outlive pipeline creation (ARC may end them after their last use above).
+        try withExtendedLifetime((vertexModule, fragmentModule)) {
+            try vkCheck(
+                vkCreateGraphicsPipelines(device, context.pipelineCache, 1, &info, nil, &pipeline),
+                "vkCreateGraphicsPipelines")
+        }
+        return pipeline!
     }
 }
 

@@ -71,15 +71,18 @@ public final class ComputePipeline: @unchecked Sendable {
         stage.stage = VK_SHADER_STAGE_COMPUTE_BIT
         stage.module = module.handle
         var pipeline: VkPipeline?
-        try "main".withCString { entry in
-            stage.pName = entry
-            var info = VkComputePipelineCreateInfo()
-            info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
-            info.stage = stage
-            info.layout = layout
-            try vkCheck(
-                vkCreateComputePipelines(device, context.pipelineCache, 1, &info, nil, &pipeline),
-                "vkCreateComputePipelines")
+        // The module must outlive pipeline creation (ARC may end it after its last use above).
+        try withExtendedLifetime(module) {
+            try "main".withCString { entry in
+                stage.pName = entry
+                var info = VkComputePipelineCreateInfo()
+                info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+                info.stage = stage
+                info.layout = layout
+                try vkCheck(
+                    vkCreateComputePipelines(device, context.pipelineCache, 1, &info, nil, &pipeline),
+                    "vkCreateComputePipelines")
+            }
         }
         self.pipeline = pipeline!
 
