@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "meshfarm-submit", targets: ["meshfarm-submit"]),
         .executable(name: "meshfarm-cpu-worker", targets: ["meshfarm-cpu-worker"]),
         .executable(name: "meshfarm-gpu-worker", targets: ["meshfarm-gpu-worker"]),
+        .executable(name: "meshfarm-import", targets: ["meshfarm-import"]),
         .library(name: "MeshFarmMesh", targets: ["MeshFarmMesh"]),
         .library(name: "MeshFarmRender", targets: ["MeshFarmRender"]),
         .library(name: "MeshFarmMessaging", targets: ["MeshFarmMessaging"]),
@@ -34,12 +35,23 @@ let package = Package(
         .systemLibrary(name: "CAssimp", pkgConfig: "assimp", providers: [.apt(["libassimp-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // fork + exec with limits: the steps between the two must be async-signal-safe C.
+        .target(name: "CSandbox"),
 
         // MARK: Build tools
         .plugin(name: "ShaderCompiler", capability: .buildTool()),
 
         // MARK: Libraries
-        .target(name: "MeshFarmMesh", dependencies: ["CAssimp", "CMeshOptimizer"]),
+        .target(name: "MeshFarmZip", dependencies: ["CZlib"]),
+        .target(name: "MeshFarmMesh", dependencies: ["CAssimp", "CMeshOptimizer", "CXML2", "MeshFarmZip"]),
+        .target(
+            name: "MeshFarmSandbox",
+            dependencies: [
+                "CSandbox", "MeshFarmMesh", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .target(name: "MeshFarmImage", dependencies: ["CPNG"]),
         .target(
             name: "MeshFarmRender", dependencies: ["CVulkan", "MeshFarmMesh", "MeshFarmImage"],
@@ -96,8 +108,8 @@ let package = Package(
             dependencies: [
                 "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmJobs", "MeshFarmMessaging",
                 "MeshFarmStorage",
-                "MeshFarmCoordinator", "MeshFarmTasks", "MeshFarmGPUTasks", "MeshFarmAPI",
-                .product(name: "Logging", package: "swift-log"),
+                "MeshFarmCoordinator", "MeshFarmTasks", "MeshFarmGPUTasks", "MeshFarmAPI", "MeshFarmSandbox",
+                "MeshFarmZip", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -110,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "meshfarm-cpu-worker",
             dependencies: [
-                "MeshFarmWorkerKit", "MeshFarmTasks", "MeshFarmAPI",
+                "MeshFarmWorkerKit", "MeshFarmTasks", "MeshFarmAPI", "MeshFarmSandbox", "MeshFarmMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -123,17 +135,24 @@ let package = Package(
             name: "meshfarm-bench",
             dependencies: [
                 "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmAMQP", "MeshFarmMessaging",
-                "CMeshOptimizer", "MeshFarmAPI", "MeshFarmJobs",
+                "CMeshOptimizer", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        .executableTarget(name: "meshfarm-import", dependencies: ["MeshFarmSandbox"]),
+        .executableTarget(name: "meshfarm-test-importer", dependencies: ["MeshFarmSandbox"]),
 
         .executableTarget(
             name: "meshfarm-test-worker",
             dependencies: ["MeshFarmAMQP", "MeshFarmMessaging", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: Tests
-        .testTarget(name: "MeshFarmMeshTests", dependencies: ["MeshFarmMesh", "MeshFarmTestSupport", "CAssimp"]),
+        .testTarget(
+            name: "MeshFarmMeshTests", dependencies: ["MeshFarmMesh", "MeshFarmTestSupport", "CAssimp", "MeshFarmZip"]),
+        .testTarget(name: "MeshFarmZipTests", dependencies: ["MeshFarmZip", "MeshFarmTestSupport"]),
+        .testTarget(
+            name: "MeshFarmSandboxTests", dependencies: ["MeshFarmSandbox", "MeshFarmMesh", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmImageTests", dependencies: ["MeshFarmImage", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),

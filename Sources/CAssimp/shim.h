@@ -6,5 +6,6 @@
 #include <assimp/postprocess.h>
 #include <assimp/version.h>
 #include <assimp/cexport.h>
+#include <assimp/cfileio.h>
 
 #endif

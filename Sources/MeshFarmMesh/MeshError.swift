@@ -2,7 +2,7 @@
 ///
 /// Every way an input can be wrong maps to one case; ``description`` is the
 /// message shown in job reports and CLI output.
-public enum MeshError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum MeshError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// The file does not exist or cannot be read.
     case unreadable(path: String, reason: String)
     /// The path is a directory, not a file.
@@ -29,6 +29,17 @@ public enum MeshError: Error, Sendable, Equatable, CustomStringConvertible {
     case badArtifact(String)
     /// A reduction or export request is invalid.
     case invalidRequest(String)
+    /// The importer ran out of memory (an allocation failed).
+    case outOfMemory
+    /// The contained importer died from a signal (a crash in a C importer).
+    case importCrashed(signal: String)
+    /// The contained importer went over its memory limit (or was chosen by
+    /// the kernel's out-of-memory killer).
+    case importMemoryExceeded(limitBytes: Int)
+    /// The contained importer ran longer than its wall-clock limit.
+    case importTimedOut(seconds: Double)
+    /// The contained importer used more CPU time than its limit.
+    case importCPUExceeded(seconds: Double)
 
     public var description: String {
         switch self {
@@ -47,6 +58,11 @@ public enum MeshError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidMesh(let reason): "invalid mesh: \(reason)"
         case .badArtifact(let reason): "corrupt mesh artifact: \(reason)"
         case .invalidRequest(let reason): reason
+        case .outOfMemory: "the import ran out of memory"
+        case .importCrashed(let signal): "the importer crashed on this file (\(signal))"
+        case .importMemoryExceeded(let limit): "import exceeded its \(Self.bytes(limit)) memory limit"
+        case .importTimedOut(let seconds): "import took longer than \(Self.duration(seconds))"
+        case .importCPUExceeded(let seconds): "import used more than \(Self.duration(seconds)) of CPU time"
         }
     }
 
@@ -66,6 +82,34 @@ public enum MeshError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidMesh: "invalid-mesh"
         case .badArtifact: "bad-artifact"
         case .invalidRequest: "invalid-request"
+        case .outOfMemory, .importMemoryExceeded: "import-memory-limit"
+        case .importCrashed: "import-crashed"
+        case .importTimedOut: "import-timeout"
+        case .importCPUExceeded: "import-cpu-limit"
         }
+    }
+
+    /// "8 GiB", "512 MiB", "1.5 GiB".
+    static func bytes(_ count: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        let text = value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+        return "\(text) \(units[unit])"
+    }
+
+    /// "10 minutes", "90 seconds", "1.5 hours".
+    static func duration(_ seconds: Double) -> String {
+        func format(_ value: Double, _ unit: String) -> String {
+            let text = value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+            return "\(text) \(unit)\(value == 1 ? "" : "s")"
+        }
+        if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 360) == 0 { return format(seconds / 3600, "hour") }
+        if seconds >= 60, seconds.truncatingRemainder(dividingBy: 6) == 0 { return format(seconds / 60, "minute") }
+        return format(seconds, "second")
     }
 }

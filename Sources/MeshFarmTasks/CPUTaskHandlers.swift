@@ -6,19 +6,22 @@ import MeshFarmMessaging
 
 /// The CPU pool's handlers by task kind: analyze, reduce, finalize.
 public enum CPUTaskHandlers {
-    public static func make(artifacts: any ArtifactAccess, limits: ImportLimits = ImportLimits()) -> [String:
-        any TaskHandler]
-    {
+    /// `importer` reads uploaded models: in services, a contained importer
+    /// (a child process with limits), so a hostile file fails its own task
+    /// and nothing else.
+    public static func make(artifacts: any ArtifactAccess, importer: any ModelLoading) -> [String: any TaskHandler] {
         [
-            TaskKind.analyze.rawValue: AnalyzeHandler(artifacts: artifacts, limits: limits),
+            TaskKind.analyze.rawValue: AnalyzeHandler(artifacts: artifacts, importer: importer),
             TaskKind.reduce.rawValue: ReduceHandler(artifacts: artifacts),
             TaskKind.finalize.rawValue: FinalizeHandler(artifacts: artifacts),
         ]
     }
 }
 
-/// Bad input is permanent (retrying cannot help); anything else, such as an
-/// artifact download failing, is worth a retry.
+/// Bad input is permanent (retrying cannot help), and so is an import that
+/// crashed or ran over its limits in its child process: the same file does
+/// it again. Anything else, such as an artifact download failing or the
+/// importer program missing, is worth a retry.
 func classify(_ error: Error) -> TaskFailure {
     if let failure = error as? TaskFailure { return failure }
     if let mesh = error as? MeshError {
@@ -34,7 +37,7 @@ func classify(_ error: Error) -> TaskFailure {
 /// Import, validate, analyze; store the mesh artifact and an OBJ export.
 public struct AnalyzeHandler: TaskHandler {
     let artifacts: any ArtifactAccess
-    let limits: ImportLimits
+    let importer: any ModelLoading
 
     public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue {
         do {
@@ -42,9 +45,9 @@ public struct AnalyzeHandler: TaskHandler {
             context.progress(0, stage: "downloading")
             let file = try artifacts.fetch(payload.model)
             context.progress(0.2, stage: "importing")
-            let model = try MeshImporter(limits: limits).load(path: file.path)
+            let model = try importer.load(path: file.path)
             context.progress(0.6, stage: "analyzing")
-            let analysis = MeshAnalysis(mesh: model.mesh, format: model.format)
+            let analysis = MeshAnalysis(model: model)
             let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
             let obj = try artifacts.store(data: MeshExporter.encode(model.mesh, as: .obj))
             let box = model.mesh.bounds!

@@ -2,12 +2,17 @@ import ArgumentParser
 import CMeshOptimizer
 import Foundation
 import MeshFarmMesh
+import MeshFarmSandbox
 
 /// `meshfarm-bench mesh`: import, analysis and reduction speed, with the
 /// library's reduction next to a bare `meshopt_simplify` on the same data.
 struct MeshBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mesh", abstract: "Import MB/s, analysis time, reduction Mtri/s vs bare meshopt_simplify.")
+        commandName: "mesh",
+        abstract: """
+            Import MB/s, analysis time, reduction Mtri/s vs bare meshopt_simplify, and the cost of \
+            contained (child-process) import vs in-process import.
+            """)
 
     @Option(help: "Directory of models to include (default ../shared/models).")
     var models: String = "../shared/models"
@@ -20,6 +25,9 @@ struct MeshBench: ParsableCommand {
 
     @Option(help: "Repetitions per measurement (medians are reported).")
     var repeats: Int = 3
+
+    @Option(help: "Cells of the slab whose OBJ measures import isolation (4 * cells^2 triangles; 500 = 1M).")
+    var isolationCells: Int = 500
 
     func run() throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-bench-\(getpid())")
@@ -69,7 +77,40 @@ struct MeshBench: ParsableCommand {
             "Reduction to \(ratio) of the triangles; medians of \(repeats) runs; library = validate + simplify + scale + compact."
         )
         print(table.render())
+
+        let isolation = try measureIsolation(work: work)
+        print(
+            "\nImport of a \(isolation.triangles / 1000)k-triangle OBJ (\((isolation.megabytes).formatted(1)) MB), medians of \(isolation.runs) alternating runs:"
+        )
+        var isolationTable = Table(header: ["import", "seconds"])
+        isolationTable.add(["in-process (MeshImporter)", isolation.inProcess.formatted(3)])
+        isolationTable.add(["contained (child process, limits, artifact hand-off)", isolation.contained.formatted(3)])
+        print(isolationTable.render())
         print("mesh.reduce_overhead: \(lastRatio.formatted(3))")
+        print("mesh.import_isolation_overhead: \((isolation.contained / isolation.inProcess).formatted(3))")
+    }
+
+    /// Contained vs in-process import of the same OBJ, alternating so drift
+    /// on a shared machine hits both. Both end with the welded mesh in this
+    /// process; the contained one adds the child's start, the artifact write
+    /// and read-back.
+    func measureIsolation(work: URL) throws -> (
+        triangles: Int, megabytes: Double, runs: Int, inProcess: Double, contained: Double
+    ) {
+        let mesh = Mesh.slab(cells: isolationCells)
+        let path = work.appendingPathComponent("isolation.obj").path
+        try MeshExporter.write(mesh, to: path)
+        let bytes = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let contained = ContainedImporter(
+            containment: try ImportContainment.defaults(concurrency: 1), limits: ImportLimits())
+        let runs = max(repeats, 5)
+        var inProcess: [Double] = []
+        var isolated: [Double] = []
+        for _ in 0..<runs {
+            inProcess.append(try Timing.seconds { _ = try MeshImporter().load(path: path) })
+            isolated.append(try Timing.seconds { _ = try contained.load(path: path) })
+        }
+        return (mesh.triangleCount, bytes / 1e6, runs, Timing.median(inProcess), Timing.median(isolated))
     }
 
     /// The baseline: one `meshopt_simplify` call, nothing else.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
+import MeshFarmMesh
+import MeshFarmSandbox
 import MeshFarmTasks
 import MeshFarmWorkerKit
 
@@ -14,7 +16,9 @@ struct CPUWorkerCommand: AsyncParsableCommand {
             Options also read environment variables (the flag wins): --broker MESHFARM_BROKER_URL, \
             --server MESHFARM_SERVER_URL, --concurrency MESHFARM_CONCURRENCY, --metrics-port \
             MESHFARM_METRICS_PORT. SIGTERM stops taking tasks; running ones get --shutdown-grace \
-            seconds, then return to the queue.
+            seconds, then return to the queue. Every model import runs in a child process \
+            (meshfarm-import) under memory, CPU and wall-time limits: a file that crashes or \
+            exhausts the importer fails its own job and nothing else.
             """)
 
     @OptionGroup var options: WorkerOptions
@@ -22,14 +26,35 @@ struct CPUWorkerCommand: AsyncParsableCommand {
     @Option(help: "Tasks at once; also the broker prefetch (MESHFARM_CONCURRENCY; default: cores).")
     var concurrency: Int = Env.int("MESHFARM_CONCURRENCY", ProcessInfo.processInfo.activeProcessorCount)
 
+    @OptionGroup var importOptions: ImportContainmentOptions
+
     func validate() throws {
         try options.validateURLs()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
     }
 
     func run() async throws {
-        let handlers = CPUTaskHandlers.make(artifacts: try options.artifacts())
+        let importer = ContainedImporter(containment: try importOptions.containment(concurrency: concurrency))
+        try selfTest(importer)
+        let handlers = CPUTaskHandlers.make(artifacts: try options.artifacts(), importer: importer)
         try await WorkerServer(configuration: options.configuration(pool: "cpu", concurrency: concurrency))
             .run(handlers: handlers)
+    }
+
+    /// Imports a one-triangle model through the containment before taking
+    /// work: a missing or broken importer stops the worker at start-up, not
+    /// every task it would take.
+    func selfTest(_ importer: ContainedImporter) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-selftest-\(getpid()).obj")
+        try Data("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            let model = try importer.load(path: file.path)
+            guard model.mesh.triangleCount == 1 else {
+                throw ValidationError("the importer's self-test read a wrong mesh")
+            }
+        } catch {
+            throw ValidationError("the contained importer does not work (\(importer.containment.executable)): \(error)")
+        }
     }
 }

@@ -1,16 +1,30 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MeshFarmMesh
+import MeshFarmSandbox
 
-/// Import limits as command-line options, shared by the mesh subcommands.
-struct ImportLimitOptions: ParsableArguments {
+/// How the mesh subcommands import a model: the limits checked before
+/// allocating, and the containment (a child process with memory, CPU and
+/// wall-time limits) every import runs in, as in the farm's CPU workers.
+struct ImportOptions: ParsableArguments {
     @Option(help: "Reject files larger than this many bytes.")
     var maxBytes: Int = ImportLimits().maxFileBytes
 
     @Option(help: "Reject models with more triangles than this.")
     var maxTriangles: Int = ImportLimits().maxTriangles
 
+    @OptionGroup var containment: ImportContainmentOptions
+
     var limits: ImportLimits { ImportLimits(maxFileBytes: maxBytes, maxTriangles: maxTriangles) }
+
+    /// The contained importer for a process running `concurrency` imports at once.
+    func importer(concurrency: Int = 1) throws -> ContainedImporter {
+        var logger = Logger(label: "meshfarm.import")
+        logger.logLevel = .error  // the command prints the reason itself
+        return ContainedImporter(
+            containment: try containment.containment(concurrency: concurrency), limits: limits, logger: logger)
+    }
 }
 
 /// `meshfarm analyze FILE`: imports, validates and prints the analysis JSON.
@@ -21,17 +35,20 @@ struct AnalyzeCommand: ParsableCommand {
         discussion: """
             Prints format, vertices (after welding identical positions), triangles, bounds, \
             surfaceArea, volume, watertight, boundaryEdges, nonManifoldEdges, windingConsistent, \
-            components and degenerateTriangles. An unusable file exits 1 with the reason on stderr.
+            components, degenerateTriangles and unit (with sizes in millimetres when the format \
+            declares a unit). The import runs in a child process with memory, CPU and time limits. \
+            An unusable file exits 1 with the reason on stderr.
             """)
 
-    @Argument(help: "Model file (OBJ, STL, PLY, glTF/GLB, 3MF, OFF, COLLADA, FBX).")
+    @Argument(help: "Model file (OBJ, STL, PLY, glTF/GLB, 3MF, OFF, COLLADA, FBX, or a .zip of one with its files).")
     var file: String
 
-    @OptionGroup var importLimits: ImportLimitOptions
+    @OptionGroup var importOptions: ImportOptions
 
     func run() throws {
-        let model = try CLI.reportingErrors { try MeshImporter(limits: importLimits.limits).load(path: file) }
-        try CLI.printJSON(MeshAnalysis(mesh: model.mesh, format: model.format))
+        let importer = try importOptions.importer()
+        let model = try CLI.reportingErrors { try importer.load(path: file) }
+        try CLI.printJSON(MeshAnalysis(model: model))
     }
 }
 
@@ -44,11 +61,15 @@ enum CLI {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
-    /// Runs `body`; a ``MeshError`` becomes a one-line message and exit code 1.
+    /// Runs `body`; a ``MeshError`` (or an importer that cannot run)
+    /// becomes a one-line message and exit code 1.
     static func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as MeshError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        } catch let error as ContainedImportError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
         }

@@ -29,7 +29,7 @@ struct ReduceCommand: ParsableCommand {
     @Option(help: "Output file: .obj, .ply, .stl or .glb.")
     var out: String
 
-    @OptionGroup var importLimits: ImportLimitOptions
+    @OptionGroup var importOptions: ImportOptions
 
     func validate() throws {
         guard (ratio == nil) != (error == nil) else { throw ValidationError("give exactly one of --ratio or --error") }
@@ -39,8 +39,9 @@ struct ReduceCommand: ParsableCommand {
     }
 
     func run() throws {
+        let importer = try importOptions.importer()
         let result = try CLI.reportingErrors {
-            let model = try MeshImporter(limits: importLimits.limits).load(path: file)
+            let model = try importer.load(path: file)
             let target: Simplifier.Target = ratio.map { .ratio($0) } ?? .error(error!)
             return try Simplifier(lockBorder: lockBorder).simplify(model.mesh, to: target)
         }

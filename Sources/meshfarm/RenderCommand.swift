@@ -51,6 +51,8 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Output directory.")
     var out: String
 
+    @OptionGroup var importOptions: ImportOptions
+
     func validate() throws {
         guard views >= 1, views <= 360 else { throw ValidationError("--views must be 1...360") }
         guard size >= 1, size <= ComputeRenderer.maxImageSide else {
@@ -62,8 +64,9 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
+        let importer = try importOptions.importer()
         let mesh = try CLI.reportingErrors {
-            model.hasSuffix(".mfmesh") ? try MeshArtifact.read(path: model) : try MeshImporter().load(path: model).mesh
+            model.hasSuffix(".mfmesh") ? try MeshArtifact.read(path: model) : try importer.load(path: model).mesh
         }
         let context = try VulkanContext(
             options: .init(deviceIndex: device, pipelineCachePath: VulkanContext.defaultPipelineCachePath))

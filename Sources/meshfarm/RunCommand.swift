@@ -4,6 +4,7 @@ import Logging
 import MeshFarmCoordinator
 import MeshFarmGPUTasks
 import MeshFarmJobs
+import MeshFarmMesh
 import MeshFarmMessaging
 import MeshFarmRender
 import MeshFarmStorage
@@ -38,6 +39,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    @OptionGroup var importOptions: ImportOptions
+
     func run() async throws {
         let jobSpec = try spec.spec()
         var isDirectory: ObjCBool = false
@@ -45,7 +48,9 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("\(model) is not a readable file")
         }
         let output = URL(fileURLWithPath: out)
-        let farm = try await LocalFarm.start(cpuConcurrency: cpuConcurrency, device: device)
+        let farm = try await LocalFarm.start(
+            cpuConcurrency: cpuConcurrency, device: device,
+            importer: try importOptions.importer(concurrency: cpuConcurrency))
         defer { farm.cleanUp() }
         let result = try await farm.run(model: URL(fileURLWithPath: model), spec: jobSpec, quiet: quiet)
         try await OutputLayout.write(result, to: output) { file, destination in
@@ -77,7 +82,7 @@ final class LocalFarm: Sendable {
         self.scratch = scratch
     }
 
-    static func start(cpuConcurrency: Int, device: Int?) async throws -> LocalFarm {
+    static func start(cpuConcurrency: Int, device: Int?, importer: any ModelLoading) async throws -> LocalFarm {
         var logger = Logger(label: "meshfarm.run")
         logger.logLevel = .warning
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-run-\(UUID().uuidString)")
@@ -99,7 +104,7 @@ final class LocalFarm: Sendable {
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: cpuConcurrency,
                 workerName: "local-cpu"),
-            handlers: CPUTaskHandlers.make(artifacts: access), logger: logger)
+            handlers: CPUTaskHandlers.make(artifacts: access, importer: importer), logger: logger)
         let gpu = WorkerRuntime(
             transport: await InMemoryTransport(broker: broker),
             configuration: WorkerConfiguration(

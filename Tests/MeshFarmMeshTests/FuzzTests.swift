@@ -1,12 +1,19 @@
 import Foundation
 import MeshFarmMesh
 import MeshFarmTestSupport
+import MeshFarmZip
 import Testing
 
 /// Mutated and truncated models in several formats, each imported by
-/// `meshfarm analyze` in its own child process: every one must end in an
-/// analysis or a one-line error. A crash or hang fails the test and leaves
-/// the input under the test's output directory for reproduction.
+/// `meshfarm-import` (the importer the farm contains, run here without
+/// limits) in its own child process: every one must end in a mesh or a
+/// typed error. A crash or hang fails the test (the containment would turn
+/// it into a failed job, but our own readers must not crash at all) and
+/// leaves the input under the test's output directory for reproduction.
+///
+/// 3MF and zip inputs are mutated two ways: as bytes (hitting the zip
+/// structures and compressed data) and as text before packing (hitting
+/// the XML and the 3MF rules behind a valid container).
 @Suite struct FuzzTests {
     /// Deterministic xorshift generator: the same inputs on every run.
     struct Xorshift: RandomNumberGenerator {
@@ -17,6 +24,66 @@ import Testing
             state ^= state << 17
             return state
         }
+    }
+
+    /// A seed mutated as a whole file, or one part of a zip mutated before packing.
+    enum Seed {
+        case bytes(String, Data)
+        case parts(String, [(String, String)], mutable: String)
+
+        var name: String {
+            switch self {
+            case .bytes(let name, _), .parts(let name, _, _): name
+            }
+        }
+    }
+
+    static func zipSeeds() throws -> [Seed] {
+        let cube = Mesh.box(min: .zero, max: SIMD3(2, 2, 2))
+        let spot = try MeshImporter().load(
+            path: TestEnvironment.modelsDirectory.appendingPathComponent("spot.obj").path
+        ).mesh
+        let resources =
+            "<object id=\"1\">\(ThreeMFBuilder.meshXML(cube))</object><object id=\"2\"><components>"
+            + "<component objectid=\"1\" transform=\"1 0 0 0 1 0 0 0 1 5 0 0\"/><component p:path=\"/3D/spot.model\" objectid=\"3\"/>"
+            + "</components></object>"
+        var threeMF = ThreeMFBuilder(
+            model: ThreeMFBuilder.model(
+                resources: resources, build: "<item objectid=\"2\" transform=\"0 1 0 -1 0 0 0 0 1 0 0 0\"/>",
+                unit: "inch"))
+        threeMF.set(
+            "3D/spot.model",
+            ThreeMFBuilder.model(resources: "<object id=\"3\">\(ThreeMFBuilder.meshXML(spot))</object>", build: ""))
+        let small = ThreeMFBuilder(
+            model: ThreeMFBuilder.model(
+                resources: "<object id=\"1\">\(ThreeMFBuilder.meshXML(cube))</object>", build: "<item objectid=\"1\"/>")
+        )
+
+        let glb = MeshExporter.encode(cube, as: .glb)
+        let jsonLength = Int(glb[12]) | Int(glb[13]) << 8
+        var json = try JSONSerialization.jsonObject(with: glb[20..<(20 + jsonLength)]) as! [String: Any]
+        var buffers = json["buffers"] as! [[String: Any]]
+        buffers[0]["uri"] = "cube.bin"
+        json["buffers"] = buffers
+        let gltf = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+        let obj = "mtllib cube.mtl\nusemtl red\n" + String(decoding: MeshExporter.encode(cube, as: .obj), as: UTF8.self)
+
+        func zip(_ entries: [(String, Data)]) throws -> Data {
+            var writer = ZipWriter()
+            for (name, data) in entries { try writer.add(name, data) }
+            return writer.finish()
+        }
+        return [
+            .bytes("spot.3mf", try threeMF.data()),
+            .bytes("cube.3mf", try small.data()),
+            .parts("parts.3mf", threeMF.parts, mutable: "3D/3dmodel.model"),
+            .parts("rels.3mf", small.parts, mutable: "_rels/.rels"),
+            .parts("types.3mf", small.parts, mutable: "[Content_Types].xml"),
+            .bytes("gltf.zip", try zip([("cube.gltf", Data(gltf.utf8)), ("cube.bin", glb[(20 + jsonLength + 8)...])])),
+            .bytes(
+                "obj.zip", try zip([("cube.obj", Data(obj.utf8)), ("cube.mtl", Data("newmtl red\nKd 1 0 0\n".utf8))])),
+            .parts("gltf-json.zip", [("m/cube.gltf", gltf)], mutable: "m/cube.gltf"),
+        ]
     }
 
     static func seeds() throws -> [(name: String, data: Data)] {
@@ -79,17 +146,31 @@ import Testing
     }
 
     @Test func thousandMutatedInputsEndInAMeshOrAClearError() throws {
-        let seeds = try Self.seeds()
+        let seeds = try Self.seeds().map { Seed.bytes($0.name, $0.data) } + Self.zipSeeds()
         let directory = TestEnvironment.outputDirectory("fuzz")
-        let executable = TestEnvironment.executable("meshfarm")
-        // MESHFARM_FUZZ_SEED explores other inputs; the default keeps CI reproducible.
-        let seed = ProcessInfo.processInfo.environment["MESHFARM_FUZZ_SEED"].flatMap { UInt64($0) }
-        var rng = Xorshift(state: seed ?? 0x5EED_F00D_CAFE_1234)
+        let executable = TestEnvironment.executable("meshfarm-import")
+        // MESHFARM_FUZZ_SEED and MESHFARM_FUZZ_COUNT explore other and more inputs; the defaults keep CI
+        // reproducible and short.
+        let environment = ProcessInfo.processInfo.environment
+        var rng = Xorshift(state: environment["MESHFARM_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_F00D_CAFE_1234)
+        let count = environment["MESHFARM_FUZZ_COUNT"].flatMap { Int($0) } ?? 1_600
         var inputs: [URL] = []
-        for i in 0..<1_040 {
+        for i in 0..<count {
             let seed = seeds[i % seeds.count]
-            var data = seed.data
-            for _ in 0..<(1 + rng.next() % 3) { data = Self.mutate(data, &rng) }
+            var data: Data
+            switch seed {
+            case .bytes(_, let bytes):
+                data = bytes
+                for _ in 0..<(1 + rng.next() % 3) { data = Self.mutate(data, &rng) }
+            case .parts(_, let parts, let mutable):
+                var writer = ZipWriter()
+                for (name, text) in parts {
+                    var content = Data(text.utf8)
+                    if name == mutable { for _ in 0..<(1 + rng.next() % 3) { content = Self.mutate(content, &rng) } }
+                    try writer.add(name, content, method: rng.next() % 2 == 0 ? .deflate : .stored)
+                }
+                data = writer.finish()
+            }
             let url = directory.appendingPathComponent(String(format: "%04d-", i) + seed.name)
             try data.write(to: url)
             inputs.append(url)
@@ -102,24 +183,35 @@ import Testing
         nonisolated(unsafe) var failures: [String] = []
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
             let input = files[i]
+            let artifact = input.path + ".mfmesh"
+            let reportPath = input.path + ".report.json"
+            defer {
+                try? FileManager.default.removeItem(atPath: artifact)
+                try? FileManager.default.removeItem(atPath: reportPath)
+            }
             let verdict: String?
             do {
-                let outcome = try ChildProcess.run(executable, ["analyze", input.path], timeout: 60)
+                let outcome = try ChildProcess.run(
+                    executable,
+                    [input.path, "--artifact", artifact, "--report", reportPath, "--scratch", directory.path],
+                    timeout: 60)
+                let report = FileManager.default.contents(atPath: reportPath).flatMap {
+                    try? JSONSerialization.jsonObject(with: $0) as? [String: Any]
+                }
                 if outcome.timedOut {
                     verdict = "hang"
                 } else if outcome.signaled {
-                    verdict = "crash (signal \(outcome.status))"
-                } else if outcome.status == 0 {
-                    let json = try? JSONSerialization.jsonObject(with: outcome.stdout) as? [String: Any]
-                    verdict = (json?["triangles"] as? Int ?? 0) > 0 ? nil : "exit 0 without an analysis"
-                    if verdict == nil { lock.withLock { meshes += 1 } }
-                } else if outcome.status == 1, outcome.stderrText.hasPrefix("error: "),
-                    outcome.stderrText.split(separator: "\n").count == 1
+                    verdict = "crash (signal \(outcome.status)): \(outcome.stderrText.prefix(300))"
+                } else if outcome.status == 0, report?["success"] != nil,
+                    let mesh = try? MeshArtifact.read(path: artifact), mesh.triangleCount > 0
                 {
+                    verdict = nil
+                    lock.withLock { meshes += 1 }
+                } else if outcome.status == 1, report?["error"] != nil {
                     verdict = nil
                     lock.withLock { errors += 1 }
                 } else {
-                    verdict = "exit \(outcome.status): \(outcome.stderrText.prefix(200))"
+                    verdict = "exit \(outcome.status) without its report: \(outcome.stderrText.prefix(200))"
                 }
             } catch {
                 verdict = "could not run: \(error)"

@@ -30,6 +30,18 @@ public struct MeshAnalysis: Sendable, Equatable, Codable {
     public var components: Int
     /// Triangles with zero area (repeated vertices or collinear corners).
     public var degenerateTriangles: Int
+    /// The unit the file declares for its coordinates (`millimeter`,
+    /// `meter`, ...), or `unitless` for formats that have none (OBJ, STL,
+    /// PLY, OFF): bounds, area and volume above are in that unit.
+    public var unit: String
+    /// Bounding-box size (x, y, z) in millimetres; nil when unitless.
+    public var sizeMillimeters: [Double]?
+    /// Surface area in mm²; nil when unitless.
+    public var surfaceAreaSquareMillimeters: Double?
+    /// Volume in mm³; nil when unitless.
+    public var volumeCubicMillimeters: Double?
+    /// For a zip upload, the model's path inside the archive.
+    public var packagePath: String?
 }
 
 /// Bounds as JSON-friendly arrays.
@@ -46,7 +58,13 @@ public struct AnalysisBounds: Sendable, Equatable, Codable {
 extension MeshAnalysis {
     /// Analyzes `mesh`. Linear in its size apart from one sort of the edges;
     /// about a second for 2 million triangles in release builds.
-    public init(mesh: Mesh, format: ModelFormat? = nil) {
+    public init(model: ImportedModel) {
+        self.init(mesh: model.mesh, format: model.format, unit: model.unit)
+        packagePath = model.packagePath
+    }
+
+    /// Analyzes `mesh`, whose coordinates are in `unit` (nil: unitless).
+    public init(mesh: Mesh, format: ModelFormat? = nil, unit: LengthUnit? = nil) {
         self.format = format?.rawValue
         vertices = mesh.vertexCount
         triangles = mesh.triangleCount
@@ -82,6 +100,13 @@ extension MeshAnalysis {
         windingConsistent = topology.windingConsistent
         components = topology.components
         watertight = topology.boundaryEdges == 0 && topology.nonManifoldEdges == 0
+
+        self.unit = unit?.rawValue ?? "unitless"
+        if let scale = unit?.millimeters {
+            sizeMillimeters = (0..<3).map { (bounds.max[$0] - bounds.min[$0]) * scale }
+            surfaceAreaSquareMillimeters = area * scale * scale
+            volumeCubicMillimeters = volume * scale * scale * scale
+        }
     }
 }
 

@@ -20,7 +20,9 @@ public enum FormatDetector {
     /// `bytes` should hold at least the first 4 KiB (or the whole file).
     public static func detect(prefix bytes: [UInt8], fileSize: Int) -> ModelFormat? {
         if bytes.starts(with: Array("glTF".utf8)) { return .glb }
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .threeMF }  // zip container
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
+            return isThreeMFEntry(bytes) ? .threeMF : .zip  // the importer decides from the whole directory
+        }
         if bytes.starts(with: Array("Kaydara FBX Binary".utf8)) { return .fbx }
         if bytes.starts(with: Array("ply".utf8)), bytes.count > 3, bytes[3] == 0x0A || bytes[3] == 0x0D {
             let header = String(decoding: bytes.prefix(512), as: UTF8.self)
@@ -70,6 +72,15 @@ public enum FormatDetector {
     static func littleEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
         UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
             | UInt32(bytes[offset + 3]) << 24
+    }
+
+    /// True when the zip's first local header names a part every 3MF has.
+    static func isThreeMFEntry(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 30, bytes[0...3] == [0x50, 0x4B, 0x03, 0x04] else { return false }
+        let length = Int(bytes[26]) | Int(bytes[27]) << 8
+        guard bytes.count >= 30 + length else { return false }
+        let name = String(decoding: bytes[30..<(30 + length)], as: UTF8.self)
+        return name == "[Content_Types].xml" || name.hasPrefix("_rels/") || name.hasPrefix("3D/")
     }
 
     static func looksLikeOBJ(_ text: String) -> Bool {

@@ -1,42 +1,86 @@
-import CAssimp
-import CMeshOptimizer
 import Foundation
+import MeshFarmZip
 
 /// A model loaded from a file: its welded mesh plus what the import learned.
 public struct ImportedModel: Sendable {
     /// Welded mesh: exactly identical positions share one vertex.
     public var mesh: Mesh
-    /// The detected format.
+    /// The detected format (of the model inside, for a zip upload).
     public var format: ModelFormat
-    /// Size of the source file in bytes.
+    /// Size of the uploaded file in bytes.
     public var fileBytes: Int
+    /// The unit of the mesh's coordinates, when the format declares one.
+    public var unit: LengthUnit?
+    /// For a zip upload: the model's path inside the archive.
+    public var packagePath: String?
+
+    public init(
+        mesh: Mesh, format: ModelFormat, fileBytes: Int, unit: LengthUnit? = nil, packagePath: String? = nil
+    ) {
+        self.mesh = mesh
+        self.format = format
+        self.fileBytes = fileBytes
+        self.unit = unit
+        self.packagePath = packagePath
+    }
 }
 
-/// Imports model files through assimp, with format detection from content,
-/// header sanity checks and validation.
+/// Something that turns a model file into a mesh: ``MeshImporter`` in this
+/// process, or a contained importer that runs it in a child process.
+public protocol ModelLoading: Sendable {
+    /// Imports the model at `path`; blocking. A ``MeshError`` says the file
+    /// is at fault; any other error, that the loader could not do its work.
+    func load(path: String) throws -> ImportedModel
+}
+
+/// Imports model files, in this process, with format detection from
+/// content, size claims checked before allocating, and validation.
 ///
-/// assimp keeps its last error in a process-wide variable and its loggers
-/// are global, so imports are serialized by a lock. Importing blocks: call it
-/// from a dedicated thread, not from Swift's cooperative pool.
-public struct MeshImporter: Sendable {
+/// | format | reader |
+/// |---|---|
+/// | PLY (ASCII, binary LE/BE; faces and tristrips) | ``PLYReader`` (own) |
+/// | 3MF (core, components, production `p:path`) | ``ThreeMFReader`` (own, on ``ZipArchive`` and libxml2) |
+/// | zip of a model and its side files | ``ModelArchive``, then the model's reader |
+/// | OBJ, STL, glTF/GLB, OFF, COLLADA, FBX | assimp, files confined by ``AssimpConfinedIO`` |
+///
+/// Importing blocks, and C importers can crash or run away on hostile
+/// files: services run it in a child process with limits (see
+/// `MeshFarmSandbox`), never on Swift's cooperative pool.
+public struct MeshImporter: ModelLoading {
     public var limits: ImportLimits
+    /// Where zip uploads are unpacked (a fresh folder per import, removed after).
+    public var scratchDirectory: URL
 
-    public init(limits: ImportLimits = ImportLimits()) {
+    public init(limits: ImportLimits = ImportLimits(), scratchDirectory: URL = FileManager.default.temporaryDirectory) {
         self.limits = limits
+        self.scratchDirectory = scratchDirectory
     }
-
-    /// Post-processing asked of assimp: triangulate polygons, split meshes by
-    /// primitive type (so points and lines are easy to skip), bake the node
-    /// hierarchy's transforms into the vertices (glTF, COLLADA and FBX scenes
-    /// place meshes with node matrices) and validate indices.
-    static let postProcess: UInt32 =
-        aiProcess_Triangulate.rawValue | aiProcess_SortByPType.rawValue
-        | aiProcess_PreTransformVertices.rawValue | aiProcess_ValidateDataStructure.rawValue
-
-    private static let lock = NSLock()
 
     /// Imports the model at `path`.
     public func load(path: String) throws(MeshError) -> ImportedModel {
+        try load(path: path, archiveRoot: nil)
+    }
+
+    /// `archiveRoot`: the folder a zip upload was unpacked into, when `path` is inside it.
+    private func load(path: String, archiveRoot: String?) throws(MeshError) -> ImportedModel {
+        let (fileSize, prefix) = try Self.inspect(path)
+        if fileSize == 0 { throw .emptyFile }
+        if fileSize > limits.maxFileBytes { throw .fileTooLarge(bytes: fileSize, limit: limits.maxFileBytes) }
+        let fileExtension = (path as NSString).pathExtension.lowercased()
+        let format = try Self.detectFormat(prefix: prefix, fileSize: fileSize, fileExtension: fileExtension)
+        switch format {
+        case .threeMF, .zip:
+            return try loadContainer(
+                path: path, fileSize: fileSize, fileExtension: fileExtension, nested: archiveRoot != nil)
+        default:
+            try checkClaims(FormatDetector.claims(prefix: prefix, format: format), format: format, fileSize: fileSize)
+            return try loadModel(
+                path: path, format: format, fileSize: fileSize, fileExtension: fileExtension, sideFileRoot: archiveRoot)
+        }
+    }
+
+    /// Size and first 4 KiB of a regular file.
+    static func inspect(_ path: String) throws(MeshError) -> (size: Int, prefix: [UInt8]) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .unreadable(path: path, reason: "no such file")
@@ -46,61 +90,70 @@ public struct MeshImporter: Sendable {
             throw .unreadable(path: path, reason: "permission denied or not a regular file")
         }
         defer { try? handle.close() }
-        let fileSize: Int
-        let prefix: [UInt8]
         do {
-            fileSize = Int(try handle.seekToEnd())
+            let size = Int(try handle.seekToEnd())
             try handle.seek(toOffset: 0)
-            prefix = [UInt8](try handle.read(upToCount: 4096) ?? Data())
+            return (size, [UInt8](try handle.read(upToCount: 4096) ?? Data()))
         } catch {
             throw .unreadable(path: path, reason: "\(error)")
         }
-        if fileSize == 0 { throw .emptyFile }
-        if fileSize > limits.maxFileBytes { throw .fileTooLarge(bytes: fileSize, limit: limits.maxFileBytes) }
+    }
 
-        let fileExtension = (path as NSString).pathExtension.lowercased()
-        let format = try Self.detectFormat(prefix: prefix, fileSize: fileSize, fileExtension: fileExtension)
-        try checkClaims(FormatDetector.claims(prefix: prefix, format: format), format: format, fileSize: fileSize)
-
+    /// A single model file.
+    private func loadModel(
+        path: String, format: ModelFormat, fileSize: Int, fileExtension: String, sideFileRoot: String?
+    )
+        throws(MeshError) -> ImportedModel
+    {
+        try SizeClaims.check(path: path, format: format, fileSize: fileSize, limits: limits, sideFileRoot: sideFileRoot)
         let mesh: Mesh
         if format.isPLY {
-            mesh = try load(data: try Self.readAll(path), format: format)
-        } else if format.extensions.contains(fileExtension) {
-            // By path, so formats with side files (.gltf + .bin, .obj + .mtl) resolve them.
-            mesh = try importScene(format: format) { flags in aiImportFile(path, flags) }
-        } else {
-            // Misnamed file: feed the bytes with the detected format as the hint.
-            mesh = try load(data: try Self.readAll(path), format: format)
-        }
-        return ImportedModel(mesh: mesh, format: format, fileBytes: fileSize)
-    }
-
-    /// Imports a model held in memory (self-contained formats only: a glTF
-    /// with external buffers needs ``load(path:)``).
-    public func load(data: Data) throws(MeshError) -> ImportedModel {
-        if data.isEmpty { throw .emptyFile }
-        if data.count > limits.maxFileBytes { throw .fileTooLarge(bytes: data.count, limit: limits.maxFileBytes) }
-        let prefix = [UInt8](data.prefix(4096))
-        let format = try Self.detectFormat(prefix: prefix, fileSize: data.count, fileExtension: "")
-        try checkClaims(FormatDetector.claims(prefix: prefix, format: format), format: format, fileSize: data.count)
-        return ImportedModel(mesh: try load(data: data, format: format), format: format, fileBytes: data.count)
-    }
-
-    private static func readAll(_ path: String) throws(MeshError) -> Data {
-        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .unreadable(path: path, reason: "\(error)")
-        }
-    }
-
-    private func load(data: Data, format: ModelFormat) throws(MeshError) -> Mesh {
-        if format.isPLY { return try finish(try PLYReader(limits: limits).read(data)) }
-        return try importScene(format: format) { flags in
-            data.withUnsafeBytes { bytes in
-                aiImportFileFromMemory(
-                    bytes.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(bytes.count), flags,
-                    format.assimpHint)
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw .unreadable(path: path, reason: "\(error)")
             }
+            mesh = try PLYReader(limits: limits).read(data)
+        } else {
+            mesh = try importWithAssimp(
+                path: path, format: format, fileExtension: fileExtension, sideFileRoot: sideFileRoot)
         }
+        let unit: LengthUnit? = format == .gltf || format == .glb ? .meter : nil  // glTF 2.0: "units ... are meters"
+        return ImportedModel(mesh: try finish(mesh), format: format, fileBytes: fileSize, unit: unit)
+    }
+
+    /// A zip container: a 3MF package, or (at the top level only) a zip of
+    /// one model and its side files.
+    private func loadContainer(path: String, fileSize: Int, fileExtension: String, nested: Bool)
+        throws(MeshError) -> ImportedModel
+    {
+        let reader = ThreeMFReader(limits: limits)
+        let archive: ZipArchive
+        do {
+            archive = try ZipArchive(path: path, limits: reader.zipLimits)
+        } catch {
+            throw fileExtension == "3mf" ? ThreeMFReader.zipError(error) : ModelArchive.zipError(error)
+        }
+        if fileExtension == "3mf" || ModelArchive.isThreeMF(archive) {
+            let result = try reader.read(archive)
+            return ImportedModel(
+                mesh: try finish(result.mesh), format: .threeMF, fileBytes: fileSize, unit: result.unit)
+        }
+        guard !nested else {
+            throw .malformed(format: "zip", reason: "a zip archive inside a zip archive is not unpacked")
+        }
+        let entry = try ModelArchive.modelEntry(in: archive)
+        let folder = scratchDirectory.appendingPathComponent("meshfarm-unpack-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw .unreadable(path: folder.path, reason: "cannot create a folder to unpack into: \(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try ModelArchive.extract(archive, to: folder)
+        var model = try load(path: folder.appendingPathComponent(entry.name).path, archiveRoot: folder.path)
+        model.fileBytes = fileSize
+        model.packagePath = entry.name
+        return model
     }
 
     static func detectFormat(prefix: [UInt8], fileSize: Int, fileExtension: String) throws(MeshError) -> ModelFormat {
@@ -114,7 +167,7 @@ public struct MeshImporter: Sendable {
             )
         }
         if fileExtension == "stl" { throw .malformed(format: "binary STL", reason: "shorter than the 84-byte header") }
-        let supported = "OBJ, STL, PLY, glTF/GLB, 3MF, OFF, COLLADA, FBX"
+        let supported = "OBJ, STL, PLY, glTF/GLB, 3MF, OFF, COLLADA, FBX, or a zip of one of them with its files"
         throw .unsupportedFormat(detail: "the content matches none of \(supported)")
     }
 
@@ -131,68 +184,10 @@ public struct MeshImporter: Sendable {
         }
     }
 
-    /// Runs one assimp import under the global lock and converts the scene.
-    private func importScene(
-        format: ModelFormat, _ run: (UInt32) -> UnsafePointer<aiScene>?
-    ) throws(MeshError) -> Mesh {
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
-        guard let scene = run(Self.postProcess) else {
-            let reason = String(cString: aiGetErrorString())
-            throw .malformed(format: format.rawValue, reason: reason.isEmpty ? "assimp could not read it" : reason)
-        }
-        defer { aiReleaseImport(scene) }
-        return try finish(try extractTriangles(scene.pointee))
-    }
-
-    /// Concatenates the triangles of every mesh in the scene, skipping point
-    /// and line primitives.
-    private func extractTriangles(_ scene: aiScene) throws(MeshError) -> Mesh {
-        let meshes = (0..<Int(scene.mNumMeshes)).compactMap { scene.mMeshes[$0]?.pointee }
-        var triangleTotal = 0
-        var vertexTotal = 0
-        for mesh in meshes where mesh.mPrimitiveTypes & aiPrimitiveType_TRIANGLE.rawValue != 0 {
-            triangleTotal += Int(mesh.mNumFaces)
-            vertexTotal += Int(mesh.mNumVertices)
-        }
-        if triangleTotal == 0 { throw .noTriangles }
-        if triangleTotal > limits.maxTriangles {
-            throw .tooManyTriangles(count: triangleTotal, limit: limits.maxTriangles)
-        }
-
-        var positions = [Float]()
-        positions.reserveCapacity(vertexTotal * 3)
-        var indices = [UInt32]()
-        indices.reserveCapacity(triangleTotal * 3)
-        for mesh in meshes where mesh.mPrimitiveTypes & aiPrimitiveType_TRIANGLE.rawValue != 0 {
-            let base = UInt32(positions.count / 3)
-            let vertexCount = Int(mesh.mNumVertices)
-            for v in 0..<vertexCount {
-                let p = mesh.mVertices[v]
-                positions.append(p.x)
-                positions.append(p.y)
-                positions.append(p.z)
-            }
-            for f in 0..<Int(mesh.mNumFaces) {
-                let face = mesh.mFaces[f]
-                guard face.mNumIndices == 3 else { continue }  // stray point/line in a mixed mesh
-                for corner in 0..<3 {
-                    let index = Int(face.mIndices[corner])
-                    guard index < vertexCount else {
-                        throw .indexOutOfRange(triangle: indices.count / 3, index: index, vertexCount: vertexCount)
-                    }
-                    indices.append(base + UInt32(index))
-                }
-            }
-        }
-        if indices.isEmpty { throw .noTriangles }
-        return Mesh(positions: positions, indices: indices)
-    }
-
     /// Checks that every coordinate used is finite, then merges vertices with
     /// exactly equal positions (treating -0 as 0) so triangles share edges:
     /// importers emit one vertex per face corner.
-    private func finish(_ mesh: Mesh) throws(MeshError) -> Mesh {
+    func finish(_ mesh: Mesh) throws(MeshError) -> Mesh {
         if let bad = mesh.positions.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteCoordinate(vertex: bad / 3) }
         return Welding.weld(mesh)
     }

@@ -9,6 +9,8 @@ public enum ModelFormat: String, Sendable, Codable, CaseIterable {
     case gltf
     case glb
     case threeMF = "3mf"
+    /// A zip archive of one model and its side files.
+    case zip
     case off
     case collada
     case fbx
@@ -22,6 +24,7 @@ public enum ModelFormat: String, Sendable, Codable, CaseIterable {
         case .gltf: "gltf"
         case .glb: "glb"
         case .threeMF: "3mf"
+        case .zip: "zip"
         case .off: "off"
         case .collada: "dae"
         case .fbx: "fbx"

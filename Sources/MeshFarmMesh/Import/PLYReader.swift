@@ -82,33 +82,41 @@ struct PLYReader {
                     positions += [Float(values[xi]), Float(values[yi]), Float(values[zi])]
                 }
                 vertexCount = element.count
-            case "face":
+            case "face", "tristrips":
+                let strips = element.name == "tristrips"
                 guard
                     let listIndex = element.properties.firstIndex(where: {
                         $0.countType != nil && ($0.name == "vertex_indices" || $0.name == "vertex_index")
                     })
                 else {
-                    throw Self.error("the face element has no vertex_indices list")
+                    throw Self.error("the \(element.name) element has no vertex_indices list")
                 }
-                indices.reserveCapacity(element.count * 3)
+                if !strips { indices.reserveCapacity(element.count * 3) }
                 var corners: [UInt32] = []
                 for f in 0..<element.count {
                     for (p, property) in element.properties.enumerated() {
                         guard let countType = property.countType else {
-                            _ = try cursor.scalar(property.type, context: "face \(f)")
+                            _ = try cursor.scalar(property.type, context: "\(element.name) \(f)")
                             continue
                         }
                         guard p == listIndex else {
-                            try cursor.skipList(countType: countType, itemType: property.type, context: "face \(f)")
+                            try cursor.skipList(
+                                countType: countType, itemType: property.type, context: "\(element.name) \(f)")
                             continue
                         }
-                        let count = try cursor.scalar(countType, context: "face \(f)")
-                        guard count >= 0, count <= 1024 else {
-                            throw Self.error("face \(f) claims \(count) corners")
+                        let count = try cursor.scalar(countType, context: "\(element.name) \(f)")
+                        // A strip holds at most one index per byte left; a face at most 1024 corners.
+                        guard count >= 0, count <= (strips ? Double(bytes.count - cursor.offset) : 1024) else {
+                            throw Self.error("\(element.name) \(f) claims \(count) indices")
                         }
                         corners.removeAll(keepingCapacity: true)
                         for _ in 0..<Int(count) {
-                            let index = try cursor.scalar(property.type, context: "face \(f)")
+                            let index = try cursor.scalar(property.type, context: "\(element.name) \(f)")
+                            if strips, index == -1 {  // restart: the next index begins a new strip
+                                Self.appendStrip(corners, to: &indices)
+                                corners.removeAll(keepingCapacity: true)
+                                continue
+                            }
                             guard index >= 0, index < Double(vertexCount) else {
                                 throw MeshError.indexOutOfRange(
                                     triangle: indices.count / 3, index: Int(exactly: index.rounded()) ?? -1,
@@ -116,8 +124,10 @@ struct PLYReader {
                             }
                             corners.append(UInt32(index))
                         }
-                        // Polygons become fans; points and lines carry no triangles.
-                        if corners.count >= 3 {
+                        if strips {
+                            Self.appendStrip(corners, to: &indices)
+                        } else if corners.count >= 3 {
+                            // Polygons become fans; points and lines carry no triangles.
                             for k in 1..<(corners.count - 1) { indices += [corners[0], corners[k], corners[k + 1]] }
                         }
                     }
@@ -140,6 +150,19 @@ struct PLYReader {
         }
         if indices.isEmpty { throw .noTriangles }
         return Mesh(positions: positions, indices: indices)
+    }
+
+    /// Triangles of one strip: triangle k is (s[k], s[k+1], s[k+2]) with
+    /// the first two swapped when k is odd, so every triangle keeps the
+    /// strip's winding. Degenerate triangles (a repeated index, which
+    /// strips use to join runs) are dropped; they still count for parity.
+    static func appendStrip(_ strip: [UInt32], to indices: inout [UInt32]) {
+        guard strip.count >= 3 else { return }
+        for k in 0..<(strip.count - 2) {
+            let (a, b, c) = (strip[k], strip[k + 1], strip[k + 2])
+            if a == b || b == c || a == c { continue }
+            if k % 2 == 0 { indices += [a, b, c] } else { indices += [b, a, c] }
+        }
     }
 
     private func parseHeader(_ bytes: [UInt8]) throws(MeshError) -> (Encoding, [Element], Int) {
