@@ -3,7 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -31,7 +36,9 @@ static void set_limit(int resource, uint64_t soft, uint64_t hard) {
     setrlimit(resource, &limit);
 }
 
-/// Runs in the forked child: only async-signal-safe calls until execve.
+/// Runs in the child, which shares the parent's memory until it execs:
+/// only async-signal-safe system calls, no allocation, nothing written but
+/// its own stack.
 static void become_contained(const char *path, char *const argv[], char *const envp[], int in, int out, int err,
                              int report, pid_t parent, const meshfarm_child_limits *limits) {
     struct sigaction dfl;
@@ -66,6 +73,21 @@ fail:;
     _exit(127);
 }
 
+struct spawn_request {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int in, out, err, report;
+    pid_t parent;
+    const meshfarm_child_limits *limits;
+};
+
+static int child_main(void *argument) {
+    const struct spawn_request *r = argument;
+    become_contained(r->path, r->argv, r->envp, r->in, r->out, r->err, r->report, r->parent, r->limits);
+    return 127;
+}
+
 int meshfarm_spawn_contained(const char *path, char *const argv[], char *const envp[], const char *stdout_path,
                              const char *stderr_path, const meshfarm_child_limits *limits, pid_t *pid) {
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -77,13 +99,29 @@ int meshfarm_spawn_contained(const char *path, char *const argv[], char *const e
         result = errno;
         goto done;
     }
-    pid_t parent = getpid();
-    pid_t child = fork();
-    if (child < 0) {
+    // Like posix_spawn: the child shares the parent's memory (CLONE_VM) on a stack of its own and
+    // the parent waits until it has exec'd (CLONE_VFORK). A fork would copy the page tables of a
+    // worker holding gigabytes of meshes, and leave every page of it to fault again on the
+    // parent's next write. All signals are blocked across the clone, so no handler of the parent
+    // runs in the child before it has reset them.
+    struct spawn_request request = {path, argv, envp, in, out, err, report[1], getpid(), limits};
+    const size_t stack_size = 256 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
         result = errno;
         goto done;
     }
-    if (child == 0) become_contained(path, argv, envp, in, out, err, report[1], parent, limits);
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t child = clone(child_main, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
+    int clone_error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    munmap(stack, stack_size);
+    if (child < 0) {
+        result = clone_error;
+        goto done;
+    }
 
     close(report[1]);
     report[1] = -1;
@@ -114,6 +152,29 @@ pid_t meshfarm_wait(pid_t pid, int nohang, int *status, struct rusage *usage) {
         r = wait4(pid, status, nohang ? WNOHANG : 0, usage);
     } while (r < 0 && errno == EINTR);
     return r;
+}
+
+pid_t meshfarm_wait_timeout(pid_t pid, int64_t timeout_ms, int *status, struct rusage *usage) {
+    pid_t done = meshfarm_wait(pid, 1, status, usage);
+    if (done != 0) return done;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        struct pollfd ready = {.fd = fd, .events = POLLIN};
+        int r;
+        do {
+            r = poll(&ready, 1, timeout_ms > 0x7fffffff ? 0x7fffffff : (int)timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        close(fd);
+        return r > 0 ? meshfarm_wait(pid, 1, status, usage) : (r == 0 ? 0 : -1);
+    }
+    // No pidfd: check every 2 ms.
+    struct timespec step = {.tv_sec = 0, .tv_nsec = 2000000};
+    for (int64_t waited = 0; waited < timeout_ms; waited += 2) {
+        nanosleep(&step, NULL);
+        done = meshfarm_wait(pid, 1, status, usage);
+        if (done != 0) return done;
+    }
+    return 0;
 }
 
 int meshfarm_exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }

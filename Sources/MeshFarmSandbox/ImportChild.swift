@@ -37,7 +37,7 @@ public enum ImportChild {
         let code: Int32
         do {
             let imported = try importer.load(path: model)
-            try MeshArtifact.encode(imported.mesh).write(to: URL(fileURLWithPath: artifact))
+            try MeshArtifact.write(imported.mesh, to: artifact)
             outcome = ImportChildReport(
                 success: .init(
                     format: imported.format, fileBytes: imported.fileBytes, unit: imported.unit,

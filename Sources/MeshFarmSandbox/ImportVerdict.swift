@@ -13,14 +13,23 @@ public struct ChildExit: Sendable, Equatable {
     public var killedAtDeadline: Bool
     /// User + system CPU time it used.
     public var cpuSeconds: Double
-    /// Its peak resident memory (from `wait4`'s `ru_maxrss`).
-    public var peakResidentBytes: Int
+    /// The largest address space it was seen to use (its `VmPeak`, sampled
+    /// while it ran: `wait4`'s `ru_maxrss` cannot be used, because exec
+    /// records the pre-exec high-water mark, the parent's, in it).
+    public var peakAddressSpaceBytes: Int
+    /// Whether its stderr reports a failed allocation (`std::bad_alloc`,
+    /// Swift's "could not allocate memory", glibc's "Cannot allocate memory").
+    public var reportedAllocationFailure: Bool
 
-    public init(end: End, killedAtDeadline: Bool = false, cpuSeconds: Double = 0, peakResidentBytes: Int = 0) {
+    public init(
+        end: End, killedAtDeadline: Bool = false, cpuSeconds: Double = 0, peakAddressSpaceBytes: Int = 0,
+        reportedAllocationFailure: Bool = false
+    ) {
         self.end = end
         self.killedAtDeadline = killedAtDeadline
         self.cpuSeconds = cpuSeconds
-        self.peakResidentBytes = peakResidentBytes
+        self.peakAddressSpaceBytes = peakAddressSpaceBytes
+        self.reportedAllocationFailure = reportedAllocationFailure
     }
 }
 
@@ -34,7 +43,7 @@ public struct ChildExit: Sendable, Equatable {
 /// | exited 1 with an error report | that ``MeshError`` (the file's fault) |
 /// | exited 3 (an allocation failed) | ``MeshError/importMemoryExceeded(limitBytes:)`` |
 /// | got SIGKILL from someone else (the OOM killer) | ``MeshError/importMemoryExceeded(limitBytes:)`` |
-/// | died of another signal with its memory near the limit | ``MeshError/importMemoryExceeded(limitBytes:)`` |
+/// | died of another signal after an allocation failed (its address space seen at 3/4 of the limit or more, or its stderr says so) | ``MeshError/importMemoryExceeded(limitBytes:)`` |
 /// | died of another signal | ``MeshError/importCrashed(signal:)`` |
 /// | exited otherwise, or without a readable report | ``ContainedImportError/protocolBroken(_:)`` |
 ///
@@ -60,8 +69,10 @@ public enum ImportVerdict {
             }
             if signal == SIGKILL { return .rejected(memory) }
             // An allocation that failed at the limit often ends in a crash (a C importer
-            // dereferencing NULL, Swift's runtime trapping): judge by how much it held.
-            if exit.peakResidentBytes >= containment.memoryBytes / 2 { return .rejected(memory) }
+            // dereferencing NULL, Swift's runtime trapping, an uncaught bad_alloc).
+            if exit.reportedAllocationFailure || exit.peakAddressSpaceBytes >= containment.memoryBytes / 4 * 3 {
+                return .rejected(memory)
+            }
             return .rejected(.importCrashed(signal: signalName(signal)))
         case .exited(ImportChildReport.ExitCode.outOfMemory):
             return .rejected(memory)

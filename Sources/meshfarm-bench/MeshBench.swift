@@ -82,12 +82,19 @@ struct MeshBench: ParsableCommand {
         print(
             "\nImport of a \(isolation.triangles / 1000)k-triangle OBJ (\((isolation.megabytes).formatted(1)) MB), medians of \(isolation.runs) alternating runs:"
         )
-        var isolationTable = Table(header: ["import", "seconds"])
-        isolationTable.add(["in-process (MeshImporter)", isolation.inProcess.formatted(3)])
-        isolationTable.add(["contained (child process, limits, artifact hand-off)", isolation.contained.formatted(3)])
+        var isolationTable = Table(header: ["import", "median s", "min s", "max s"])
+        for (name, times) in [
+            ("in-process (MeshImporter)", isolation.inProcess),
+            ("contained (child process, limits, artifact hand-off)", isolation.contained),
+        ] {
+            isolationTable.add([
+                name, Timing.median(times).formatted(3), times.min()!.formatted(3), times.max()!.formatted(3),
+            ])
+        }
         print(isolationTable.render())
         print("mesh.reduce_overhead: \(lastRatio.formatted(3))")
-        print("mesh.import_isolation_overhead: \((isolation.contained / isolation.inProcess).formatted(3))")
+        let overhead = Timing.median(isolation.contained) / Timing.median(isolation.inProcess)
+        print("mesh.import_isolation_overhead: \(overhead.formatted(3))")
     }
 
     /// Contained vs in-process import of the same OBJ, alternating so drift
@@ -95,7 +102,7 @@ struct MeshBench: ParsableCommand {
     /// process; the contained one adds the child's start, the artifact write
     /// and read-back.
     func measureIsolation(work: URL) throws -> (
-        triangles: Int, megabytes: Double, runs: Int, inProcess: Double, contained: Double
+        triangles: Int, megabytes: Double, runs: Int, inProcess: [Double], contained: [Double]
     ) {
         let mesh = Mesh.slab(cells: isolationCells)
         let path = work.appendingPathComponent("isolation.obj").path
@@ -103,14 +110,16 @@ struct MeshBench: ParsableCommand {
         let bytes = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
         let contained = ContainedImporter(
             containment: try ImportContainment.defaults(concurrency: 1), limits: ImportLimits())
-        let runs = max(repeats, 5)
+        let runs = max(repeats, 9)
         var inProcess: [Double] = []
         var isolated: [Double] = []
+        _ = try MeshImporter().load(path: path)  // warm-up runs, not counted: file cache, allocator, importer binary
+        _ = try contained.load(path: path)
         for _ in 0..<runs {
             inProcess.append(try Timing.seconds { _ = try MeshImporter().load(path: path) })
             isolated.append(try Timing.seconds { _ = try contained.load(path: path) })
         }
-        return (mesh.triangleCount, bytes / 1e6, runs, Timing.median(inProcess), Timing.median(isolated))
+        return (mesh.triangleCount, bytes / 1e6, runs, inProcess, isolated)
     }
 
     /// The baseline: one `meshopt_simplify` call, nothing else.

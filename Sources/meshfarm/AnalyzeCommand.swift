@@ -18,6 +18,15 @@ struct ImportOptions: ParsableArguments {
 
     var limits: ImportLimits { ImportLimits(maxFileBytes: maxBytes, maxTriangles: maxTriangles) }
 
+    /// Imports `model` contained, packed with its side files first if it names any.
+    func load(_ model: String) throws -> ImportedModel {
+        let packed = try PackedModel(model)
+        defer { packed.cleanUp() }
+        var imported = try importer().load(path: packed.path)
+        imported.packagePath = nil  // a zip the command made, not the user's
+        return imported
+    }
+
     /// The contained importer for a process running `concurrency` imports at once.
     func importer(concurrency: Int = 1) throws -> ContainedImporter {
         var logger = Logger(label: "meshfarm.import")
@@ -46,8 +55,7 @@ struct AnalyzeCommand: ParsableCommand {
     @OptionGroup var importOptions: ImportOptions
 
     func run() throws {
-        let importer = try importOptions.importer()
-        let model = try CLI.reportingErrors { try importer.load(path: file) }
+        let model = try CLI.reportingErrors { try importOptions.load(file) }
         try CLI.printJSON(MeshAnalysis(model: model))
     }
 }

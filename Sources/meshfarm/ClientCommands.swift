@@ -29,7 +29,12 @@ struct SubmitJobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit", abstract: "Upload a model and create a job on the farm.")
 
-    @Argument(help: "Model file.")
+    @Argument(
+        help: """
+            Model file: OBJ, STL, PLY, glTF/GLB, 3MF, OFF, COLLADA, FBX, or a .zip of one model and its \
+            files. A .gltf or .obj that names side files (buffers, materials, textures) in its folder \
+            is sent as a zip with them.
+            """)
     var model: String
 
     @OptionGroup var spec: SpecOptions
@@ -50,8 +55,10 @@ struct SubmitJobCommand: AsyncParsableCommand {
         guard FileManager.default.isReadableFile(atPath: model) else {
             throw ValidationError("\(model) is not readable")
         }
+        let packed = try PackedModel(model)
+        defer { packed.cleanUp() }
         let job = try await reportingAPIErrors {
-            let upload = try await client.upload(file: URL(fileURLWithPath: model))
+            let upload = try await client.upload(file: URL(fileURLWithPath: packed.path))
             return try await client.createJob(
                 CreateJobRequest(model: upload.sha256, name: (model as NSString).lastPathComponent, spec: jobSpec))
         }

@@ -39,9 +39,8 @@ struct ReduceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let importer = try importOptions.importer()
         let result = try CLI.reportingErrors {
-            let model = try importer.load(path: file)
+            let model = try importOptions.load(file)
             let target: Simplifier.Target = ratio.map { .ratio($0) } ?? .error(error!)
             return try Simplifier(lockBorder: lockBorder).simplify(model.mesh, to: target)
         }

@@ -64,9 +64,8 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        let importer = try importOptions.importer()
         let mesh = try CLI.reportingErrors {
-            model.hasSuffix(".mfmesh") ? try MeshArtifact.read(path: model) : try importer.load(path: model).mesh
+            model.hasSuffix(".mfmesh") ? try MeshArtifact.read(path: model) : try importOptions.load(model).mesh
         }
         let context = try VulkanContext(
             options: .init(deviceIndex: device, pipelineCachePath: VulkanContext.defaultPipelineCachePath))

@@ -116,7 +116,9 @@ final class LocalFarm: Sendable {
 
     /// Submits the model and waits for the job to finish.
     func run(model: URL, spec: JobSpec, quiet: Bool) async throws -> JobRecord {
-        let upload = try artifacts.put(file: model, move: false)
+        let packed = try PackedModel(model.path)
+        defer { packed.cleanUp() }
+        let upload = try artifacts.put(file: URL(fileURLWithPath: packed.path), move: false)
         let job = JobRecord(
             id: "run-\(RandomID.make().prefix(12))", spec: spec, model: upload.sha256, fileName: model.lastPathComponent
         )

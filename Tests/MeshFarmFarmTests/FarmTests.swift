@@ -160,6 +160,53 @@ import Testing
         #expect(goodDone.status == "succeeded")
     }
 
+    @Test func crashingAndHangingImportsFailTheirJobsWhileTheWorkerAndItsOtherTasksCarryOn() async throws {
+        // The CPU worker imports through meshfarm-test-importer, which crashes or hangs on demand;
+        // two task slots, so a good job's tasks run beside the hanging import.
+        let farm = FarmCluster()
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        let worker = try farm.startWorker(
+            "cpu", name: "cpu-1",
+            arguments: [
+                "--importer", TestEnvironment.executable("meshfarm-test-importer"), "--import-timeout", "8",
+                "--concurrency", "2",
+            ])
+        let workerPID = worker.pid
+        try farm.startWorker("gpu", name: "gpu-1")
+        let client = APIClient(baseURL: farm.serverURL)
+        let directory = TestEnvironment.outputDirectory("hostile")
+        let crashFile = directory.appendingPathComponent("crash.obj")
+        try Data("MESHFARM-TEST crash\n".utf8).write(to: crashFile)
+        let hangFile = directory.appendingPathComponent("hang.obj")
+        try Data("MESHFARM-TEST hang\n".utf8).write(to: hangFile)
+
+        let start = Date()
+        let hang = try await submit(client, hangFile)
+        let crash = try await submit(client, crashFile)
+        let crashed = try await waitFinished(client, crash.id, timeout: 60)
+        #expect(crashed.status == "failed")
+        #expect(
+            crashed.error?.contains("the importer crashed on this file (SIGSEGV)") == true, "\(crashed.error ?? "")")
+        #expect(crashed.tasks.first { $0.kind == "analyze" }?.attempts == 1)
+        #expect(Date().timeIntervalSince(start) < 8, "a crash fails its job at once, with no redeliveries")
+
+        // While the hanging import holds one slot, a good job goes through the other.
+        let good = try await submit(client, Self.spot)
+        let hangState = try await client.job(hang.id)
+        let goodDone = try await waitFinished(client, good.id)
+        #expect(goodDone.status == "succeeded", "\(goodDone.error ?? "")")
+        #expect(goodDone.tasks.first { $0.kind == "analyze" }?.worker == "cpu-1")
+        #expect(hangState.status == "running" || hangState.status == "queued")
+
+        let hung = try await waitFinished(client, hang.id, timeout: 60)
+        #expect(hung.status == "failed")
+        #expect(hung.error?.contains("import took longer than 8 seconds") == true, "\(hung.error ?? "")")
+        #expect(hung.tasks.first { $0.kind == "analyze" }?.attempts == 1)
+        // The same worker process served all three jobs and is still alive.
+        #expect(worker.isRunning && worker.pid == workerPID)
+    }
+
     @Test func killedGPUWorkerTaskIsRedeliveredAndTheJobSucceeds() async throws {
         let farm = FarmCluster()
         defer { farm.stopAll() }

@@ -1,5 +1,6 @@
 import Foundation
 import MeshFarmMesh
+import MeshFarmTestSupport
 import Testing
 
 @Suite struct ArtifactTests {
@@ -23,5 +24,24 @@ import Testing
         var wrongVersion = data
         wrongVersion[8] = 9
         #expect(throws: MeshError.badArtifact("unsupported version 9")) { try MeshArtifact.decode(wrongVersion) }
+    }
+
+    @Test(arguments: [(3, 3), (7, 5), (40, 17)])
+    func filesWrittenAndReadPieceByPieceMatchTheInMemoryForm(segments: Int, sides: Int) throws {
+        // Odd vertex counts put the checksum's 8-byte words across the header, positions and indices.
+        let mesh = Mesh.torus(segments: segments, sides: sides)
+        let path = TestEnvironment.outputDirectory("artifact").appendingPathComponent("m.mfmesh").path
+        try MeshArtifact.write(mesh, to: path)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == MeshArtifact.encode(mesh))
+        #expect(try MeshArtifact.read(path: path) == mesh)
+
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(throws: MeshError.badArtifact("checksum mismatch (truncated or corrupted)")) {
+            try MeshArtifact.read(path: path)
+        }
+        try bytes.prefix(bytes.count - 4).write(to: URL(fileURLWithPath: path))
+        #expect(throws: MeshError.self) { try MeshArtifact.read(path: path) }
     }
 }

@@ -245,4 +245,39 @@ import Testing
             error(try write("many.stl", Data(stl.utf8)), limits: ImportLimits(maxTriangles: 30)).contains(
                 "40 triangles"))
     }
+
+    // MARK: - Packing a multi-file model on the client side
+
+    @Test func aGLTFWithItsFilesIsPackedIntoOneZip() throws {
+        let folder = directory.appendingPathComponent("scene-\(UUID().uuidString.prefix(6))")
+        var gltfText = try gltf(uri: "buffers/cube.bin")
+        gltfText = gltfText.replacingOccurrences(
+            of: "\"buffers\":",
+            with: "\"images\":[{\"uri\":\"images/albedo%20map.png\"},{\"uri\":\"../secret.png\"}],\"buffers\":")
+        let model = try write(folder.lastPathComponent + "/cube.gltf", Data(gltfText.utf8))
+        _ = try write(folder.lastPathComponent + "/buffers/cube.bin", try binary)
+        _ = try write(folder.lastPathComponent + "/images/albedo map.png", Data([0x89, 0x50]))
+        _ = try write("secret.png", Data([1]))
+        #expect(ModelPackage.sideFiles(of: model) == ["buffers/cube.bin", "images/albedo map.png"])
+        let zip = try write("packed-\(UUID().uuidString.prefix(6)).zip", try #require(try ModelPackage.pack(model)))
+        let imported = try MeshImporter().load(path: zip)
+        #expect(imported.packagePath == "cube.gltf" && imported.mesh.triangleCount == 12)
+        // The client commands do the same: `meshfarm analyze` reads the .gltf with its buffer.
+        let analyze = try ChildProcess.run(TestEnvironment.executable("meshfarm"), ["analyze", model])
+        #expect(analyze.status == 0, "\(analyze.stderrText)")
+        let json = try JSONSerialization.jsonObject(with: analyze.stdout) as? [String: Any]
+        #expect(json?["triangles"] as? Int == 12 && json?["unit"] as? String == "meter")
+    }
+
+    @Test func anOBJWithMaterialsAndTexturesIsPacked() throws {
+        let folder = "obj-\(UUID().uuidString.prefix(6))"
+        let obj =
+            "mtllib cube.mtl\nusemtl red\n" + String(decoding: MeshExporter.encode(Self.mesh, as: .obj), as: UTF8.self)
+        let model = try write(folder + "/cube.obj", Data(obj.utf8))
+        _ = try write(
+            folder + "/cube.mtl", Data("newmtl red\nmap_Kd -s 1 1 1 textures/red.png\nbump /etc/passwd\n".utf8))
+        _ = try write(folder + "/textures/red.png", Data([0x89]))
+        #expect(ModelPackage.sideFiles(of: model) == ["cube.mtl", "textures/red.png"])
+        #expect(try ModelPackage.pack(TestEnvironment.modelsDirectory.appendingPathComponent("spot.obj").path) == nil)
+    }
 }

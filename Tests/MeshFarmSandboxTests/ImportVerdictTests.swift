@@ -39,13 +39,17 @@ import Testing
 
     @Test func crashesAndTheOOMKiller() {
         #expect(
-            classify(ChildExit(end: .signaled(SIGSEGV), peakResidentBytes: 40 << 20))
+            classify(ChildExit(end: .signaled(SIGSEGV), peakAddressSpaceBytes: 400 << 20))
                 == .rejected(.importCrashed(signal: "SIGSEGV")))
         #expect("\(MeshError.importCrashed(signal: "SIGSEGV"))" == "the importer crashed on this file (SIGSEGV)")
         #expect(classify(ChildExit(end: .signaled(SIGABRT))) == .rejected(.importCrashed(signal: "SIGABRT")))
+        // An uncaught std::bad_alloc aborts: the stderr says why.
+        #expect(
+            classify(ChildExit(end: .signaled(SIGABRT), reportedAllocationFailure: true))
+                == .rejected(.importMemoryExceeded(limitBytes: 8 << 30)))
         // A crash while holding most of the allowed memory: an allocation failed.
         #expect(
-            classify(ChildExit(end: .signaled(SIGSEGV), peakResidentBytes: 6 << 30))
+            classify(ChildExit(end: .signaled(SIGSEGV), peakAddressSpaceBytes: 7 << 30))
                 == .rejected(.importMemoryExceeded(limitBytes: 8 << 30)))
         // SIGKILL that the parent did not send, early in CPU time: the kernel's OOM killer.
         #expect(

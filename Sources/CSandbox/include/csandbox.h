@@ -17,7 +17,8 @@ typedef struct meshfarm_child_limits {
 
 /// Starts `path` with `argv` and `envp` in a contained child process:
 ///
-/// - `fork` + `execve`, with only async-signal-safe calls in between, so the
+/// - `clone(CLONE_VM | CLONE_VFORK)` + `execve` (as `posix_spawn` does, but
+///   with the set-up below in between: async-signal-safe calls only), so the
 ///   limits are in force before the first instruction of the new program;
 /// - default signal dispositions and an empty signal mask (a service that
 ///   ignores SIGTERM or SIGPIPE does not pass that on);
@@ -35,6 +36,11 @@ typedef struct meshfarm_child_limits {
 /// child that exits 127).
 int meshfarm_spawn_contained(const char *path, char *const argv[], char *const envp[], const char *stdout_path,
                              const char *stderr_path, const meshfarm_child_limits *limits, pid_t *pid);
+
+/// Waits up to `timeout_ms` for child `pid` to end, without polling (a
+/// pidfd, or short sleeps on kernels before 5.3). Returns the pid when it
+/// ended (filling `status` and `usage`), 0 when the time ran out, -1 on error.
+pid_t meshfarm_wait_timeout(pid_t pid, int64_t timeout_ms, int *status, struct rusage *usage);
 
 /// `wait4` for one child. Returns the pid when it ended (filling `status`
 /// and `usage`), 0 when `nohang` and it is still running, -1 on error.

@@ -12,7 +12,10 @@ public enum Welding {
     /// dropped; triangle order and count are unchanged.
     public static func weld(_ mesh: Mesh) -> Mesh {
         var positions = mesh.positions
-        for i in positions.indices where positions[i] == 0 { positions[i] = 0 }  // -0 -> +0
+        // -0 -> +0, copying the array only when a -0 is there (rare: most files have none).
+        if positions.contains(where: { $0 == 0 && $0.sign == .minus }) {
+            for i in positions.indices where positions[i] == 0 { positions[i] = 0 }
+        }
         let vertexCount = positions.count / 3
         guard vertexCount > 0, !mesh.indices.isEmpty else { return Mesh(positions: [], indices: mesh.indices) }
         var remap = [UInt32](repeating: 0, count: vertexCount)
