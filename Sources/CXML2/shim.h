@@ -1,6 +1,14 @@
 #ifndef MESHFARM_CXML2_SHIM_H
 #define MESHFARM_CXML2_SHIM_H
 
+// Debian builds libxml2 with ICU, and its encoding.h then includes ICU's
+// headers, whose types clash with the copy of ICU inside Foundation
+// ("'UErrorCode' has different definitions in different modules") in any
+// module that sees both. MeshFarm uses libxml2's encoding handlers only
+// through pointers, so their ICU fields need not be visible: hide them.
+#include <libxml/xmlversion.h>
+#undef LIBXML_ICU_ENABLED
+
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 

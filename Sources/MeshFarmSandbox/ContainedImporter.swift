@@ -86,6 +86,11 @@ public struct ContainedImporter: ModelLoading {
             ])
     }
 
+    /// Environment variables the child gets; everything else is withheld.
+    static let passedVariables: Set<String> = [
+        "PATH", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "GLIBC_TUNABLES", "SWIFT_BACKTRACE",
+    ]
+
     static let allocatorTunables =
         "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=67108864"
 
@@ -96,7 +101,9 @@ public struct ContainedImporter: ModelLoading {
             address_space_bytes: UInt64(containment.memoryBytes), cpu_seconds: UInt64(containment.cpuSeconds),
             // Big enough for any artifact within the triangle limit and any unpacked archive.
             file_size_bytes: UInt64(max(limits.maxUncompressedBytes, 48 * limits.maxTriangles) + (64 << 20)))
-        var variables = ProcessInfo.processInfo.environment
+        // Only what an importer needs: not the worker's broker URL and credentials, in case a
+        // hostile file gets code running in the child.
+        var variables = ProcessInfo.processInfo.environment.filter { Self.passedVariables.contains($0.key) }
         // The child is short-lived and allocates its whole working set fresh: transparent huge pages
         // for its heap (and no mmap per large block) turn ~40,000 page faults per million triangles
         // into ~2,000. Tunables the operator set still apply (later entries win).

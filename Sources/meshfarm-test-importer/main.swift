@@ -9,6 +9,8 @@ import MeshFarmSandbox
 //   MESHFARM-TEST abort        abort() (SIGABRT), as a failed C++ assertion
 //   MESHFARM-TEST hang         sleeps forever (the wall-clock limit)
 //   MESHFARM-TEST spin         burns CPU forever (the CPU-time limit)
+//   MESHFARM-TEST env          crashes if MESHFARM_SECRET_TEST reached it
+//                              (the parent must withhold its environment)
 //   MESHFARM-TEST eat-memory   allocates and touches memory until an
 //                              allocation fails, then uses the NULL it got,
 //                              as a careless C importer would
@@ -25,6 +27,8 @@ if arguments.count > 1, let handle = FileHandle(forReadingAtPath: arguments[1]),
         UnsafeMutablePointer<Int>(bitPattern: 8)!.pointee = 1
     case "abort":
         abort()
+    case "env":
+        if ProcessInfo.processInfo.environment["MESHFARM_SECRET_TEST"] != nil { abort() }
     case "hang":
         while true { sleep(1000) }
     case "spin":

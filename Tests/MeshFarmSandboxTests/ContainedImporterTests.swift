@@ -58,6 +58,14 @@ import Testing
         #expect(failure(abort, containment()) as? MeshError == .importCrashed(signal: "SIGABRT"))
     }
 
+    @Test func theChildDoesNotGetTheParentsSecrets() throws {
+        setenv("MESHFARM_SECRET_TEST", "amqp://worker:password@broker/", 1)
+        defer { unsetenv("MESHFARM_SECRET_TEST") }
+        let path = try file("env.obj", "MESHFARM-TEST env\n")
+        // Without the variable the importer goes on to read the file, which is no model.
+        #expect((failure(path, containment()) as? MeshError)?.code == "unsupported-format")
+    }
+
     @Test func runawayMemoryHitsTheLimit() throws {
         let path = try file("memory.obj", "MESHFARM-TEST eat-memory\n")
         let start = Date()
