@@ -106,11 +106,6 @@ public final class AMQPConnection {
         try check(amqp_get_rpc_reply(state), "open channel \(channel)", channel: channel)
     }
 
-    public func closeChannel(_ channel: UInt16) throws {
-        let reply = amqp_channel_close(state, channel, AMQP_REPLY_SUCCESS)
-        try check(reply, "close channel \(channel)", channel: channel)
-    }
-
     public func declareExchange(
         channel: UInt16, name: String, type: String, durable: Bool = true, isInternal: Bool = false,
         arguments: [String: HeaderValue] = [:]
@@ -148,12 +143,6 @@ public final class AMQPConnection {
         let arena = CArena()
         amqp_queue_delete(state, channel, arena.bytes(name), 0, 0)
         try check(amqp_get_rpc_reply(state), "delete queue \(name)", channel: channel)
-    }
-
-    public func purgeQueue(channel: UInt16, name: String) throws {
-        let arena = CArena()
-        amqp_queue_purge(state, channel, arena.bytes(name))
-        try check(amqp_get_rpc_reply(state), "purge queue \(name)", channel: channel)
     }
 
     // MARK: - Publishing

@@ -30,13 +30,4 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shutdown: "the broker client is shut down"
         }
     }
-
-    /// Whether reconnecting could help (as opposed to a programming or
-    /// configuration error).
-    public var isConnectionLoss: Bool {
-        switch self {
-        case .connectionClosed, .connectionFailed: true
-        default: false
-        }
-    }
 }

@@ -97,53 +97,22 @@ public final class AMQPTransport: MessageTransport, @unchecked Sendable {
         }
     }
 
-    public func publish(_ message: OutgoingMessage) async throws {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            inbox.post(.publish(PendingPublish(message: message, continuation: c)))
-        }
-    }
-
-    public func publishInBackground(_ message: OutgoingMessage) {
-        inbox.post(.publish(PendingPublish(message: message, continuation: nil)))
-    }
-
-    public func publish(_ message: OutgoingMessage, thenAck delivery: Delivery) async throws {
-        guard let token = delivery.token as? DeliveryToken else {
-            try await publish(message)
-            try? await delivery.ack()
-            return
-        }
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            inbox.post(.publish(PendingPublish(message: message, continuation: c, ackAfterConfirm: token)))
-        }
-    }
-
     /// The confirm-then-ack happens on the connection thread; `completion`
     /// runs there too, so it must be quick.
     public func publish(
-        _ message: OutgoingMessage, thenAck delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
+        _ message: OutgoingMessage, thenAck delivery: Delivery?, completion: (@Sendable (Error?) -> Void)?
     ) {
-        guard let token = delivery.token as? DeliveryToken else {
-            publishThenAckInTask(message, delivery: delivery, completion: completion)
-            return
+        let token = delivery?.token as? DeliveryToken
+        var completion = completion
+        if let delivery, token == nil {
+            // Not one of this transport's deliveries: acknowledge it through its own settle.
+            let done = completion
+            completion = { error in
+                if error == nil { delivery.settleInBackground(.ack) }
+                done?(error)
+            }
         }
-        inbox.post(
-            .publish(
-                PendingPublish(message: message, continuation: nil, ackAfterConfirm: token, completion: completion)))
-    }
-
-    public func consume(queue: String, prefetch: Int) async throws -> MessageStream {
-        let (stream, continuation) = AsyncStream<Delivery>.makeStream()
-        let inbox = self.inbox
-        let sink = DeliverySink(deliver: { continuation.yield($0) }, finish: { continuation.finish() })
-        let id = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
-            inbox.post(.consume(queue: queue, prefetch: max(1, prefetch), sink: sink, c))
-        }
-        // Dropping the stream stops the consumer.
-        continuation.onTermination = { _ in inbox.post(.cancel(id, nil)) }
-        return MessageStream(stream: stream) {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in inbox.post(.cancel(id, c)) }
-        }
+        inbox.post(.publish(PendingPublish(message: message, ackAfterConfirm: token, completion: completion)))
     }
 
     /// `onDelivery` runs on the connection thread: it must only hand the
@@ -181,33 +150,26 @@ public final class AMQPTransport: MessageTransport, @unchecked Sendable {
 /// A publish waiting to be sent or confirmed.
 final class PendingPublish: @unchecked Sendable {
     let message: OutgoingMessage
-    /// Nil for background publishes: nobody waits, failures are logged.
-    let continuation: CheckedContinuation<Void, Error>?
     /// Unique id in a header, to match a `basic.return` to its publish.
     let publishID = PendingPublish.nextID()
     let created = Date()
-    var returned: (code: Int, reason: String)?
     /// A delivery the connection thread acknowledges as soon as this
     /// publish is confirmed.
     let ackAfterConfirm: DeliveryToken?
-    /// Called on the connection thread when done (for synchronous callers).
+    /// Called on the connection thread when done; nil for background
+    /// publishes (nobody waits, failures are logged).
     let completion: (@Sendable (Error?) -> Void)?
 
     init(
-        message: OutgoingMessage, continuation: CheckedContinuation<Void, Error>?,
-        ackAfterConfirm: DeliveryToken? = nil,
+        message: OutgoingMessage, ackAfterConfirm: DeliveryToken? = nil,
         completion: (@Sendable (Error?) -> Void)? = nil
     ) {
         self.message = message
-        self.continuation = continuation
         self.ackAfterConfirm = ackAfterConfirm
         self.completion = completion
     }
 
-    func succeed() {
-        continuation?.resume()
-        completion?(nil)
-    }
+    func succeed() { completion?(nil) }
 
     private static let counter = Atomic<Int>(0)
 
@@ -221,9 +183,7 @@ final class PendingPublish: @unchecked Sendable {
 
     /// Fails the waiting caller, or logs when nobody waits.
     func fail(_ error: Error, _ logger: Logger? = nil) {
-        if let continuation {
-            continuation.resume(throwing: error)
-        } else if let completion {
+        if let completion {
             completion(error)
         } else {
             logger?.warning(
@@ -256,8 +216,7 @@ enum Command: @unchecked Sendable {
     case consume(queue: String, prefetch: Int, sink: DeliverySink, CheckedContinuation<Int, Error>)
     case cancel(Int, CheckedContinuation<Void, Never>?)
     /// Without a continuation (plain acks) the caller does not wait.
-    case settle(
-        consumer: Int, channel: UInt16, generation: Int, tag: UInt64, Settlement, CheckedContinuation<Void, Error>?)
+    case settle(DeliveryToken, Settlement, CheckedContinuation<Void, Error>?)
     case messageCount(String, CheckedContinuation<Int, Error>)
     case close(CheckedContinuation<Void, Never>)
 }
@@ -272,7 +231,7 @@ extension Command {
             sink.finish()
             c.resume(throwing: error)
         case .cancel(_, let c): c?.resume()
-        case .settle(_, _, _, _, _, let c): c?.resume(throwing: error)
+        case .settle(_, _, let c): c?.resume(throwing: error)
         case .messageCount(_, let c): c.resume(throwing: error)
         case .close(let c): c.resume()
         }

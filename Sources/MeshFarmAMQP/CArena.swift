@@ -13,13 +13,6 @@ final class CArena {
 
     deinit { allocations.forEach { free($0) } }
 
-    /// A NUL-terminated copy of `string`.
-    func cString(_ string: String) -> UnsafePointer<CChar> {
-        let copy = strdup(string)!
-        allocations.append(UnsafeMutableRawPointer(copy))
-        return UnsafePointer(copy)
-    }
-
     /// `amqp_bytes_t` over a copy of the UTF-8 bytes of `string`.
     func bytes(_ string: String) -> amqp_bytes_t {
         bytes(Data(string.utf8))

@@ -28,8 +28,15 @@ public actor InMemoryBroker {
         var prefetch: Int
         var connection: Int
         var unacked: [UInt64: Stored] = [:]
-        var continuation: AsyncStream<Delivery>.Continuation
+        var deliver: @Sendable (Delivery) -> Void
+        var end: @Sendable () -> Void
         var cancelled = false
+    }
+
+    /// Which delivery a ``Delivery`` is, for settling it with a publish.
+    struct DeliveryToken: Sendable {
+        let consumer: Int
+        let tag: UInt64
     }
 
     private var exchanges: [String: String] = [:]
@@ -80,13 +87,14 @@ public actor InMemoryBroker {
         return nextID
     }
 
-    func consume(queue: String, prefetch: Int, connection: Int, continuation: AsyncStream<Delivery>.Continuation) throws
-        -> Int
-    {
+    func consume(
+        queue: String, prefetch: Int, connection: Int, deliver: @escaping @Sendable (Delivery) -> Void,
+        end: @escaping @Sendable () -> Void
+    ) throws -> Int {
         guard queues[queue] != nil else { throw MessagingError.noSuchQueue(queue) }
         nextID += 1
         consumers[nextID] = Consumer(
-            queue: queue, prefetch: max(1, prefetch), connection: connection, continuation: continuation)
+            queue: queue, prefetch: max(1, prefetch), connection: connection, deliver: deliver, end: end)
         queues[queue]!.consumers.append(nextID)
         dispatch(queue)
         return nextID
@@ -95,7 +103,7 @@ public actor InMemoryBroker {
     func cancel(consumer id: Int) {
         guard var consumer = consumers[id], !consumer.cancelled else { return }
         consumer.cancelled = true
-        consumer.continuation.finish()
+        consumer.end()
         consumers[id] = consumer
         queues[consumer.queue]?.consumers.removeAll { $0 == id }
         if consumer.unacked.isEmpty { consumers[id] = nil }
@@ -109,6 +117,15 @@ public actor InMemoryBroker {
             for tag in consumer.unacked.keys.sorted().reversed() { returnToQueue(consumer: id, tag: tag) }
             consumers[id] = nil
         }
+    }
+
+    /// Publishes `message`, then (only once it is stored, as a broker's
+    /// confirm) acknowledges the delivery `token` names. An ack for a
+    /// delivery already gone (its connection closed) is dropped: the message
+    /// was redelivered.
+    func publish(_ message: OutgoingMessage, thenAck token: DeliveryToken?) throws {
+        try publish(message)
+        if let token { try? settle(consumer: token.consumer, tag: token.tag, .ack) }
     }
 
     func settle(consumer id: Int, tag: UInt64, _ settlement: Settlement) throws {
@@ -177,39 +194,81 @@ public actor InMemoryBroker {
             let received = ReceivedMessage(
                 body: stored.message.body, exchange: stored.message.exchange, routingKey: stored.message.routingKey,
                 messageID: stored.message.messageID, headers: headers, redelivered: stored.redelivered)
-            let delivery = Delivery(message: received) { [weak self] settlement in
+            let delivery = Delivery(message: received, token: DeliveryToken(consumer: id, tag: tag)) {
+                [weak self] settlement in
                 guard let self else { throw MessagingError.closed }
                 try await self.settle(consumer: id, tag: tag, settlement)
             }
-            consumers[id]!.continuation.yield(delivery)
+            consumers[id]!.deliver(delivery)
         }
     }
 }
 
 /// One connection to an ``InMemoryBroker``.
+///
+/// Publishes go through one queue per connection, processed in order by one
+/// task, so messages published one after another (a `started` event, then
+/// the result) reach the broker in that order, as on an AMQP channel; a
+/// publish that acknowledges a delivery does so in the broker's own step
+/// right after storing the message, never before.
 public final class InMemoryTransport: MessageTransport {
     public let broker: InMemoryBroker
     private let connection: Int
+    private let requests: AsyncStream<PublishRequest>.Continuation
+    private let drained: Task<Void, Never>
+
+    struct PublishRequest: Sendable {
+        let message: OutgoingMessage
+        let delivery: Delivery?
+        let completion: (@Sendable (Error?) -> Void)?
+    }
 
     /// Connects to `broker` (a new private broker by default).
     public init(broker: InMemoryBroker = InMemoryBroker()) async {
         self.broker = broker
         connection = await broker.newConnection()
+        let (stream, continuation) = AsyncStream<PublishRequest>.makeStream()
+        requests = continuation
+        drained = Task {
+            for await request in stream {
+                let token = request.delivery?.token as? InMemoryBroker.DeliveryToken
+                do {
+                    try await broker.publish(request.message, thenAck: token)
+                    if let delivery = request.delivery, token == nil { try? await delivery.ack() }
+                    request.completion?(nil)
+                } catch {
+                    request.completion?(error)
+                }
+            }
+        }
     }
 
     public func declare(_ topology: Topology) async throws { await broker.declare(topology) }
 
-    public func publish(_ message: OutgoingMessage) async throws { try await broker.publish(message) }
+    public func publish(
+        _ message: OutgoingMessage, thenAck delivery: Delivery?, completion: (@Sendable (Error?) -> Void)?
+    ) {
+        let request = PublishRequest(message: message, delivery: delivery, completion: completion)
+        if case .terminated = requests.yield(request) { completion?(MessagingError.closed) }
+    }
 
-    public func consume(queue: String, prefetch: Int) async throws -> MessageStream {
-        let (stream, continuation) = AsyncStream<Delivery>.makeStream()
+    public func consume(
+        queue: String, prefetch: Int, onDelivery: @escaping @Sendable (Delivery) -> Void,
+        onEnd: @escaping @Sendable () -> Void
+    ) async throws -> MessageConsumer {
         let id = try await broker.consume(
-            queue: queue, prefetch: prefetch, connection: connection, continuation: continuation)
+            queue: queue, prefetch: prefetch, connection: connection, deliver: onDelivery, end: onEnd)
         let broker = self.broker
-        return MessageStream(stream: stream) { await broker.cancel(consumer: id) }
+        return MessageConsumer { await broker.cancel(consumer: id) }
     }
 
     public func messageCount(queue: String) async throws -> Int { try await broker.messageCount(queue) }
 
-    public func close() async { await broker.close(connection: connection) }
+    /// Sends what was published so far, then closes: unsettled deliveries
+    /// return to their queues.
+    public func close() async {
+        requests.finish()
+        await drained.value
+        await broker.close(connection: connection)
+    }
 }

@@ -13,7 +13,8 @@ public enum Settlement: Sendable, Equatable {
 public struct Delivery: Sendable {
     public let message: ReceivedMessage
     /// Transport-specific identity of the delivery (channel, tag...), for
-    /// transports that settle it themselves (``MessageTransport/publish(_:thenAck:)``).
+    /// the transport to settle it itself after a publish
+    /// (``MessageTransport/publish(_:thenAck:completion:)``).
     public let token: (any Sendable)?
     private let settle: @Sendable (Settlement) async throws -> Void
     private let settleNow: (@Sendable (Settlement) -> Void)?
@@ -83,45 +84,40 @@ public struct MessageConsumer: Sendable {
 
 /// A message broker connection: the seam between MeshFarm and RabbitMQ.
 ///
-/// Two implementations share these semantics: `AMQPTransport` (librabbitmq,
-/// production) and ``InMemoryTransport`` (unit tests and `meshfarm run`):
-/// publishes are confirmed before `publish` returns; a consumer receives at
-/// most `prefetch` unsettled deliveries; a delivery not acknowledged before
-/// its consumer's connection goes away is redelivered; a message redelivered
-/// more often than its queue's delivery limit, or rejected, is dead-lettered.
+/// Two implementations share these semantics and run the same paths:
+/// `AMQPTransport` (librabbitmq, production) and ``InMemoryTransport``
+/// (unit tests and `meshfarm run`). A publish is done once the broker has
+/// confirmed it; a consumer receives at most `prefetch` unsettled
+/// deliveries; a delivery not acknowledged before its consumer's connection
+/// goes away is redelivered; a message redelivered more often than its
+/// queue's delivery limit, or rejected, is dead-lettered.
+///
+/// The requirements are the operations the worker runtime and the
+/// coordinator need; the rest (async publish, a consumer as an
+/// `AsyncSequence`) are extensions over them.
 public protocol MessageTransport: Sendable {
     /// Declares exchanges, queues and bindings (idempotent; re-applied after
     /// reconnects).
     func declare(_ topology: Topology) async throws
-    /// Publishes and returns once the broker has confirmed the message.
-    /// Throws when it is refused, unroutable (when mandatory) or its
-    /// exchange does not exist.
-    func publish(_ message: OutgoingMessage) async throws
-    /// Consumes `queue` with at most `prefetch` unsettled deliveries.
-    func consume(queue: String, prefetch: Int) async throws -> MessageStream
-    /// Publishes without waiting: the message is confirmed and retried like
-    /// any other, but the caller does not wait and failures are only
-    /// logged. For informational messages (`started`, `progress` events).
-    func publishInBackground(_ message: OutgoingMessage)
-    /// Publishes `message` and, once the broker has confirmed it,
-    /// acknowledges `delivery`: a worker's "result, then ack". A transport
-    /// may do both on its connection thread, saving the round trip through
-    /// the caller; an ack that can no longer be sent (the delivery's channel
-    /// died) is not an error: the broker redelivers the message.
-    func publish(_ message: OutgoingMessage, thenAck delivery: Delivery) async throws
-    /// Consumes `queue`, calling `onDelivery` for each delivery on a thread
-    /// of the transport's choosing (AMQP: its connection thread), so it must
-    /// return quickly; `onEnd` runs once when deliveries stop for good
-    /// (cancelled, or the transport closed). The worker runtime uses this to
-    /// hand deliveries to its task threads without an async hop.
+    /// Publishes `message` and returns at once. Once the broker has
+    /// confirmed it, acknowledges `delivery` when one is given (a worker's
+    /// "result, then ack": the ack is never sent before the confirm) and
+    /// calls `completion` with nil. A refused, unroutable (mandatory) or
+    /// misaddressed message calls `completion` with the error and
+    /// acknowledges nothing. An ack that can no longer be sent (the
+    /// delivery's channel died) is not an error: the broker redelivers the
+    /// message. Without a `completion`, failures are only logged.
+    func publish(
+        _ message: OutgoingMessage, thenAck delivery: Delivery?, completion: (@Sendable (Error?) -> Void)?)
+    /// Consumes `queue` with at most `prefetch` unsettled deliveries,
+    /// calling `onDelivery` for each on a thread of the transport's choosing
+    /// (AMQP: its connection thread), so it must return quickly; `onEnd`
+    /// runs once when deliveries stop for good (cancelled, or the transport
+    /// closed).
     func consume(
         queue: String, prefetch: Int, onDelivery: @escaping @Sendable (Delivery) -> Void,
         onEnd: @escaping @Sendable () -> Void
     ) async throws -> MessageConsumer
-    /// Like ``publish(_:thenAck:)`` for synchronous callers: returns at once
-    /// and calls `completion` (nil on success) once confirmed and acked.
-    func publish(
-        _ message: OutgoingMessage, thenAck delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void)
     /// Messages ready for delivery in `queue`.
     func messageCount(queue: String) async throws -> Int
     /// Closes the connection; unsettled deliveries return to their queues.
@@ -129,45 +125,35 @@ public protocol MessageTransport: Sendable {
 }
 
 extension MessageTransport {
-    public func publishInBackground(_ message: OutgoingMessage) {
-        Task { try? await publish(message) }
+    /// Publishes and returns once the broker has confirmed the message.
+    public func publish(_ message: OutgoingMessage) async throws {
+        try await publish(message, thenAck: nil)
     }
 
-    public func publish(_ message: OutgoingMessage, thenAck delivery: Delivery) async throws {
-        try await publish(message)
-        try? await delivery.ack()
-    }
-
-    public func consume(
-        queue: String, prefetch: Int, onDelivery: @escaping @Sendable (Delivery) -> Void,
-        onEnd: @escaping @Sendable () -> Void
-    ) async throws -> MessageConsumer {
-        let stream = try await consume(queue: queue, prefetch: prefetch)
-        Task {
-            for await delivery in stream { onDelivery(delivery) }
-            onEnd()
-        }
-        return MessageConsumer { await stream.cancel() }
-    }
-
-    public func publish(
-        _ message: OutgoingMessage, thenAck delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
-    ) {
-        publishThenAckInTask(message, delivery: delivery, completion: completion)
-    }
-
-    /// The generic way to do ``publish(_:thenAck:completion:)``: the async
-    /// version in a task.
-    public func publishThenAckInTask(
-        _ message: OutgoingMessage, delivery: Delivery, completion: @escaping @Sendable (Error?) -> Void
-    ) {
-        Task {
-            do {
-                try await publish(message, thenAck: delivery)
-                completion(nil)
-            } catch {
-                completion(error)
+    /// Publishes, then acknowledges `delivery` once the message is confirmed.
+    public func publish(_ message: OutgoingMessage, thenAck delivery: Delivery?) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            publish(message, thenAck: delivery) { error in
+                if let error { c.resume(throwing: error) } else { c.resume() }
             }
         }
+    }
+
+    /// Publishes without waiting: confirmed and retried like any other, but
+    /// failures are only logged. For informational messages (`started`,
+    /// `progress` events).
+    public func publishInBackground(_ message: OutgoingMessage) {
+        publish(message, thenAck: nil, completion: nil)
+    }
+
+    /// Consumes `queue` as an `AsyncSequence`. Dropping the stream cancels
+    /// the consumer.
+    public func consume(queue: String, prefetch: Int) async throws -> MessageStream {
+        let (stream, continuation) = AsyncStream<Delivery>.makeStream()
+        let consumer = try await consume(
+            queue: queue, prefetch: prefetch, onDelivery: { continuation.yield($0) },
+            onEnd: { continuation.finish() })
+        continuation.onTermination = { _ in Task { await consumer.cancel() } }
+        return MessageStream(stream: stream) { await consumer.cancel() }
     }
 }

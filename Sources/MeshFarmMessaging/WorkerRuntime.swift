@@ -100,10 +100,24 @@ public final class WorkerRuntime: Sendable {
     /// Tasks finished (succeeded or failed) since start.
     public var completed: Int { state.withLock { $0.completed } }
 
-    /// Consumes until ``shutdown()`` or until the transport closes.
+    /// Consumes until ``shutdown()``, until the transport closes, or until
+    /// the calling task is cancelled (which shuts down gracefully).
     public func run() async throws {
+        try await withTaskCancellationHandler {
+            try await consumeUntilEnd()
+        } onCancel: {
+            Task { await self.shutdown() }
+        }
+    }
+
+    private func consumeUntilEnd() async throws {
         try await withCheckedThrowingContinuation { (ended: CheckedContinuation<Void, Error>) in
-            state.withLock { $0.ended = ended }
+            let over = state.withLock { s -> Bool in
+                if s.over { return true }
+                s.ended = ended
+                return false
+            }
+            if over { return ended.resume() }
             Task {
                 do {
                     let consumer = try await transport.consume(
@@ -329,9 +343,12 @@ struct WorkerState: ~Copyable {
     var nextKey = 0
     /// `run()` waiting for the end.
     var ended: CheckedContinuation<Void, Error>?
+    /// The end came (perhaps before `run()` started waiting for it).
+    var over = false
 
     /// Resumes `run()` once.
     mutating func end(_ error: Error? = nil) {
+        over = true
         if let error { ended?.resume(throwing: error) } else { ended?.resume() }
         ended = nil
     }

@@ -34,8 +34,8 @@ public protocol ArtifactStore: Sendable {
     /// once it passes `limit` bytes) and returns their hash.
     func put<S: AsyncSequence & Sendable>(chunks: S, limit: Int?) async throws -> ArtifactInfo
     where S.Element == Data
-    /// Stores a file (moved in when `move`, copied otherwise).
-    func put(file: URL, move: Bool) throws -> ArtifactInfo
+    /// Stores a copy of a file.
+    func put(file: URL) throws -> ArtifactInfo
     /// Stores bytes.
     func put(data: Data) throws -> ArtifactInfo
     /// The local file of an artifact, nil when absent.
@@ -82,17 +82,11 @@ public struct DiskArtifactStore: ArtifactStore {
         return try install(temporary, sha256: hasher.finalize(), bytes: bytes)
     }
 
-    public func put(file: URL, move: Bool) throws -> ArtifactInfo {
+    public func put(file: URL) throws -> ArtifactInfo {
         let sha = try SHA256Hasher.hex(file: file)
         let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
         let temporary = root.appendingPathComponent("tmp/\(UUID().uuidString)")
-        if move {
-            do { try FileManager.default.moveItem(at: file, to: temporary) } catch {
-                try FileManager.default.copyItem(at: file, to: temporary)  // across file systems
-            }
-        } else {
-            try FileManager.default.copyItem(at: file, to: temporary)
-        }
+        try FileManager.default.copyItem(at: file, to: temporary)
         return try install(temporary, sha256: sha, bytes: bytes)
     }
 

@@ -27,7 +27,7 @@ public struct LocalArtifactAccess: ArtifactAccess {
         return url
     }
 
-    public func store(file: URL) throws -> String { try store.put(file: file, move: false).sha256 }
+    public func store(file: URL) throws -> String { try store.put(file: file).sha256 }
 
     public func store(data: Data) throws -> String { try store.put(data: data).sha256 }
 }

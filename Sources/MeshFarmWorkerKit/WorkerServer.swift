@@ -39,11 +39,8 @@ public struct WorkerServer: Sendable {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
-    /// Runs until SIGTERM/SIGINT. `ready` adds a readiness condition (the
-    /// GPU worker's device self-test).
-    public func run(handlers: [String: any TaskHandler], ready: @escaping @Sendable () -> String? = { nil })
-        async throws
-    {
+    /// Runs until SIGTERM/SIGINT.
+    public func run(handlers: [String: any TaskHandler]) async throws {
         Observability.bootstrap()
         let logger = Logger(label: "meshfarm.\(configuration.pool)-worker")
         let transport = AMQPTransport(
@@ -58,10 +55,7 @@ public struct WorkerServer: Sendable {
                 shutdownGrace: configuration.shutdownGrace),
             handlers: handlers, logger: logger)
         let router = Router()
-        HealthRoutes.add(to: router) {
-            if !transport.isConnected { return "not connected to the broker" }
-            return ready()
-        }
+        HealthRoutes.add(to: router) { transport.isConnected ? nil : "not connected to the broker" }
         let health = Application(
             router: router,
             configuration: .init(

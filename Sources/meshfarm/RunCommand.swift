@@ -118,7 +118,7 @@ final class LocalFarm: Sendable {
     func run(model: URL, spec: JobSpec, quiet: Bool) async throws -> JobRecord {
         let packed = try PackedModel(model.path)
         defer { packed.cleanUp() }
-        let upload = try artifacts.put(file: URL(fileURLWithPath: packed.path), move: false)
+        let upload = try artifacts.put(file: URL(fileURLWithPath: packed.path))
         let job = JobRecord(
             id: "run-\(RandomID.make().prefix(12))", spec: spec, model: upload.sha256, fileName: model.lastPathComponent
         )

@@ -98,6 +98,22 @@ struct EventCollector {
         running.cancel()
     }
 
+    @Test func cancellingTheRunningTaskShutsTheWorkerDown() async throws {
+        let transport = await InMemoryTransport()
+        try await transport.declare(farm.topology)
+        let worker = runtime(transport, handlers: ["echo": ClosureTaskHandler { task, _ in task.payload }])
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "x", kind: "echo")
+        while worker.completed == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        try await running.value  // returns: run() honours cancellation
+        // No longer consuming: a new task stays in the queue.
+        try await publishTask(transport, "y", kind: "echo")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 1)
+        #expect(worker.completed == 1)
+    }
+
     @Test func shutdownRequeuesTasksPastTheGracePeriod() async throws {
         let broker = InMemoryBroker()
         let transport = await InMemoryTransport(broker: broker)

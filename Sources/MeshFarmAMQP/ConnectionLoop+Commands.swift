@@ -1,0 +1,133 @@
+import CAMQP
+import Foundation
+import MeshFarmMessaging
+
+extension ConnectionLoop {
+    /// Runs a command posted by another thread.
+    func handle(_ command: Command) throws {
+        switch command {
+        case .declare(let topology, let reply):
+            guard let connection else { return waiting.append(command) }
+            let outcome: Result<Void, AMQPError>
+            do { outcome = try utility(connection) { try declare(topology, on: connection) } } catch {
+                waiting.append(command)  // retried after the reconnect
+                throw error
+            }
+            switch outcome {
+            case .success:
+                if !topologies.contains(topology) { topologies.append(topology) }
+                reply.resume()
+            case .failure(let error):
+                reply.resume(throwing: error)
+            }
+
+        case .publish(let publish):
+            ledger.enqueue(
+                publish, publishID: publish.publishID, exchange: publish.message.exchange,
+                routingKey: publish.message.routingKey)
+            try flushUnsent()
+
+        case .consume(let queue, let prefetch, let sink, let reply):
+            let id = consumers.add(queue: queue, prefetch: prefetch, sink: sink)
+            subscribeReplies[id] = reply
+            if connection != nil { try subscribe(id) }
+
+        case .cancel(let id, let reply):
+            // Inactive from now on, whatever happens: it is not subscribed again after a reconnect.
+            guard let consumer = consumers.cancel(id) else {
+                reply?.resume()
+                return
+            }
+            consumer.sink.finish()
+            reply?.resume()
+            if let connection, let channel = consumer.channel, let tag = consumer.tag {
+                // Keep the channel open: deliveries already handed out must still be settled on it.
+                _ = try utility(connection) { try connection.cancel(channel: channel, consumerTag: tag) }
+            }
+
+        case .settle(let token, let settlement, let reply):
+            guard let connection,
+                consumers.isCurrent(consumer: token.consumer, channel: token.channel, generation: token.generation)
+            else {
+                if let reply {
+                    reply.resume(throwing: AMQPError.staleDelivery)
+                } else {
+                    logger.debug("dropping an ack for a delivery from a closed channel; the broker redelivers it")
+                }
+                return
+            }
+            do {
+                switch settlement {
+                case .ack: try connection.ack(channel: token.channel, deliveryTag: token.tag)
+                case .requeue: try connection.nack(channel: token.channel, deliveryTag: token.tag, requeue: true)
+                case .reject: try connection.reject(channel: token.channel, deliveryTag: token.tag, requeue: false)
+                }
+                reply?.resume()
+            } catch {
+                reply?.resume(throwing: error)
+                throw error
+            }
+
+        case .messageCount(let queue, let reply):
+            guard let connection else { return waiting.append(command) }
+            let outcome: Result<(messages: Int, consumers: Int), AMQPError>
+            do {
+                outcome = try utility(connection) {
+                    try connection.declareQueue(channel: Self.utilityChannel, name: queue, passive: true)
+                }
+            } catch {
+                waiting.append(command)
+                throw error
+            }
+            switch outcome {
+            case .success(let counts): reply.resume(returning: counts.messages)
+            case .failure(.channelClosed(404, _)): reply.resume(throwing: MessagingError.noSuchQueue(queue))
+            case .failure(let error): reply.resume(throwing: error)
+            }
+
+        case .close(let reply):
+            beginClose(reply)
+        }
+    }
+
+    /// Runs a utility-channel RPC; a channel-level failure (the broker closed
+    /// channel 2) is returned, and the channel reopened for the next call.
+    private func utility<T>(_ connection: AMQPConnection, _ body: () throws -> T) throws -> Result<T, AMQPError> {
+        if !utilityChannelOpen { try openUtilityChannel(connection) }
+        do {
+            return .success(try body())
+        } catch let error as AMQPError {
+            if case .channelClosed = error {
+                utilityChannelOpen = false
+                return .failure(error)
+            }
+            throw error
+        }
+    }
+
+    func declare(_ topology: Topology, on connection: AMQPConnection) throws {
+        let channel = Self.utilityChannel
+        for exchange in topology.exchanges {
+            try connection.declareExchange(channel: channel, name: exchange.name, type: exchange.type)
+        }
+        for queue in topology.queues {
+            var arguments: [String: HeaderValue] = [:]
+            if queue.quorum { arguments["x-queue-type"] = .string("quorum") }
+            if let limit = queue.deliveryLimit { arguments["x-delivery-limit"] = .int(Int64(limit)) }
+            if let dlx = queue.deadLetterExchange {
+                arguments["x-dead-letter-exchange"] = .string(dlx)
+                if queue.quorum {
+                    // At-least-once dead-lettering: the dead letter is only
+                    // dropped here once the target queue confirmed it.
+                    arguments["x-dead-letter-strategy"] = .string("at-least-once")
+                    arguments["x-overflow"] = .string("reject-publish")
+                }
+            }
+            try connection.declareQueue(channel: channel, name: queue.name, durable: true, arguments: arguments)
+        }
+        for binding in topology.bindings {
+            try connection.bindQueue(
+                channel: channel, queue: binding.queue, exchange: binding.exchange, routingKey: binding.pattern)
+        }
+    }
+}
