@@ -14,7 +14,8 @@ extension ConnectionLoop {
             }
             var received = message
             received.headers[Self.publishIDHeader] = nil
-            let token = DeliveryToken(consumer: consumer.id, channel: channel, generation: consumer.generation, tag: tag)
+            let token = DeliveryToken(
+                consumer: consumer.id, channel: channel, generation: consumer.generation, tag: tag)
             consumer.sink.deliver(delivery(received, token))
 
         case .confirm(let channel, let tag, let multiple, let ack):
@@ -64,7 +65,8 @@ extension ConnectionLoop {
         let consumerOnIt = consumers.channelClosed(channel)
         switch channel {
         case Self.publishChannel:
-            logger.warning("publish channel closed by the broker", metadata: ["code": "\(code)", "reason": "\(reason)"])
+            logger.warning(
+                "publish channel closed by the broker", metadata: ["code": "\(code)", "reason": "\(reason)"])
             apply(ledger.channelClosed(code: code, reason: reason))
             try connection.openChannel(Self.publishChannel)
             consumers.opened(Self.publishChannel)

@@ -199,7 +199,8 @@ final class ConnectionLoop: @unchecked Sendable {
             try connection.openChannel(channel)
             consumers.opened(channel)
             try connection.qos(channel: channel, prefetch: consumer.prefetch)
-            consumers.subscribed(id, channel: channel, tag: try connection.consume(channel: channel, queue: consumer.queue))
+            consumers.subscribed(
+                id, channel: channel, tag: try connection.consume(channel: channel, queue: consumer.queue))
             subscribeReplies.removeValue(forKey: id)?.resume(returning: id)
         } catch let error as AMQPError {
             guard case .channelClosed = error else { throw error }
@@ -257,7 +258,8 @@ final class ConnectionLoop: @unchecked Sendable {
     /// channel is gone (then the broker redelivers it). A failing ack
     /// surfaces as a connection error on the next read.
     private func ackConfirmed(_ token: DeliveryToken) {
-        guard let connection, consumers.isCurrent(consumer: token.consumer, channel: token.channel, generation: token.generation)
+        guard let connection,
+            consumers.isCurrent(consumer: token.consumer, channel: token.channel, generation: token.generation)
         else {
             logger.warning("result confirmed but the delivery's channel is gone; the task will be redelivered")
             return

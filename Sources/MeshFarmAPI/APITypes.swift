@@ -92,7 +92,8 @@ public struct JobView: Sendable, Equatable, Codable {
             })
         tasks = job.tasks.map { t in
             TaskView(
-                id: t.id, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue, attempts: t.attempt,
+                id: t.id.description, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue,
+                attempts: t.attempt,
                 worker: t.worker, progress: t.progress, stage: t.stage, error: t.error, queuedAt: t.queuedAt,
                 startedAt: t.startedAt, finishedAt: t.finishedAt)
         }

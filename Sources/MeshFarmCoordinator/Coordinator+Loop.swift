@@ -50,7 +50,7 @@ extension Coordinator {
         private mutating func dispatch() async {
             let picks = Dispatcher.picks(active.values, policy: coordinator.configuration.dispatchPolicy)
             var order: [String] = []
-            var byJob: [String: [String]] = [:]
+            var byJob: [String: [TaskID]] = [:]
             for pick in picks {
                 if byJob[pick.job] == nil { order.append(pick.job) }
                 byJob[pick.job, default: []].append(pick.task)
@@ -133,8 +133,8 @@ extension Coordinator {
         }
 
         private mutating func handleEvent(_ delivery: Delivery) async {
-            let event: TaskEvent
-            do { event = try MessageCoding.decodeEvent(delivery.message.body) } catch {
+            let event: JobTaskEvent
+            do { event = try MessageCoding.decodeEvent(delivery.message.body, as: JobTaskEvent.self) } catch {
                 logger.error("dropping an unreadable event", metadata: ["error": "\(error)"])
                 try? await delivery.ack()
                 return
@@ -146,7 +146,7 @@ extension Coordinator {
                     try? await delivery.ack()
                     return
                 }
-                coordinator.sighted(event, pool: job.task(event.taskID)?.task.pool ?? "?")
+                coordinator.sighted(event, pool: TaskID(event.taskID)?.kind.pool ?? "?")
                 let before = job
                 let actions = job.apply(event, now: Date(), policy: policy)
                 if job != before || !actions.isEmpty { try await commit(&job, actions) }
@@ -159,7 +159,10 @@ extension Coordinator {
         }
 
         private mutating func handleDeadLetter(_ delivery: Delivery) async {
-            guard let task = try? MessageCoding.decodeTask(delivery.message.body) else {
+            // Read with any payload: a dead letter may be a message no worker could read.
+            guard let task = try? MessageCoding.decodeTask(delivery.message.body, as: TaskEnvelope<JSONValue>.self),
+                let taskID = TaskID(task.taskID)
+            else {
                 logger.error(
                     "dead letter that is not a task", metadata: ["messageID": "\(delivery.message.messageID ?? "-")"])
                 try? await delivery.ack()
@@ -176,7 +179,7 @@ extension Coordinator {
             do {
                 if var job = try await load(task.jobID) {
                     logger.error("task dead-lettered", metadata: ["task": "\(task.taskID)", "reason": "\(reason)"])
-                    let actions = job.deadLettered(task.taskID, attempt: task.attempt, reason: reason, now: Date())
+                    let actions = job.deadLettered(taskID, attempt: task.attempt, reason: reason, now: Date())
                     try await commit(&job, actions)
                 }
                 try? await delivery.ack()
@@ -224,17 +227,17 @@ extension Coordinator {
         /// publish (a nack while a quorum queue elects a leader, a queue being
         /// re-declared) is retried with backoff; after five tries the task
         /// and its job fail with the reason.
-        private mutating func publish(_ job: inout JobRecord, _ taskID: String, _ attempt: Int, tries: Int) async {
+        private mutating func publish(_ job: inout JobRecord, _ taskID: TaskID, _ attempt: Int, tries: Int) async {
             let farm = coordinator.configuration.farm
             guard let planned = job.task(taskID)?.task else { return }
             do {
-                let envelope = TaskEnvelope(
-                    taskID: taskID, attempt: attempt, kind: planned.kind.rawValue, pool: planned.pool, jobID: job.id,
-                    payload: try job.payload(for: taskID), traceID: job.traceID)
+                let envelope = JobTask(
+                    taskID: taskID.description, attempt: attempt, kind: planned.kind.rawValue, pool: planned.pool,
+                    jobID: job.id, payload: try job.payload(for: taskID), traceID: job.traceID)
                 try await coordinator.transport.publish(
                     OutgoingMessage(
-                        exchange: farm.tasksExchange, routingKey: envelope.routingKey, body: envelope.jsonData(),
-                        messageID: envelope.messageID))
+                        exchange: farm.tasksExchange, routingKey: envelope.routingKey,
+                        body: try MessageCoding.encode(envelope), messageID: envelope.messageID))
                 job.markPublished(taskID, attempt: attempt)
             } catch let error as PayloadError {
                 logger.error("cannot build a task payload", metadata: ["task": "\(taskID)", "error": "\(error)"])

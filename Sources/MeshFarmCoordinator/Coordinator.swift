@@ -51,11 +51,11 @@ public final class Coordinator: Sendable {
         case cancel(String, CheckedContinuation<JobRecord?, Error>)
         case event(Delivery)
         case deadLetter(Delivery)
-        case retryDue(job: String, task: String)
+        case retryDue(job: String, task: TaskID)
         /// Storing the job failed: load it again from the store.
         case reload(job: String)
         /// Publishing failed; try again (`tries` so far).
-        case republish(job: String, task: String, attempt: Int, tries: Int)
+        case republish(job: String, task: TaskID, attempt: Int, tries: Int)
     }
 
     public let configuration: Configuration
@@ -179,7 +179,7 @@ public final class Coordinator: Sendable {
 
     func publishLoads(_ loads: [String: Dispatcher.PoolLoad]) { shared.withLock { $0.loads = loads } }
 
-    func sighted(_ event: TaskEvent, pool: String) {
+    func sighted(_ event: JobTaskEvent, pool: String) {
         shared.withLock {
             var worker =
                 $0.workers[event.worker]
@@ -197,7 +197,7 @@ public final class Coordinator: Sendable {
         }
     }
 
-    func schedule(_ job: String, _ task: String, at date: Date) {
+    func schedule(_ job: String, _ task: TaskID, at date: Date) {
         schedule(.retryDue(job: job, task: task), at: date)
     }
 

@@ -11,7 +11,7 @@ import MeshFarmTasks
 /// One ``ComputeRenderer`` (Vulkan context, pipelines, scratch buffers)
 /// serves every task of the worker, and recently used meshes stay on the
 /// device: the chunks of one level usually arrive back to back.
-public final class RenderHandler: TaskHandler, @unchecked Sendable {
+public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
     let artifacts: any ArtifactAccess
     let renderer: ComputeRenderer
     private let cache: MeshCache
@@ -24,13 +24,17 @@ public final class RenderHandler: TaskHandler, @unchecked Sendable {
     }
 
     /// The GPU pool's handlers by task kind.
-    public static func handlers(artifacts: any ArtifactAccess, renderer: ComputeRenderer) -> [String: any TaskHandler] {
+    public static func handlers(artifacts: any ArtifactAccess, renderer: ComputeRenderer) -> [String:
+        any JobTaskHandler]
+    {
         [TaskKind.render.rawValue: RenderHandler(artifacts: artifacts, renderer: renderer)]
     }
 
-    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue {
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         do {
-            let payload = try task.payload.decode(RenderPayload.self)
+            guard case .render(let payload) = task.payload else {
+                throw TaskFailure.permanent("the render handler got a \(task.payload.kind.rawValue) payload")
+            }
             let gpuMesh = try cache.mesh(payload.mesh) {
                 try renderer.upload(try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path))
             }
@@ -54,17 +58,13 @@ public final class RenderHandler: TaskHandler, @unchecked Sendable {
                 context.progress(
                     Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
             }
-            return try JSONValue(encoding: RenderResult(lod: payload.lod, views: views))
+            return .render(RenderResult(lod: payload.lod, views: views))
         } catch let error as RenderError {
             throw TaskFailure.permanent(error.description)
         } catch let error as VulkanError {
             throw TaskFailure.retryable(error.description)  // device trouble: another worker may do better
-        } catch let error as MeshError {
-            throw TaskFailure.permanent(error.description)
-        } catch let error as TaskFailure {
-            throw error
         } catch {
-            throw TaskFailure.retryable("\(error)")
+            throw FailureClassifier.classify(error)
         }
     }
 }

@@ -26,9 +26,9 @@ public enum Dispatcher {
     /// One task to hand to the broker.
     public struct Pick: Sendable, Equatable {
         public var job: String
-        public var task: String
+        public var task: TaskID
 
-        public init(job: String, task: String) {
+        public init(job: String, task: TaskID) {
             self.job = job
             self.task = task
         }

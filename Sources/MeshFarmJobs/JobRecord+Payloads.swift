@@ -5,20 +5,19 @@ import MeshFarmMessaging
 extension JobRecord {
     /// The payload of `taskID`; throws when a dependency's result is missing
     /// or malformed (a bug or a corrupted store, not a user error).
-    public func payload(for taskID: String) throws -> JSONValue {
+    public func payload(for taskID: TaskID) throws -> TaskPayload {
         guard let task = task(taskID)?.task else { throw PayloadError("no task \(taskID) in job \(id)") }
         switch task.kind {
         case .analyze:
-            return try JSONValue(encoding: AnalyzePayload(model: model, fileName: fileName))
+            return .analyze(AnalyzePayload(model: model, fileName: fileName))
         case .reduce:
             let lod = task.lod ?? 0
-            return try JSONValue(
-                encoding: ReducePayload(mesh: try analysis().mesh, lod: lod, ratio: spec.lodRatios[lod]))
+            return .reduce(ReducePayload(mesh: try analysis().mesh, lod: lod, ratio: spec.lodRatios[lod]))
         case .render:
             let lod = task.lod ?? 0
             let analysis = try analysis()
-            return try JSONValue(
-                encoding: RenderPayload(
+            return .render(
+                RenderPayload(
                     mesh: try meshHash(lod: lod), lod: lod, firstView: task.firstView ?? 0,
                     viewCount: task.viewCount ?? 1,
                     views: spec.viewsPerLOD, size: spec.imageSize, elevation: spec.elevation, ssaa: spec.ssaa,
@@ -28,21 +27,28 @@ extension JobRecord {
             let rows = spec.lodRatios.indices.map { lod in
                 views.filter { $0.lod == lod }.sorted { $0.view.index < $1.view.index }.map(\.view.image)
             }
-            return try JSONValue(encoding: FinalizePayload(rows: rows, cellSize: min(256, spec.imageSize)))
+            return .finalize(FinalizePayload(rows: rows, cellSize: min(256, spec.imageSize)))
         }
     }
 
     func analysis() throws -> AnalyzeResult {
-        guard let result = result("\(id).analyze", as: AnalyzeResult.self) else {
-            throw PayloadError("job \(id) has no analysis result")
-        }
+        guard let result = analysisResult else { throw PayloadError("job \(id) has no analysis result") }
         return result
     }
+
+    /// The analysis, once `analyze` succeeded.
+    public var analysisResult: AnalyzeResult? { result(.analyze(id))?.analyze }
+
+    /// The reduction of level `lod`, once it succeeded.
+    public func reduceResult(lod: Int) -> ReduceResult? { result(.reduce(id, lod: lod))?.reduce }
+
+    /// The contact sheet, once `finalize` succeeded.
+    public var finalizeResult: FinalizeResult? { result(.finalize(id))?.finalize }
 
     /// The mesh artifact of a level of detail.
     func meshHash(lod: Int) throws -> String {
         if spec.lodRatios[lod] == 1 { return try analysis().mesh }
-        guard let reduced = result("\(id).reduce-\(lod)", as: ReduceResult.self) else {
+        guard let reduced = reduceResult(lod: lod) else {
             throw PayloadError("job \(id) has no result for level \(lod)")
         }
         return reduced.mesh
@@ -50,7 +56,7 @@ extension JobRecord {
 
     /// Every rendered view so far, with its level.
     public func renderedViews() -> [(lod: Int, view: RenderedViewResult)] {
-        tasks.filter { $0.task.kind == .render }.compactMap { result($0.id, as: RenderResult.self) }
+        tasks.filter { $0.task.kind == .render }.compactMap { result($0.id)?.render }
             .flatMap { render in render.views.map { (render.lod, $0) } }
     }
 }

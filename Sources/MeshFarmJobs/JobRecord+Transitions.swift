@@ -20,9 +20,9 @@ public enum JobAction: Sendable, Hashable {
     /// Publish this attempt of the task (payload built from its dependencies).
     /// Only ``JobRecord/dispatch(_:)`` (and a restart) produce it; other
     /// transitions make tasks `ready` and leave the order to `Dispatcher`.
-    case publish(taskID: String, attempt: Int)
+    case publish(taskID: TaskID, attempt: Int)
     /// Call ``JobRecord/retryDue(_:now:)`` for this task at this time.
-    case scheduleRetry(taskID: String, at: Date)
+    case scheduleRetry(taskID: TaskID, at: Date)
     /// The job reached a terminal status.
     case finished(JobStatus)
 }
@@ -41,7 +41,7 @@ extension JobRecord {
     /// Hands a `ready` task to the broker: its next attempt is `queued`
     /// and must be published. Nil when the task is not ready (or the job
     /// is finished).
-    public mutating func dispatch(_ taskID: String) -> JobAction? {
+    public mutating func dispatch(_ taskID: TaskID) -> JobAction? {
         guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .ready else { return nil }
         tasks[i].attempt += 1
         tasks[i].state = .queued
@@ -50,14 +50,14 @@ extension JobRecord {
     }
 
     /// Records that the broker confirmed the publication of `attempt`.
-    public mutating func markPublished(_ taskID: String, attempt: Int) {
+    public mutating func markPublished(_ taskID: TaskID, attempt: Int) {
         guard let i = index(of: taskID), tasks[i].attempt == attempt else { return }
         tasks[i].published = true
     }
 
     /// Applies a worker's event.
-    public mutating func apply(_ event: TaskEvent, now: Date, policy: RetryPolicy) -> [JobAction] {
-        guard let i = index(of: event.taskID) else { return [] }
+    public mutating func apply(_ event: JobTaskEvent, now: Date, policy: RetryPolicy) -> [JobAction] {
+        guard let id = TaskID(event.taskID), let i = index(of: id) else { return [] }
         var task = tasks[i]
         defer { tasks[i] = task }
         switch event.kind {
@@ -133,14 +133,14 @@ extension JobRecord {
 
     /// The backoff of a retrying task has elapsed: its next attempt is
     /// `ready`.
-    public mutating func retryDue(_ taskID: String, now: Date) {
+    public mutating func retryDue(_ taskID: TaskID, now: Date) {
         guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .retrying else { return }
         markReady(i, now: now)
     }
 
     /// The broker dead-lettered a task message (it kept killing workers past
     /// the delivery limit, or no worker could read it).
-    public mutating func deadLettered(_ taskID: String, attempt: Int, reason: String, now: Date) -> [JobAction] {
+    public mutating func deadLettered(_ taskID: TaskID, attempt: Int, reason: String, now: Date) -> [JobAction] {
         guard let i = index(of: taskID), !tasks[i].state.isTerminal, attempt == tasks[i].attempt else { return [] }
         tasks[i].state = .failed
         tasks[i].finishedAt = now
@@ -163,7 +163,7 @@ extension JobRecord {
     }
 
     /// Retrying tasks and when they are due.
-    public var pendingRetries: [(String, Date)] {
+    public var pendingRetries: [(TaskID, Date)] {
         status.isTerminal ? [] : tasks.compactMap { t in t.state == .retrying ? t.retryAt.map { (t.id, $0) } : nil }
     }
 

@@ -1,6 +1,11 @@
 import Foundation
 import MeshFarmMessaging
 
+/// A task message of a MeshFarm job, with its typed payload.
+public typealias JobTask = TaskEnvelope<TaskPayload>
+/// A worker's event about a MeshFarm task, with its typed result.
+public typealias JobTaskEvent = TaskEvent<TaskResult>
+
 /// Where a job stands.
 public enum JobStatus: String, Sendable, Codable, CaseIterable {
     case queued, running, succeeded, failed, cancelled
@@ -48,7 +53,7 @@ public struct TaskRecord: Sendable, Equatable, Codable {
     public var retryAt: Date?
     public var progress: Double?
     public var stage: String?
-    public var result: JSONValue?
+    public var result: TaskResult?
     public var error: String?
     /// Handler seconds over every attempt that reported them.
     public var computeSeconds: Double
@@ -64,7 +69,34 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         redeliveries = 0
     }
 
-    public var id: String { task.id }
+    public var id: TaskID { task.id }
+
+    enum CodingKeys: String, CodingKey {
+        case task, state, attempt, published, worker, queuedAt, startedAt, finishedAt, retryAt, progress, stage
+        case result, error, computeSeconds, redeliveries
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.decode(PlannedTask.self, forKey: .task)
+        state = try c.decode(TaskState.self, forKey: .state)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        published = try c.decode(Bool.self, forKey: .published)
+        worker = try c.decodeIfPresent(String.self, forKey: .worker)
+        queuedAt = try c.decodeIfPresent(Date.self, forKey: .queuedAt)
+        startedAt = try c.decodeIfPresent(Date.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(Date.self, forKey: .finishedAt)
+        retryAt = try c.decodeIfPresent(Date.self, forKey: .retryAt)
+        progress = try c.decodeIfPresent(Double.self, forKey: .progress)
+        stage = try c.decodeIfPresent(String.self, forKey: .stage)
+        if c.contains(.result), try !c.decodeNil(forKey: .result) {
+            result = try TaskResult(
+                kind: task.kind.rawValue, taskID: task.id.description, from: try c.superDecoder(forKey: .result))
+        }
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        computeSeconds = try c.decode(Double.self, forKey: .computeSeconds)
+        redeliveries = try c.decode(Int.self, forKey: .redeliveries)
+    }
 }
 
 /// A job: its spec, input and task graph with every task's state. Stored
@@ -97,14 +129,14 @@ public struct JobRecord: Sendable, Equatable, Codable {
         traceID = RandomID.make()
     }
 
-    public func task(_ id: String) -> TaskRecord? { tasks.first { $0.id == id } }
+    public func task(_ id: TaskID) -> TaskRecord? { tasks.first { $0.id == id } }
 
-    func index(of id: String) -> Int? { tasks.firstIndex { $0.id == id } }
+    func index(of id: TaskID) -> Int? { tasks.firstIndex { $0.id == id } }
 
-    /// The typed result of a succeeded task.
-    public func result<T: Decodable>(_ id: String, as type: T.Type) -> T? {
-        guard let task = task(id), task.state == .succeeded, let result = task.result else { return nil }
-        return try? result.decode(T.self)
+    /// The result of a succeeded task.
+    public func result(_ id: TaskID) -> TaskResult? {
+        guard let task = task(id), task.state == .succeeded else { return nil }
+        return task.result
     }
 
     /// Tasks finished / total, per pool: the client's progress bar.

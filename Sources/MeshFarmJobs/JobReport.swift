@@ -66,16 +66,14 @@ public struct JobReport: Sendable, Equatable, Codable {
         self.job = job.id
         status = job.status.rawValue
         error = job.error
-        if let analysis = job.result("\(job.id).analyze", as: AnalyzeResult.self),
-            case .object(var fields) = analysis.analysis
-        {
+        let analysis = job.analysisResult
+        if let analysis, case .object(var fields) = analysis.analysis {
             fields["file"] = .string(job.fileName)
             fields["sha256"] = .string(job.model)
             input = .object(fields)
         } else {
             input = .object(["file": .string(job.fileName), "sha256": .string(job.model)])
         }
-        let analysis = job.result("\(job.id).analyze", as: AnalyzeResult.self)
         lods = job.spec.lodRatios.enumerated().compactMap { lod, ratio in
             if ratio == 1 {
                 guard let analysis else { return nil }
@@ -83,7 +81,7 @@ public struct JobReport: Sendable, Equatable, Codable {
                     index: lod, ratio: 1, triangles: analysis.triangles, error: 0, errorAbsolute: 0, method: "none",
                     file: "lod\(lod).obj")
             }
-            guard let reduced = job.result("\(job.id).reduce-\(lod)", as: ReduceResult.self) else { return nil }
+            guard let reduced = job.reduceResult(lod: lod) else { return nil }
             return LOD(
                 index: lod, ratio: ratio, triangles: reduced.triangles, error: reduced.error,
                 errorAbsolute: reduced.errorAbsolute, method: reduced.method, file: "lod\(lod).obj")
@@ -95,10 +93,11 @@ public struct JobReport: Sendable, Equatable, Codable {
                 normals: view.normals.map { _ in Self.viewPath(lod: lod, index: view.index, suffix: "-normals.png") },
                 camera: view.camera)
         }.sorted { ($0.lod, $0.index) < ($1.lod, $1.index) }
-        contactSheet = job.result("\(job.id).finalize", as: FinalizeResult.self).map { _ in "contact-sheet.png" }
+        contactSheet = job.finalizeResult.map { _ in "contact-sheet.png" }
         tasks = job.tasks.map { t in
             Task(
-                id: t.id, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue, attempts: t.attempt,
+                id: t.id.description, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue,
+                attempts: t.attempt,
                 worker: t.worker, queuedAt: t.queuedAt, startedAt: t.startedAt, finishedAt: t.finishedAt, error: t.error
             )
         }
@@ -115,13 +114,13 @@ public struct JobReport: Sendable, Equatable, Codable {
     /// The artifact files of the output directory (report.json aside).
     public static func outputFiles(_ job: JobRecord) -> [OutputFile] {
         var files: [OutputFile] = []
-        if let analysis = job.result("\(job.id).analyze", as: AnalyzeResult.self) {
+        if let analysis = job.analysisResult {
             for (lod, ratio) in job.spec.lodRatios.enumerated() where ratio == 1 {
                 files.append(OutputFile(path: "lod\(lod).obj", sha256: analysis.obj))
             }
         }
         for (lod, _) in job.spec.lodRatios.enumerated() {
-            if let reduced = job.result("\(job.id).reduce-\(lod)", as: ReduceResult.self) {
+            if let reduced = job.reduceResult(lod: lod) {
                 files.append(OutputFile(path: "lod\(lod).obj", sha256: reduced.obj))
             }
         }
@@ -136,7 +135,7 @@ public struct JobReport: Sendable, Equatable, Codable {
                     OutputFile(path: viewPath(lod: lod, index: view.index, suffix: "-normals.png"), sha256: normals))
             }
         }
-        if let finalize = job.result("\(job.id).finalize", as: FinalizeResult.self) {
+        if let finalize = job.finalizeResult {
             files.append(OutputFile(path: "contact-sheet.png", sha256: finalize.contactSheet))
         }
         return files.sorted { $0.path < $1.path }

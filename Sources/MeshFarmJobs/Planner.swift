@@ -15,18 +15,24 @@ public enum TaskKind: String, Sendable, Codable, CaseIterable {
 
 /// One node of a job's task graph.
 public struct PlannedTask: Sendable, Equatable, Codable {
-    /// `<job>.<name>`: `j1.analyze`, `j1.reduce-2`, `j1.render-2-4`, `j1.finalize`.
-    public var id: String
-    public var kind: TaskKind
+    public var id: TaskID
     /// Tasks whose results this one needs.
-    public var dependencies: [String]
-    /// Level of detail (reduce, render).
-    public var lod: Int?
-    /// First view and view count (render).
-    public var firstView: Int?
+    public var dependencies: [TaskID]
+    /// View count of a render chunk (its first view is in the id).
     public var viewCount: Int?
 
-    public var pool: String { kind.pool }
+    public init(id: TaskID, dependencies: [TaskID], viewCount: Int? = nil) {
+        self.id = id
+        self.dependencies = dependencies
+        self.viewCount = viewCount
+    }
+
+    public var kind: TaskKind { id.kind }
+    public var pool: String { id.kind.pool }
+    /// Level of detail (reduce, render).
+    public var lod: Int? { id.lod }
+    /// First view (render).
+    public var firstView: Int? { id.firstView }
 }
 
 /// Expands a spec into a task graph. Pure: no I/O, unit-tested alone.
@@ -39,31 +45,28 @@ public struct PlannedTask: Sendable, Equatable, Codable {
 /// depend on `analyze` directly. Tasks come out in a topological order.
 public enum Planner {
     public static func plan(jobID: String, spec: JobSpec) -> [PlannedTask] {
-        var tasks = [PlannedTask(id: "\(jobID).analyze", kind: .analyze, dependencies: [])]
-        var renders: [String] = []
+        let analyze = TaskID.analyze(jobID)
+        var tasks = [PlannedTask(id: analyze, dependencies: [])]
+        var renders: [TaskID] = []
         for (lod, ratio) in spec.lodRatios.enumerated() {
-            var source = "\(jobID).analyze"
+            var source = analyze
             if ratio < 1 {
-                source = "\(jobID).reduce-\(lod)"
-                tasks.append(PlannedTask(id: source, kind: .reduce, dependencies: ["\(jobID).analyze"], lod: lod))
+                source = .reduce(jobID, lod: lod)
+                tasks.append(PlannedTask(id: source, dependencies: [analyze]))
             }
             for first in stride(from: 0, to: spec.viewsPerLOD, by: spec.viewsPerTask) {
-                let id = "\(jobID).render-\(lod)-\(first)"
-                let count = min(spec.viewsPerTask, spec.viewsPerLOD - first)
+                let id = TaskID.render(jobID, lod: lod, firstView: first)
                 // Renders of a reduced level also need the analysis (the
                 // original's bounds frame every level alike).
-                let dependencies = source == "\(jobID).analyze" ? [source] : ["\(jobID).analyze", source]
                 tasks.append(
                     PlannedTask(
-                        id: id, kind: .render, dependencies: dependencies, lod: lod, firstView: first, viewCount: count)
-                )
+                        id: id, dependencies: source == analyze ? [source] : [analyze, source],
+                        viewCount: min(spec.viewsPerTask, spec.viewsPerLOD - first)))
                 renders.append(id)
             }
         }
         let reduces = tasks.filter { $0.kind == .reduce }.map(\.id)
-        tasks.append(
-            PlannedTask(
-                id: "\(jobID).finalize", kind: .finalize, dependencies: ["\(jobID).analyze"] + reduces + renders))
+        tasks.append(PlannedTask(id: .finalize(jobID), dependencies: [analyze] + reduces + renders))
         return tasks
     }
 }

@@ -1,12 +1,92 @@
 import MeshFarmMessaging
 
 // The payloads the coordinator puts in task envelopes and the results
-// workers return, one pair per task kind. Artifacts are referenced by
-// SHA-256 (hex): messages never carry mesh or image bytes.
+// workers return, one pair per task kind, each carried with its type
+// (`TaskPayload`, `TaskResult`) and decoded once, straight from the
+// message. Artifacts are referenced by SHA-256 (hex): messages never carry
+// mesh or image bytes.
 //
-// Analysis fields and cameras stay `JSONValue` here so that this module
-// (used by the submit service) depends on neither the mesh nor the render
-// library.
+// A model's analysis and a camera are documents this module only passes
+// on (into reports): they stay `JSONValue`, so that this module (used by
+// the submit service) depends on neither the mesh nor the render library.
+
+/// What a task of each kind gets. On the wire: the inner struct's fields;
+/// the envelope's `kind` says which.
+public enum TaskPayload: TaskContent {
+    case analyze(AnalyzePayload)
+    case reduce(ReducePayload)
+    case render(RenderPayload)
+    case finalize(FinalizePayload)
+
+    public var kind: TaskKind {
+        switch self {
+        case .analyze: .analyze
+        case .reduce: .reduce
+        case .render: .render
+        case .finalize: .finalize
+        }
+    }
+
+    public init(kind: String?, taskID: String, from decoder: any Decoder) throws {
+        switch try TaskKind.named(kind, taskID: taskID, codingPath: decoder.codingPath) {
+        case .analyze: self = .analyze(try AnalyzePayload(from: decoder))
+        case .reduce: self = .reduce(try ReducePayload(from: decoder))
+        case .render: self = .render(try RenderPayload(from: decoder))
+        case .finalize: self = .finalize(try FinalizePayload(from: decoder))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .analyze(let p): try p.encode(to: encoder)
+        case .reduce(let p): try p.encode(to: encoder)
+        case .render(let p): try p.encode(to: encoder)
+        case .finalize(let p): try p.encode(to: encoder)
+        }
+    }
+}
+
+/// What a task of each kind returns. On the wire: the inner struct's fields.
+public enum TaskResult: TaskContent {
+    case analyze(AnalyzeResult)
+    case reduce(ReduceResult)
+    case render(RenderResult)
+    case finalize(FinalizeResult)
+
+    public init(kind: String?, taskID: String, from decoder: any Decoder) throws {
+        switch try TaskKind.named(kind, taskID: taskID, codingPath: decoder.codingPath) {
+        case .analyze: self = .analyze(try AnalyzeResult(from: decoder))
+        case .reduce: self = .reduce(try ReduceResult(from: decoder))
+        case .render: self = .render(try RenderResult(from: decoder))
+        case .finalize: self = .finalize(try FinalizeResult(from: decoder))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .analyze(let r): try r.encode(to: encoder)
+        case .reduce(let r): try r.encode(to: encoder)
+        case .render(let r): try r.encode(to: encoder)
+        case .finalize(let r): try r.encode(to: encoder)
+        }
+    }
+
+    public var analyze: AnalyzeResult? { if case .analyze(let r) = self { r } else { nil } }
+    public var reduce: ReduceResult? { if case .reduce(let r) = self { r } else { nil } }
+    public var render: RenderResult? { if case .render(let r) = self { r } else { nil } }
+    public var finalize: FinalizeResult? { if case .finalize(let r) = self { r } else { nil } }
+}
+
+extension TaskKind {
+    /// The kind a message names, or, without one (an event of an older
+    /// worker), the kind in its task id.
+    static func named(_ kind: String?, taskID: String, codingPath: [any CodingKey]) throws -> TaskKind {
+        if let kind, let value = TaskKind(rawValue: kind) { return value }
+        if kind == nil, let id = TaskID(taskID) { return id.kind }
+        throw DecodingError.dataCorrupted(
+            .init(codingPath: codingPath, debugDescription: "unknown task kind '\(kind ?? taskID)'"))
+    }
+}
 
 /// Axis-aligned bounds as arrays, as in `meshfarm analyze`.
 public struct BoundsValue: Sendable, Equatable, Codable {

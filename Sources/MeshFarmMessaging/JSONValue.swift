@@ -1,8 +1,9 @@
 import Foundation
 
-/// Any JSON value: the payload of task envelopes and the result of task
-/// events, so the messaging layer does not need to know every task's types.
-public enum JSONValue: Sendable, Hashable, Codable {
+/// Any JSON value: documents MeshFarm embeds without reading them (a
+/// model's analysis in reports, a camera), and the task content of tests
+/// and the test worker, whose tasks have no fixed types.
+public enum JSONValue: Sendable, Hashable, Codable, TaskContent {
     case null
     case bool(Bool)
     case number(Double)
@@ -26,6 +27,9 @@ public enum JSONValue: Sendable, Hashable, Codable {
             self = .object(try container.decode([String: JSONValue].self))
         }
     }
+
+    /// As task content: any JSON, whatever the kind.
+    public init(kind: String?, taskID: String, from decoder: any Decoder) throws { try self.init(from: decoder) }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
@@ -55,3 +59,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 }
+
+/// A task message with JSON content: the tasks of tests, the test worker
+/// and the messaging benchmark, which have no fixed types.
+public typealias JSONTask = TaskEnvelope<JSONValue>
+/// An event about a ``JSONTask``.
+public typealias JSONTaskEvent = TaskEvent<JSONValue>
+/// A handler of ``JSONTask``s built from a closure.
+public typealias JSONTaskHandler = ClosureTaskHandler<JSONValue, JSONValue>

@@ -1,16 +1,28 @@
 import Foundation
 
+/// What a task carries (its payload) or returns (its result): a value that
+/// knows, from its task's kind, which type to read. MeshFarm's tasks use
+/// the typed enums of `MeshFarmJobs` (`TaskPayload`, `TaskResult`); tests
+/// and the test worker use ``JSONValue``.
+public protocol TaskContent: Sendable, Equatable, Encodable {
+    /// Reads the content of a task of `kind`. `kind` is nil for a result in
+    /// an event from a worker that did not name it (before message version
+    /// 1.1): then `taskID` is all there is to go by.
+    init(kind: String?, taskID: String, from decoder: any Decoder) throws
+}
+
 /// A task message: versioned JSON, published persistent to the tasks
 /// exchange with routing key `<pool>.<kind>` and `message_id`
-/// `<taskID>:<attempt>`.
+/// `<taskID>:<attempt>`. The payload is typed (`Payload`) and decoded once,
+/// straight from the message, by the type the envelope's `kind` names.
 ///
 /// `attempt` counts the coordinator's publications of the task (a retry
 /// after a failure is attempt + 1). A redelivery of the same message after
 /// a worker crash keeps its attempt; the broker counts those in
 /// `x-delivery-count`. Results are idempotent by (task id, attempt).
-public struct TaskEnvelope: Sendable, Equatable, Codable {
+public struct TaskEnvelope<Payload: TaskContent>: Sendable, Equatable, Codable {
     /// Current envelope format version; readers reject other versions.
-    public static let currentVersion = 1
+    public static var currentVersion: Int { 1 }
 
     public var version: Int
     public var taskID: String
@@ -20,13 +32,13 @@ public struct TaskEnvelope: Sendable, Equatable, Codable {
     /// Worker pool, the first word of the routing key: `cpu` or `gpu`.
     public var pool: String
     public var jobID: String
-    public var payload: JSONValue
+    public var payload: Payload
     /// Correlates logs across services.
     public var traceID: String
     public var createdAt: Date
 
     public init(
-        taskID: String, attempt: Int, kind: String, pool: String, jobID: String, payload: JSONValue,
+        taskID: String, attempt: Int, kind: String, pool: String, jobID: String, payload: Payload,
         traceID: String = RandomID.make(), createdAt: Date = Date()
     ) {
         version = Self.currentVersion
@@ -44,10 +56,27 @@ public struct TaskEnvelope: Sendable, Equatable, Codable {
     public var routingKey: String { "\(pool).\(kind)" }
     /// `<taskID>:<attempt>`.
     public var messageID: String { "\(taskID):\(attempt)" }
+
+    enum CodingKeys: String, CodingKey {
+        case version, taskID, attempt, kind, pool, jobID, payload, traceID, createdAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        taskID = try c.decode(String.self, forKey: .taskID)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        kind = try c.decode(String.self, forKey: .kind)
+        pool = try c.decode(String.self, forKey: .pool)
+        jobID = try c.decode(String.self, forKey: .jobID)
+        payload = try Payload(kind: kind, taskID: taskID, from: try c.superDecoder(forKey: .payload))
+        traceID = try c.decode(String.self, forKey: .traceID)
+        createdAt = try c.decode(Date.self, forKey: .createdAt)
+    }
 }
 
 /// What a worker reports about a task, published to the events exchange.
-public struct TaskEvent: Sendable, Equatable, Codable {
+public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
         case started, progress, succeeded, failed
     }
@@ -65,11 +94,15 @@ public struct TaskEvent: Sendable, Equatable, Codable {
         }
     }
 
-    public static let currentVersion = 1
+    public static var currentVersion: Int { 1 }
 
     public var version: Int
     public var kind: Kind
     public var taskID: String
+    /// The task's kind, which names the type of `result`. Added in message
+    /// version 1.1 as an optional key: an older reader ignores it, and an
+    /// event without it is read from `taskID`.
+    public var taskKind: String?
     public var attempt: Int
     public var jobID: String
     /// Worker name (host and process), for the dashboard.
@@ -80,7 +113,7 @@ public struct TaskEvent: Sendable, Equatable, Codable {
     /// Free-form stage label for `progress` ("reducing", "view 3/8").
     public var stage: String?
     /// The handler's output for `succeeded`.
-    public var result: JSONValue?
+    public var result: Result?
     public var failure: Failure?
     /// Broker redeliveries of this attempt before it ran here.
     public var deliveryCount: Int
@@ -88,14 +121,15 @@ public struct TaskEvent: Sendable, Equatable, Codable {
     public var seconds: Double?
     public var traceID: String
 
-    public init(
-        kind: Kind, task: TaskEnvelope, worker: String, at: Date = Date(), progress: Double? = nil,
-        stage: String? = nil,
-        result: JSONValue? = nil, failure: Failure? = nil, deliveryCount: Int = 0, seconds: Double? = nil
+    public init<Payload>(
+        kind: Kind, task: TaskEnvelope<Payload>, worker: String, at: Date = Date(), progress: Double? = nil,
+        stage: String? = nil, result: Result? = nil, failure: Failure? = nil, deliveryCount: Int = 0,
+        seconds: Double? = nil
     ) {
         version = Self.currentVersion
         self.kind = kind
         taskID = task.taskID
+        taskKind = task.kind
         attempt = task.attempt
         jobID = task.jobID
         self.worker = worker
@@ -111,10 +145,36 @@ public struct TaskEvent: Sendable, Equatable, Codable {
 
     /// `<taskID>:<attempt>:<kind>`: the dedupe key of the event.
     public var eventID: String { "\(taskID):\(attempt):\(kind.rawValue)" }
+
+    enum CodingKeys: String, CodingKey {
+        case version, kind, taskID, taskKind, attempt, jobID, worker, at, progress, stage, result, failure
+        case deliveryCount, seconds, traceID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        taskID = try c.decode(String.self, forKey: .taskID)
+        taskKind = try c.decodeIfPresent(String.self, forKey: .taskKind)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        jobID = try c.decode(String.self, forKey: .jobID)
+        worker = try c.decode(String.self, forKey: .worker)
+        at = try c.decode(Date.self, forKey: .at)
+        progress = try c.decodeIfPresent(Double.self, forKey: .progress)
+        stage = try c.decodeIfPresent(String.self, forKey: .stage)
+        if c.contains(.result), try !c.decodeNil(forKey: .result) {
+            result = try Result(kind: taskKind, taskID: taskID, from: try c.superDecoder(forKey: .result))
+        }
+        failure = try c.decodeIfPresent(Failure.self, forKey: .failure)
+        deliveryCount = try c.decode(Int.self, forKey: .deliveryCount)
+        seconds = try c.decodeIfPresent(Double.self, forKey: .seconds)
+        traceID = try c.decode(String.self, forKey: .traceID)
+    }
 }
 
-/// JSON coding shared by every MeshFarm message: ISO-8601 dates with
-/// fractional seconds, sorted keys.
+/// JSON coding shared by every MeshFarm message: dates as seconds since
+/// 1970 (a JSON number, fractions kept), sorted keys.
 public enum MessageCoding {
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
@@ -135,20 +195,31 @@ public enum MessageCoding {
     }
 
     /// Decodes a task envelope, checking its version.
-    public static func decodeTask(_ data: Data) throws -> TaskEnvelope {
-        let envelope = try decoder().decode(TaskEnvelope.self, from: data)
-        guard envelope.version == TaskEnvelope.currentVersion else {
+    public static func decodeTask<Payload>(
+        _ data: Data, as type: TaskEnvelope<Payload>.Type = TaskEnvelope<Payload>.self
+    )
+        throws -> TaskEnvelope<Payload>
+    {
+        let envelope = try decoder().decode(TaskEnvelope<Payload>.self, from: data)
+        guard envelope.version == TaskEnvelope<Payload>.currentVersion else {
             throw MessagingError.unsupportedVersion(envelope.version)
         }
         return envelope
     }
 
     /// Decodes a task event, checking its version.
-    public static func decodeEvent(_ data: Data) throws -> TaskEvent {
-        let event = try decoder().decode(TaskEvent.self, from: data)
-        guard event.version == TaskEvent.currentVersion else { throw MessagingError.unsupportedVersion(event.version) }
+    public static func decodeEvent<Result>(_ data: Data, as type: TaskEvent<Result>.Type = TaskEvent<Result>.self)
+        throws -> TaskEvent<Result>
+    {
+        let event = try decoder().decode(TaskEvent<Result>.self, from: data)
+        guard event.version == TaskEvent<Result>.currentVersion else {
+            throw MessagingError.unsupportedVersion(event.version)
+        }
         return event
     }
+
+    /// Encodes a message with ``encoder()``.
+    public static func encode(_ value: some Encodable) throws -> Data { try encoder().encode(value) }
 }
 
 /// Errors of the transport-neutral messaging layer.

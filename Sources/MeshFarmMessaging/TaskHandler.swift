@@ -3,22 +3,24 @@ import Foundation
 /// Runs one kind of task. `run` is called on a dedicated thread (never on
 /// Swift's cooperative pool and never on a broker connection's thread), so
 /// it may block and compute for hours.
-public protocol TaskHandler: Sendable {
+public protocol TaskHandler<Payload, Result>: Sendable {
+    associatedtype Payload: TaskContent
+    associatedtype Result: TaskContent
     /// Does the work; the returned value becomes the `succeeded` event's
     /// result. Throw ``TaskFailure`` to say whether a retry could help; any
     /// other error counts as retryable.
-    func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue
+    func run(_ task: TaskEnvelope<Payload>, context: TaskContext) throws -> Result
 }
 
 /// A handler built from a closure.
-public struct ClosureTaskHandler: TaskHandler {
-    let body: @Sendable (TaskEnvelope, TaskContext) throws -> JSONValue
+public struct ClosureTaskHandler<Payload: TaskContent, Result: TaskContent>: TaskHandler {
+    let body: @Sendable (TaskEnvelope<Payload>, TaskContext) throws -> Result
 
-    public init(_ body: @escaping @Sendable (TaskEnvelope, TaskContext) throws -> JSONValue) {
+    public init(_ body: @escaping @Sendable (TaskEnvelope<Payload>, TaskContext) throws -> Result) {
         self.body = body
     }
 
-    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue { try body(task, context) }
+    public func run(_ task: TaskEnvelope<Payload>, context: TaskContext) throws -> Result { try body(task, context) }
 }
 
 /// A task failure with its retry classification.

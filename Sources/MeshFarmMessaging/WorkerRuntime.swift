@@ -61,30 +61,33 @@ public struct WorkerConfiguration: Sendable {
 ///   (``onTimeLimitExceeded``), which returns it to the queue;
 /// - ``shutdown()`` cancels the consumer, lets in-flight tasks finish for
 ///   the grace period and requeues the rest.
-public final class WorkerRuntime: Sendable {
+public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sendable {
+    public typealias Envelope = TaskEnvelope<Payload>
+    public typealias Event = TaskEvent<Result>
+
     public let configuration: WorkerConfiguration
     let transport: any MessageTransport
-    let handlers: [String: any TaskHandler]
+    let handlers: [String: any TaskHandler<Payload, Result>]
     let logger: Logger
     /// Called when a task exceeds its time limit. Default: log and `exit(75)`.
-    let onTimeLimitExceeded: @Sendable (TaskEnvelope) -> Void
+    let onTimeLimitExceeded: @Sendable (Envelope) -> Void
     private let state = Mutex(WorkerState())
     /// One dedicated thread per concurrency slot: prefetch = concurrency, so
     /// a delivery always finds a free thread.
     private let threads: TaskThreadPool
-    private let watchdog: Watchdog
+    private let watchdog: Watchdog<Envelope>
 
     public init(
-        transport: any MessageTransport, configuration: WorkerConfiguration, handlers: [String: any TaskHandler],
-        logger: Logger = Logger(label: "meshfarm.worker"),
-        onTimeLimitExceeded: (@Sendable (TaskEnvelope) -> Void)? = nil
+        transport: any MessageTransport, configuration: WorkerConfiguration,
+        handlers: [String: any TaskHandler<Payload, Result>], logger: Logger = Logger(label: "meshfarm.worker"),
+        onTimeLimitExceeded: (@Sendable (Envelope) -> Void)? = nil
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handlers = handlers
         self.logger = logger
         threads = TaskThreadPool(size: configuration.concurrency, name: "task")
-        let onExceeded: @Sendable (TaskEnvelope) -> Void =
+        let onExceeded: @Sendable (Envelope) -> Void =
             onTimeLimitExceeded ?? { task in
                 logger.critical(
                     "task exceeded its time limit; exiting so the broker redelivers it",
@@ -166,9 +169,9 @@ public final class WorkerRuntime: Sendable {
     // MARK: - One delivery, on a task thread
 
     func execute(_ delivery: Delivery) {
-        let task: TaskEnvelope
+        let task: Envelope
         do {
-            task = try MessageCoding.decodeTask(delivery.message.body)
+            task = try MessageCoding.decodeTask(delivery.message.body, as: Envelope.self)
         } catch {
             logger.error(
                 "rejecting a message that is not a task envelope; it goes to the dead-letter queue",
@@ -191,7 +194,7 @@ public final class WorkerRuntime: Sendable {
             ]
         ) { $1 }  // one merge instead of four metadata-subscript copies
 
-        let outcome: Result<JSONValue, TaskFailure>
+        let outcome: Swift.Result<Result, TaskFailure>
         let started = Date()
         if let handler = handlers[task.kind] {
             // `started` is informational: published in the background, it
@@ -199,7 +202,7 @@ public final class WorkerRuntime: Sendable {
             // coordinator after the result; the coordinator ignores a
             // `started` for a finished attempt.
             publishInBackground(
-                TaskEvent(kind: .started, task: task, worker: configuration.workerName, deliveryCount: deliveryCount))
+                Event(kind: .started, task: task, worker: configuration.workerName, deliveryCount: deliveryCount))
             log.info("started", metadata: ["deliveryCount": "\(deliveryCount)"])
             outcome = run(handler, task, key: key)
         } else {
@@ -213,15 +216,15 @@ public final class WorkerRuntime: Sendable {
             finish(key, completed: false)
             return
         }
-        let event: TaskEvent
+        let event: Event
         switch outcome {
         case .success(let result):
-            event = TaskEvent(
+            event = Event(
                 kind: .succeeded, task: task, worker: configuration.workerName, result: result,
                 deliveryCount: deliveryCount, seconds: seconds)
             log.info("succeeded", metadata: ["seconds": "\(String(format: "%.3f", seconds))"])
         case .failure(let failure):
-            event = TaskEvent(
+            event = Event(
                 kind: .failed, task: task, worker: configuration.workerName,
                 failure: .init(message: failure.message, retryable: failure.retryable), deliveryCount: deliveryCount,
                 seconds: seconds)
@@ -259,7 +262,11 @@ public final class WorkerRuntime: Sendable {
     }
 
     /// Runs the handler on this (task) thread under the time-limit watchdog.
-    private func run(_ handler: any TaskHandler, _ task: TaskEnvelope, key: Int) -> Result<JSONValue, TaskFailure> {
+    private func run(_ handler: any TaskHandler<Payload, Result>, _ task: Envelope, key: Int)
+        -> Swift.Result<
+            Result, TaskFailure
+        >
+    {
         watchdog.arm(key, task: task, deadline: Date().addingTimeInterval(configuration.timeLimit(for: task.kind)))
         defer { watchdog.disarm(key) }
         let progress = ProgressThrottle(interval: configuration.progressInterval)
@@ -267,7 +274,7 @@ public final class WorkerRuntime: Sendable {
             reportProgress: { [self] fraction, stage in
                 guard progress.shouldSend() else { return }
                 publishInBackground(
-                    TaskEvent(
+                    Event(
                         kind: .progress, task: task, worker: configuration.workerName,
                         progress: min(max(fraction, 0), 1), stage: stage))
             },
@@ -281,29 +288,29 @@ public final class WorkerRuntime: Sendable {
         }
     }
 
-    private func publishInBackground(_ event: TaskEvent) {
+    private func publishInBackground(_ event: Event) {
         guard let message = try? eventMessage(event) else { return }
         transport.publishInBackground(message)
     }
 
-    func eventMessage(_ event: TaskEvent) throws -> OutgoingMessage {
+    func eventMessage(_ event: Event) throws -> OutgoingMessage {
         OutgoingMessage(
             exchange: configuration.eventsExchange, routingKey: "\(event.kind.rawValue).\(event.jobID)",
-            body: event.jsonData(), messageID: event.eventID)
+            body: try MessageCoding.encode(event), messageID: event.eventID)
     }
 }
 
 /// Ends processes whose tasks overrun: one thread checks the deadlines of
 /// running tasks four times a second, instead of a timer per task.
-final class Watchdog: @unchecked Sendable {
+final class Watchdog<Item: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var deadlines: [Int: (TaskEnvelope, Date)] = [:]
-    private let onExpired: @Sendable (TaskEnvelope) -> Void
+    private var deadlines: [Int: (Item, Date)] = [:]
+    private let onExpired: @Sendable (Item) -> Void
     private var thread: Thread?
 
-    init(onExpired: @escaping @Sendable (TaskEnvelope) -> Void) { self.onExpired = onExpired }
+    init(onExpired: @escaping @Sendable (Item) -> Void) { self.onExpired = onExpired }
 
-    func arm(_ key: Int, task: TaskEnvelope, deadline: Date) {
+    func arm(_ key: Int, task: Item, deadline: Date) {
         lock.withLock {
             deadlines[key] = (task, deadline)
             if thread == nil {
@@ -324,7 +331,7 @@ final class Watchdog: @unchecked Sendable {
 
     private func check() {
         let now = Date()
-        let expired = lock.withLock { () -> [TaskEnvelope] in
+        let expired = lock.withLock { () -> [Item] in
             let keys = deadlines.filter { $0.value.1 <= now }.map(\.key)
             return keys.map { deadlines.removeValue(forKey: $0)!.0 }
         }

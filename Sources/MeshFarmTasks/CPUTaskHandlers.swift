@@ -4,12 +4,15 @@ import MeshFarmJobs
 import MeshFarmMesh
 import MeshFarmMessaging
 
+/// A handler of MeshFarm tasks: typed payloads in, typed results out.
+public typealias JobTaskHandler = TaskHandler<TaskPayload, TaskResult>
+
 /// The CPU pool's handlers by task kind: analyze, reduce, finalize.
 public enum CPUTaskHandlers {
     /// `importer` reads uploaded models: in services, a contained importer
     /// (a child process with limits), so a hostile file fails its own task
     /// and nothing else.
-    public static func make(artifacts: any ArtifactAccess, importer: any ModelLoading) -> [String: any TaskHandler] {
+    public static func make(artifacts: any ArtifactAccess, importer: any ModelLoading) -> [String: any JobTaskHandler] {
         [
             TaskKind.analyze.rawValue: AnalyzeHandler(artifacts: artifacts, importer: importer),
             TaskKind.reduce.rawValue: ReduceHandler(artifacts: artifacts),
@@ -18,30 +21,32 @@ public enum CPUTaskHandlers {
     }
 }
 
-/// Bad input is permanent (retrying cannot help), and so is an import that
-/// crashed or ran over its limits in its child process: the same file does
-/// it again. Anything else, such as an artifact download failing or the
-/// importer program missing, is worth a retry.
-func classify(_ error: Error) -> TaskFailure {
-    if let failure = error as? TaskFailure { return failure }
-    if let mesh = error as? MeshError {
-        switch mesh {
-        case .unreadable: return .retryable(mesh.description)
-        default: return .permanent(mesh.description)
+/// How every handler, CPU or GPU, classes what went wrong: bad content is
+/// permanent (retrying cannot help), and so is an import that crashed or ran
+/// over its limits in its child process: the same file does it again.
+/// Transient I/O (an artifact download, a missing importer program, a file
+/// that cannot be read right now) is worth a retry, as is anything unknown.
+public enum FailureClassifier {
+    public static func classify(_ error: any Error) -> TaskFailure {
+        switch error {
+        case let failure as TaskFailure: return failure
+        case let mesh as MeshError:
+            if case .unreadable = mesh { return .retryable(mesh.description) }
+            return .permanent(mesh.description)
+        case is DecodingError: return .permanent("malformed task payload: \(error)")
+        default: return .retryable("\(error)")
         }
     }
-    if error is DecodingError { return .permanent("malformed task payload: \(error)") }
-    return .retryable("\(error)")
 }
 
 /// Import, validate, analyze; store the mesh artifact and an OBJ export.
-public struct AnalyzeHandler: TaskHandler {
+public struct AnalyzeHandler: JobTaskHandler {
     let artifacts: any ArtifactAccess
     let importer: any ModelLoading
 
-    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue {
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         do {
-            let payload = try task.payload.decode(AnalyzePayload.self)
+            guard case .analyze(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
             context.progress(0, stage: "downloading")
             let file = try artifacts.fetch(payload.model)
             context.progress(0.2, stage: "importing")
@@ -51,52 +56,58 @@ public struct AnalyzeHandler: TaskHandler {
             let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
             let obj = try artifacts.store(data: MeshExporter.encode(model.mesh, as: .obj))
             let box = model.mesh.bounds!
-            return try JSONValue(
-                encoding: AnalyzeResult(
+            return .analyze(
+                AnalyzeResult(
                     analysis: try JSONValue(encoding: analysis), mesh: mesh, obj: obj,
                     triangles: model.mesh.triangleCount,
                     bounds: BoundsValue(
                         min: [Double(box.min.x), Double(box.min.y), Double(box.min.z)],
                         max: [Double(box.max.x), Double(box.max.y), Double(box.max.z)])))
-        } catch { throw classify(error) }
+        } catch { throw FailureClassifier.classify(error) }
     }
 }
 
 /// Reduce to one level of detail; store the artifact and an OBJ export.
-public struct ReduceHandler: TaskHandler {
+public struct ReduceHandler: JobTaskHandler {
     let artifacts: any ArtifactAccess
 
-    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue {
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         do {
-            let payload = try task.payload.decode(ReducePayload.self)
+            guard case .reduce(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
             let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
             context.progress(0.1, stage: "reducing to \(payload.ratio)")
             let result = try Simplifier().simplify(mesh, to: .ratio(payload.ratio))
             context.progress(0.9, stage: "storing")
-            return try JSONValue(
-                encoding: ReduceResult(
+            return .reduce(
+                ReduceResult(
                     lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
                     targetTriangles: result.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
                     method: result.method.rawValue, mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
                     obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
-        } catch { throw classify(error) }
+        } catch { throw FailureClassifier.classify(error) }
     }
 }
 
 /// The contact sheet: every view of every level in one grid.
-public struct FinalizeHandler: TaskHandler {
+public struct FinalizeHandler: JobTaskHandler {
     let artifacts: any ArtifactAccess
 
-    public func run(_ task: TaskEnvelope, context: TaskContext) throws -> JSONValue {
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         do {
-            let payload = try task.payload.decode(FinalizePayload.self)
+            guard case .finalize(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
             let rows = try payload.rows.map { row in
                 try row.map { try PNGCodec.read(path: try artifacts.fetch($0).path) }
             }
             context.progress(0.5, stage: "composing")
             let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize)
-            return try JSONValue(
-                encoding: FinalizeResult(contactSheet: try artifacts.store(data: PNGCodec.encode(sheet))))
-        } catch { throw classify(error) }
+            return .finalize(FinalizeResult(contactSheet: try artifacts.store(data: PNGCodec.encode(sheet))))
+        } catch { throw FailureClassifier.classify(error) }
+    }
+}
+
+extension FailureClassifier {
+    /// A task routed to the wrong handler (a bug): permanent.
+    static func mismatch(_ task: JobTask) -> TaskFailure {
+        .permanent("the \(task.kind) handler got a \(task.payload.kind.rawValue) payload")
     }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MeshFarmAMQP
 import MeshFarmHTTP
+import MeshFarmJobs
 import MeshFarmMessaging
 import ServiceLifecycle
 
@@ -40,7 +41,7 @@ public struct WorkerServer: Sendable {
     public init(configuration: Configuration) { self.configuration = configuration }
 
     /// Runs until SIGTERM/SIGINT.
-    public func run(handlers: [String: any TaskHandler]) async throws {
+    public func run(handlers: [String: any TaskHandler<TaskPayload, TaskResult>]) async throws {
         Observability.bootstrap()
         let logger = Logger(label: "meshfarm.\(configuration.pool)-worker")
         let transport = AMQPTransport(
@@ -81,7 +82,7 @@ public struct WorkerServer: Sendable {
 }
 
 struct RuntimeService: Service {
-    let runtime: WorkerRuntime
+    let runtime: WorkerRuntime<TaskPayload, TaskResult>
     let transport: AMQPTransport
     let farm: FarmTopology
 

@@ -81,12 +81,12 @@ struct MessagingBench: ParsableCommand {
         let client = AMQPTransport(configuration: .init(url: url))
         let workerTransport = AMQPTransport(configuration: .init(url: url))
         try await client.declare(farm.topology)
-        let worker = WorkerRuntime(
+        let worker = WorkerRuntime<JSONValue, JSONValue>(
             transport: workerTransport,
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: concurrency, workerName: "bench"
             ),
-            handlers: ["noop": ClosureTaskHandler { _, _ in .null }])
+            handlers: ["noop": ClosureTaskHandler<JSONValue, JSONValue> { _, _ in .null }])
         let workerTask = Task { try await worker.run() }
         let clock = Clock()
         let events = try await client.consume(queue: farm.coordinatorQueue, prefetch: 500)
@@ -95,7 +95,7 @@ struct MessagingBench: ParsableCommand {
             for await delivery in events {
                 // Only result events are decoded (routing key `<kind>.<job>`).
                 if delivery.message.routingKey.hasPrefix("succeeded.") {
-                    let event = try MessageCoding.decodeEvent(delivery.message.body)
+                    let event = try MessageCoding.decodeEvent(delivery.message.body, as: TaskEvent<JSONValue>.self)
                     if let id = Int(event.taskID) { latencies.append(clock.now() - clock.sent(id)) }
                 }
                 try await delivery.ack()
@@ -109,13 +109,13 @@ struct MessagingBench: ParsableCommand {
             for lane in 0..<64 {
                 group.addTask {
                     for id in stride(from: lane, to: tasks, by: 64) {
-                        let task = TaskEnvelope(
+                        let task = TaskEnvelope<JSONValue>(
                             taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
                         clock.markSent(id)
                         try await client.publish(
                             OutgoingMessage(
                                 exchange: farm.tasksExchange, routingKey: task.routingKey,
-                                body: task.jsonData(), messageID: task.messageID))
+                                body: try MessageCoding.encode(task), messageID: task.messageID))
                     }
                 }
             }

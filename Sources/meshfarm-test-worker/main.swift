@@ -27,13 +27,14 @@ let logger: Logger = {
     return logger
 }()
 
-let handlers: [String: any TaskHandler] = [
-    "sleep": ClosureTaskHandler { task, _ in
+typealias Handler = ClosureTaskHandler<JSONValue, JSONValue>
+let handlers: [String: any TaskHandler<JSONValue, JSONValue>] = [
+    "sleep": Handler { task, _ in
         Thread.sleep(
             forTimeInterval: task.payload["seconds"].flatMap { if case .number(let s) = $0 { s } else { nil } } ?? 0)
         return .object(["worker": .string(name)])
     },
-    "compute": ClosureTaskHandler { task, context in
+    "compute": Handler { task, context in
         // Busy CPU work for the given seconds: the thread never yields.
         let seconds = task.payload["seconds"].flatMap { if case .number(let s) = $0 { s } else { nil } } ?? 1
         let end = Date().addingTimeInterval(seconds)
@@ -44,8 +45,8 @@ let handlers: [String: any TaskHandler] = [
         context.progress(1)
         return .object(["worker": .string(name), "x": .number(Double(x % 1000))])
     },
-    "echo": ClosureTaskHandler { task, _ in task.payload },
-    "crash": ClosureTaskHandler { _, _ in
+    "echo": Handler { task, _ in task.payload },
+    "crash": Handler { _, _ in
         kill(getpid(), SIGKILL)
         Thread.sleep(forTimeInterval: 10)
         return .null

@@ -72,10 +72,13 @@ struct RunCommand: AsyncParsableCommand {
 final class LocalFarm: Sendable {
     let artifacts: DiskArtifactStore
     let coordinator: Coordinator
-    let workers: [WorkerRuntime]
+    let workers: [WorkerRuntime<TaskPayload, TaskResult>]
     let scratch: URL
 
-    private init(artifacts: DiskArtifactStore, coordinator: Coordinator, workers: [WorkerRuntime], scratch: URL) {
+    private init(
+        artifacts: DiskArtifactStore, coordinator: Coordinator, workers: [WorkerRuntime<TaskPayload, TaskResult>],
+        scratch: URL
+    ) {
         self.artifacts = artifacts
         self.coordinator = coordinator
         self.workers = workers

@@ -12,7 +12,7 @@ import Testing
         try node.start()
         defer { try? node.stop() }
         let fixture = try await FarmFixture(broker: node)
-        let handler = ClosureTaskHandler { _, _ in
+        let handler = JSONTaskHandler { _, _ in
             Thread.sleep(forTimeInterval: 0.01)
             return .null
         }

@@ -10,7 +10,7 @@ final class FarmFixture: @unchecked Sendable {
     let broker: BrokerNode
     let publisher: AMQPTransport
     private let lock = NSLock()
-    private var events: [TaskEvent] = []
+    private var events: [JSONTaskEvent] = []
     private var collector: Task<Void, Never>?
 
     init(deliveryLimit: Int = 5, broker: BrokerNode = .shared) async throws {
@@ -21,7 +21,7 @@ final class FarmFixture: @unchecked Sendable {
         let stream = try await publisher.consume(queue: farm.coordinatorQueue, prefetch: 200)
         collector = Task { [weak self] in
             for await delivery in stream {
-                if let event = try? MessageCoding.decodeEvent(delivery.message.body) {
+                if let event = try? MessageCoding.decodeEvent(delivery.message.body, as: JSONTaskEvent.self) {
                     self?.lock.withLock { self?.events.append(event) }
                 }
                 try? await delivery.ack()
@@ -30,7 +30,7 @@ final class FarmFixture: @unchecked Sendable {
     }
 
     func publishTask(_ id: String, kind: String, payload: JSONValue = .null, pool: String = "cpu") async throws {
-        let task = TaskEnvelope(taskID: id, attempt: 1, kind: kind, pool: pool, jobID: "job", payload: payload)
+        let task = JSONTask(taskID: id, attempt: 1, kind: kind, pool: pool, jobID: "job", payload: payload)
         try await publisher.publish(
             OutgoingMessage(
                 exchange: farm.tasksExchange, routingKey: task.routingKey,
@@ -38,14 +38,14 @@ final class FarmFixture: @unchecked Sendable {
                 messageID: task.messageID))
     }
 
-    var allEvents: [TaskEvent] { lock.withLock { events } }
+    var allEvents: [JSONTaskEvent] { lock.withLock { events } }
 
     /// Succeeded events, deduplicated by task id (the coordinator's rule).
     var succeededTasks: Set<String> { Set(allEvents.filter { $0.kind == .succeeded }.map(\.taskID)) }
 
     /// Waits until `condition` holds over the collected events.
     @discardableResult
-    func wait(timeout: Double, until condition: ([TaskEvent]) -> Bool) async -> Bool {
+    func wait(timeout: Double, until condition: ([JSONTaskEvent]) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition(allEvents) { return true }
@@ -55,11 +55,14 @@ final class FarmFixture: @unchecked Sendable {
     }
 
     /// A worker runtime in this process on its own connection.
-    func makeWorker(name: String, concurrency: Int = 1, heartbeat: Int = 30, handlers: [String: any TaskHandler])
-        -> (AMQPTransport, WorkerRuntime)
+    func makeWorker(
+        name: String, concurrency: Int = 1, heartbeat: Int = 30,
+        handlers: [String: any TaskHandler<JSONValue, JSONValue>]
+    )
+        -> (AMQPTransport, WorkerRuntime<JSONValue, JSONValue>)
     {
         let transport = AMQPTransport(configuration: .init(url: try! AMQPURL(broker.url), heartbeat: heartbeat))
-        let runtime = WorkerRuntime(
+        let runtime = WorkerRuntime<JSONValue, JSONValue>(
             transport: transport,
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: concurrency, workerName: name,
@@ -86,7 +89,7 @@ final class FarmFixture: @unchecked Sendable {
 
 func seconds(_ value: Double) -> JSONValue { .object(["seconds": .number(value)]) }
 
-let sleepHandler = ClosureTaskHandler { task, _ in
+let sleepHandler = JSONTaskHandler { task, _ in
     if case .number(let s)? = task.payload["seconds"] { Thread.sleep(forTimeInterval: s) }
     return .null
 }

@@ -53,7 +53,7 @@ import Testing
 
     @Test func thirtySecondComputeKeepsTheConnectionWithTwoSecondHeartbeats() async throws {
         let fixture = try await FarmFixture()
-        let compute = ClosureTaskHandler { _, _ in
+        let compute = JSONTaskHandler { _, _ in
             let end = Date().addingTimeInterval(30)
             var x: UInt64 = 1
             while Date() < end { for _ in 0..<100_000 { x = x &* 6_364_136_223_846_793_005 &+ 1 } }

@@ -39,13 +39,14 @@ import Testing
         var order: [String] = []
         for _ in 0..<3 {
             guard let delivery = await deliveries.next() else { break }
-            let task = try MessageCoding.decodeTask(delivery.message.body)
+            let task = try MessageCoding.decodeTask(delivery.message.body, as: JobTask.self)
             order.append(task.taskID)
             // `started` frees the queue's one place: the next task goes out.
-            let started = TaskEvent(kind: .started, task: task, worker: "hand")
+            let started = JobTaskEvent(kind: .started, task: task, worker: "hand")
             try await worker.publish(
                 OutgoingMessage(
-                    exchange: farm.eventsExchange, routingKey: "started.\(task.jobID)", body: started.jsonData(),
+                    exchange: farm.eventsExchange, routingKey: "started.\(task.jobID)",
+                    body: try MessageCoding.encode(started),
                     messageID: started.eventID))
             try await delivery.ack()
         }

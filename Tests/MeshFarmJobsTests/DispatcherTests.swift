@@ -23,7 +23,7 @@ import Testing
         return job
     }
 
-    func ids(_ picks: [Dispatcher.Pick]) -> [String] { picks.map(\.task) }
+    func ids(_ picks: [Dispatcher.Pick]) -> [String] { picks.map(\.task.description) }
 
     @Test func higherPriorityFirstThenOlderJobs() {
         let jobs = [

@@ -49,7 +49,7 @@ import Testing
 
     @Test func topologicalOrder() {
         let tasks = Planner.plan(jobID: "j", spec: JobSpec(lodRatios: [1, 0.5, 0.1], viewsPerLOD: 5, viewsPerTask: 2))
-        var seen: Set<String> = []
+        var seen: Set<TaskID> = []
         for task in tasks {
             #expect(task.dependencies.allSatisfy(seen.contains), "\(task.id) before its dependencies")
             seen.insert(task.id)

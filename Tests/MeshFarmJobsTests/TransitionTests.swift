@@ -13,13 +13,14 @@ import Testing
     }
 
     func event(
-        _ kind: TaskEvent.Kind, _ job: JobRecord, _ taskID: String, attempt: Int? = nil,
-        result: JSONValue? = nil, failure: TaskEvent.Failure? = nil
-    ) -> TaskEvent {
-        let task = TaskEnvelope(
-            taskID: taskID, attempt: attempt ?? job.task(taskID)!.attempt, kind: "k", pool: "cpu", jobID: job.id,
-            payload: .null)
-        return TaskEvent(kind: kind, task: task, worker: "w1", at: t0, result: result, failure: failure, seconds: 1.5)
+        _ kind: JobTaskEvent.Kind, _ job: JobRecord, _ taskID: TaskID, attempt: Int? = nil,
+        result: TaskResult? = nil, failure: JobTaskEvent.Failure? = nil
+    ) -> JobTaskEvent {
+        let task = TaskEnvelope<JSONValue>(
+            taskID: taskID.description, attempt: attempt ?? job.task(taskID)!.attempt, kind: taskID.kind.rawValue,
+            pool: "cpu", jobID: job.id, payload: .null)
+        return JobTaskEvent(
+            kind: kind, task: task, worker: "w1", at: t0, result: result, failure: failure, seconds: 1.5)
     }
 
     /// Dispatches every ready task, as the coordinator does when its pools
@@ -28,8 +29,8 @@ import Testing
         Set(job.tasks.filter { $0.state == .ready }.map(\.id).compactMap { job.dispatch($0) })
     }
 
-    static let analysis = try! JSONValue(
-        encoding: AnalyzeResult(
+    static let analysis = TaskResult.analyze(
+        AnalyzeResult(
             analysis: .object(["triangles": .number(100)]), mesh: "m0", obj: "o0", triangles: 100,
             bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 1])))
 
@@ -49,30 +50,33 @@ import Testing
             dispatchAll(&job) == [
                 .publish(taskID: "j.reduce-1", attempt: 1), .publish(taskID: "j.render-0-0", attempt: 1),
             ])
-        #expect(
-            try job.payload(for: "j.reduce-1").decode(ReducePayload.self)
-                == ReducePayload(mesh: "m0", lod: 1, ratio: 0.5))
-        let reduced = try JSONValue(
-            encoding: ReduceResult(
+        #expect(try job.payload(for: "j.reduce-1") == .reduce(ReducePayload(mesh: "m0", lod: 1, ratio: 0.5)))
+        let reduced = TaskResult.reduce(
+            ReduceResult(
                 lod: 1, ratio: 0.5, triangles: 50, targetTriangles: 50, error: 0.01, errorAbsolute: 0.02,
                 method: "simplify", mesh: "m1", obj: "o1"))
         #expect(job.apply(event(.succeeded, job, "j.reduce-1", result: reduced), now: t0, policy: policy) == [])
         #expect(dispatchAll(&job) == [.publish(taskID: "j.render-1-0", attempt: 1)])
-        #expect(try job.payload(for: "j.render-1-0").decode(RenderPayload.self).mesh == "m1")
+        guard case .render(let render) = try job.payload(for: "j.render-1-0") else {
+            Issue.record("not a render payload")
+            return
+        }
+        #expect(render.mesh == "m1")
         for lod in 0..<2 {
-            let views = try JSONValue(
-                encoding: RenderResult(
+            let views = TaskResult.render(
+                RenderResult(
                     lod: lod,
                     views: (0..<2).map { RenderedViewResult(index: $0, image: "img\(lod)\($0)", camera: .null) }))
             #expect(
-                job.apply(event(.succeeded, job, "j.render-\(lod)-0", result: views), now: t0, policy: policy) == [])
+                job.apply(
+                    event(.succeeded, job, .render("j", lod: lod, firstView: 0), result: views), now: t0, policy: policy
+                ) == [])
             #expect(dispatchAll(&job) == (lod == 1 ? [.publish(taskID: "j.finalize", attempt: 1)] : []))
         }
         #expect(
-            try job.payload(for: "j.finalize").decode(FinalizePayload.self).rows == [
-                ["img00", "img01"], ["img10", "img11"],
-            ])
-        let sheet = try JSONValue(encoding: FinalizeResult(contactSheet: "sheet"))
+            try job.payload(for: "j.finalize")
+                == .finalize(FinalizePayload(rows: [["img00", "img01"], ["img10", "img11"]], cellSize: 256)))
+        let sheet = TaskResult.finalize(FinalizeResult(contactSheet: "sheet"))
         #expect(
             job.apply(
                 event(.succeeded, job, "j.finalize", result: sheet), now: t0.addingTimeInterval(9), policy: policy)
@@ -96,7 +100,7 @@ import Testing
         var job = newJob()
         job.start(now: t0)
         _ = dispatchAll(&job)
-        let retry = TaskEvent.Failure(message: "out of memory", retryable: true)
+        let retry = JobTaskEvent.Failure(message: "out of memory", retryable: true)
         #expect(
             job.apply(event(.failed, job, "j.analyze", failure: retry), now: t0, policy: policy)
                 == [.scheduleRetry(taskID: "j.analyze", at: t0.addingTimeInterval(10))])
@@ -126,7 +130,7 @@ import Testing
         var job = newJob()
         job.start(now: t0)
         _ = dispatchAll(&job)
-        let bad = TaskEvent.Failure(message: "the model contains no triangles", retryable: false)
+        let bad = JobTaskEvent.Failure(message: "the model contains no triangles", retryable: false)
         #expect(
             job.apply(event(.failed, job, "j.analyze", failure: bad), now: t0, policy: policy) == [.finished(.failed)])
         #expect(job.status == .failed && job.error?.contains("no triangles") == true)

@@ -10,11 +10,12 @@ struct EventCollector {
         stream = try await transport.consume(queue: farm.coordinatorQueue, prefetch: 100)
     }
 
-    func next(_ count: Int, where predicate: @escaping (TaskEvent) -> Bool = { _ in true }) async throws -> [TaskEvent]
+    func next(_ count: Int, where predicate: @escaping (JSONTaskEvent) -> Bool = { _ in true }) async throws
+        -> [JSONTaskEvent]
     {
-        var events: [TaskEvent] = []
+        var events: [JSONTaskEvent] = []
         for await delivery in stream {
-            let event = try MessageCoding.decodeEvent(delivery.message.body)
+            let event = try MessageCoding.decodeEvent(delivery.message.body, as: JSONTaskEvent.self)
             try await delivery.ack()
             if predicate(event) { events.append(event) }
             if events.count == count { break }
@@ -29,7 +30,7 @@ struct EventCollector {
     func publishTask(_ transport: any MessageTransport, _ id: String, kind: String, payload: JSONValue = .null)
         async throws
     {
-        let task = TaskEnvelope(taskID: id, attempt: 1, kind: kind, pool: "cpu", jobID: "job", payload: payload)
+        let task = JSONTask(taskID: id, attempt: 1, kind: kind, pool: "cpu", jobID: "job", payload: payload)
         try await transport.publish(
             OutgoingMessage(
                 exchange: farm.tasksExchange, routingKey: task.routingKey,
@@ -38,10 +39,11 @@ struct EventCollector {
     }
 
     func runtime(
-        _ transport: any MessageTransport, handlers: [String: any TaskHandler], timeLimit: Double = 60,
-        onTimeLimit: (@Sendable (TaskEnvelope) -> Void)? = nil
-    ) -> WorkerRuntime {
-        WorkerRuntime(
+        _ transport: any MessageTransport, handlers: [String: any TaskHandler<JSONValue, JSONValue>],
+        timeLimit: Double = 60,
+        onTimeLimit: (@Sendable (JSONTask) -> Void)? = nil
+    ) -> WorkerRuntime<JSONValue, JSONValue> {
+        WorkerRuntime<JSONValue, JSONValue>(
             transport: transport,
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: 2, workerName: "test",
@@ -56,11 +58,11 @@ struct EventCollector {
         let worker = runtime(
             transport,
             handlers: [
-                "double": ClosureTaskHandler { task, context in
+                "double": JSONTaskHandler { task, context in
                     context.progress(0.5, stage: "halfway")
                     return .number(try task.payload.decode(Double.self) * 2)
                 },
-                "bad": ClosureTaskHandler { _, _ in throw TaskFailure.permanent("the model is empty") },
+                "bad": JSONTaskHandler { _, _ in throw TaskFailure.permanent("the model is empty") },
             ])
         let running = Task { try await worker.run() }
         try await transport.publish(
@@ -71,7 +73,7 @@ struct EventCollector {
         let finished = try await events.next(3) { $0.kind == .succeeded || $0.kind == .failed }
         let byTask = Dictionary(uniqueKeysWithValues: finished.map { ($0.taskID, $0) })
         #expect(byTask["a"]?.kind == .succeeded && byTask["a"]?.result == .number(42))
-        #expect(byTask["b"]?.failure == TaskEvent.Failure(message: "the model is empty", retryable: false))
+        #expect(byTask["b"]?.failure == JSONTaskEvent.Failure(message: "the model is empty", retryable: false))
         #expect(byTask["c"]?.failure?.retryable == false)
         #expect(try await transport.messageCount(queue: farm.deadLetterQueue) == 1)  // the garbage
         #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
@@ -86,7 +88,7 @@ struct EventCollector {
         let worker = runtime(
             transport,
             handlers: [
-                "slow": ClosureTaskHandler { _, _ in
+                "slow": JSONTaskHandler { _, _ in
                     Thread.sleep(forTimeInterval: 1); return .null
                 }
             ],
@@ -101,7 +103,7 @@ struct EventCollector {
     @Test func cancellingTheRunningTaskShutsTheWorkerDown() async throws {
         let transport = await InMemoryTransport()
         try await transport.declare(farm.topology)
-        let worker = runtime(transport, handlers: ["echo": ClosureTaskHandler { task, _ in task.payload }])
+        let worker = runtime(transport, handlers: ["echo": JSONTaskHandler { task, _ in task.payload }])
         let running = Task { try await worker.run() }
         try await publishTask(transport, "x", kind: "echo")
         while worker.completed == 0 { try await Task.sleep(for: .milliseconds(10)) }
@@ -121,7 +123,7 @@ struct EventCollector {
         let worker = runtime(
             transport,
             handlers: [
-                "long": ClosureTaskHandler { _, _ in
+                "long": JSONTaskHandler { _, _ in
                     Thread.sleep(forTimeInterval: 2); return .null
                 }
             ])
