@@ -44,6 +44,7 @@ let package = Package(
         .plugin(name: "ShaderCompiler", capability: .buildTool()),
 
         // MARK: Libraries
+        // Models: zip containers, import/analysis/reduction, contained import, images, rendering.
         .target(name: "MeshFarmZip", dependencies: ["CZlib"]),
         .target(name: "MeshFarmMesh", dependencies: ["CAssimp", "CMeshOptimizer", "CXML2", "MeshFarmZip"]),
         .target(
@@ -56,50 +57,47 @@ let package = Package(
         .target(
             name: "MeshFarmRender", dependencies: ["CVulkan", "MeshFarmMesh", "MeshFarmImage"],
             plugins: ["ShaderCompiler"]),
-        .target(name: "MeshFarmJobs", dependencies: ["MeshFarmMessaging"]),
+        // Vulkan's graphics pipeline: the tests' reference and the benchmark's baseline, not shipped.
         .target(
-            name: "MeshFarmStorage",
-            dependencies: ["MeshFarmJobs", "COpenSSL", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "MeshFarmAPI", dependencies: ["MeshFarmJobs", "MeshFarmMessaging"]),
-        .target(
-            name: "MeshFarmHTTP",
-            dependencies: [
-                "MeshFarmAPI", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
-        .target(
-            name: "MeshFarmService",
-            dependencies: [
-                "MeshFarmAPI", "MeshFarmHTTP", "MeshFarmCoordinator", "MeshFarmStorage", "MeshFarmJobs",
-                "MeshFarmMessaging",
-                "MeshFarmAMQP", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
-        .target(
-            name: "MeshFarmWorkerKit",
-            dependencies: [
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "MeshFarmAPI", "MeshFarmHTTP", "MeshFarmTasks", "MeshFarmStorage", "MeshFarmMessaging", "MeshFarmAMQP",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
-        .target(
-            name: "MeshFarmCoordinator",
-            dependencies: [
-                "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmStorage", .product(name: "Logging", package: "swift-log"),
-            ]),
-        .target(
-            name: "MeshFarmTasks",
-            dependencies: ["MeshFarmJobs", "MeshFarmMesh", "MeshFarmImage", "MeshFarmMessaging", "MeshFarmStorage"]),
-        .target(
-            name: "MeshFarmGPUTasks",
-            dependencies: ["MeshFarmTasks", "MeshFarmRender", "MeshFarmJobs", "MeshFarmMessaging"]),
+            name: "MeshFarmRenderReference", dependencies: ["CVulkan", "MeshFarmRender", "MeshFarmMesh", "MeshFarmImage"],
+            plugins: ["ShaderCompiler"]),
+        // Messaging: the transport seam and the worker runtime; RabbitMQ through librabbitmq.
         .target(name: "MeshFarmMessaging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "MeshFarmAMQP",
             dependencies: ["CAMQP", "MeshFarmMessaging", .product(name: "Logging", package: "swift-log")]),
+        // The farm: jobs (pure), artifacts, the coordinator and its job stores, the HTTP API, the processes.
+        .target(name: "MeshFarmJobs", dependencies: ["MeshFarmMessaging"]),
+        .target(name: "MeshFarmArtifacts", dependencies: ["COpenSSL"]),
+        .target(
+            name: "MeshFarmCoordinator",
+            dependencies: [
+                "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmArtifacts", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "MeshFarmAPI",
+            dependencies: [
+                "MeshFarmJobs", "MeshFarmMessaging", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "MeshFarmService",
+            dependencies: [
+                "MeshFarmAPI", "MeshFarmCoordinator", "MeshFarmArtifacts", "MeshFarmJobs", "MeshFarmMessaging",
+                "MeshFarmAMQP", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "MeshFarmWorker",
+            dependencies: [
+                "MeshFarmAPI", "MeshFarmArtifacts", "MeshFarmJobs", "MeshFarmMesh", "MeshFarmImage", "MeshFarmMessaging",
+                "MeshFarmAMQP", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(name: "MeshFarmGPUWorker", dependencies: ["MeshFarmWorker", "MeshFarmRender", "MeshFarmJobs"]),
         .target(name: "MeshFarmTestSupport", path: "Sources/MeshFarmTestSupport"),
 
         // MARK: Executables
@@ -107,35 +105,34 @@ let package = Package(
             name: "meshfarm",
             dependencies: [
                 "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmJobs", "MeshFarmMessaging",
-                "MeshFarmStorage",
-                "MeshFarmCoordinator", "MeshFarmTasks", "MeshFarmGPUTasks", "MeshFarmAPI", "MeshFarmSandbox",
-                "MeshFarmZip", .product(name: "Logging", package: "swift-log"),
+                "MeshFarmArtifacts", "MeshFarmCoordinator", "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmAPI",
+                "MeshFarmSandbox", "MeshFarmZip", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .executableTarget(
             name: "meshfarm-submit",
             dependencies: [
-                "MeshFarmService", "MeshFarmHTTP", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmMessaging",
+                "MeshFarmService", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmMessaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "meshfarm-cpu-worker",
             dependencies: [
-                "MeshFarmWorkerKit", "MeshFarmTasks", "MeshFarmAPI", "MeshFarmSandbox", "MeshFarmMesh",
+                "MeshFarmWorker", "MeshFarmAPI", "MeshFarmSandbox", "MeshFarmMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "meshfarm-gpu-worker",
             dependencies: [
-                "MeshFarmWorkerKit", "MeshFarmGPUTasks", "MeshFarmRender", "MeshFarmAPI",
+                "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmRender", "MeshFarmAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "meshfarm-bench",
             dependencies: [
-                "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmAMQP", "MeshFarmMessaging",
-                "CMeshOptimizer", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmSandbox",
+                "MeshFarmMesh", "MeshFarmRender", "MeshFarmRenderReference", "MeshFarmImage", "MeshFarmAMQP",
+                "MeshFarmMessaging", "CMeshOptimizer", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -154,19 +151,20 @@ let package = Package(
         .testTarget(
             name: "MeshFarmSandboxTests", dependencies: ["MeshFarmSandbox", "MeshFarmMesh", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmImageTests", dependencies: ["MeshFarmImage", "MeshFarmTestSupport"]),
-        .testTarget(name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmTestSupport"]),
+        .testTarget(
+            name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmRenderReference", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmJobsTests", dependencies: ["MeshFarmJobs"]),
         .testTarget(
             name: "MeshFarmCoordinatorTests",
-            dependencies: ["MeshFarmCoordinator", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmStorage"]),
+            dependencies: ["MeshFarmCoordinator", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmTestSupport"]),
         .testTarget(
             name: "MeshFarmFarmTests",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",
                 "MeshFarmTestSupport",
             ]),
-        .testTarget(name: "MeshFarmStorageTests", dependencies: ["MeshFarmStorage", "MeshFarmTestSupport"]),
+        .testTarget(name: "MeshFarmArtifactsTests", dependencies: ["MeshFarmArtifacts", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,10 +1,12 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles every GLSL compute/vertex/fragment shader in the package's
+/// Compiles the GLSL compute/vertex/fragment shaders in the package's
 /// top-level `shaders/` folder to SPIR-V with `glslc` and embeds the words in a
 /// generated Swift file, so the render library carries its shaders inside the
-/// binary and the build needs no GPU.
+/// binary and the build needs no GPU. `reference.*` (the graphics pipeline
+/// that tests compare against) go to the target whose name ends in
+/// `Reference`; every other shader to the other targets.
 ///
 /// One build command per shader keeps rebuilds incremental; every `*.glsl`
 /// include is an input of every command, so editing a shared header rebuilds
@@ -21,7 +23,11 @@ struct ShaderCompiler: BuildToolPlugin {
             at: shaderDirectory, includingPropertiesForKeys: nil
         ).sorted { $0.lastPathComponent < $1.lastPathComponent }
         let includes = files.filter { $0.pathExtension == "glsl" }
-        let shaders = files.filter { Self.stageExtensions.contains($0.pathExtension) }
+        let forReference = target.name.hasSuffix("Reference")
+        let shaders = files.filter {
+            Self.stageExtensions.contains($0.pathExtension)
+                && $0.lastPathComponent.hasPrefix("reference.") == forReference
+        }
         let glslc = try Self.findGLSLC()
 
         return shaders.map { shader in

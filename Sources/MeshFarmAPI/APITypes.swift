@@ -31,22 +31,6 @@ public struct CreateJobRequest: Sendable, Equatable, Codable {
     }
 }
 
-/// A task as the API shows it.
-public struct TaskView: Sendable, Equatable, Codable {
-    public var id: String
-    public var kind: String
-    public var pool: String
-    public var state: String
-    public var attempts: Int
-    public var worker: String?
-    public var progress: Double?
-    public var stage: String?
-    public var error: String?
-    public var queuedAt: Date?
-    public var startedAt: Date?
-    public var finishedAt: Date?
-}
-
 /// Tasks finished / total in one pool.
 public struct PoolProgress: Sendable, Equatable, Codable {
     public var done: Int
@@ -90,13 +74,7 @@ public struct JobView: Sendable, Equatable, Codable {
                 let p = job.progress(pool: pool)
                 return (pool, PoolProgress(done: p.done, total: p.total))
             })
-        tasks = job.tasks.map { t in
-            TaskView(
-                id: t.id.description, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue,
-                attempts: t.attempt,
-                worker: t.worker, progress: t.progress, stage: t.stage, error: t.error, queuedAt: t.queuedAt,
-                startedAt: t.startedAt, finishedAt: t.finishedAt)
-        }
+        tasks = job.tasks.map(TaskView.init)
     }
 
     public var isFinished: Bool { JobStatus(rawValue: status)?.isTerminal ?? false }

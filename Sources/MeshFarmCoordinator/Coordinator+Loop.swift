@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import MeshFarmArtifacts
 import MeshFarmJobs
 import MeshFarmMessaging
-import MeshFarmStorage
 
 extension Coordinator {
     /// The command loop's state: active jobs, touched by the loop only.

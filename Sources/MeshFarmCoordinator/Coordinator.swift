@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import MeshFarmArtifacts
 import MeshFarmJobs
 import MeshFarmMessaging
-import MeshFarmStorage
 import Synchronization
 
 /// A worker as seen through its events.

@@ -30,19 +30,6 @@ public struct JobReport: Sendable, Equatable, Codable {
         public var camera: JSONValue
     }
 
-    public struct Task: Sendable, Equatable, Codable {
-        public var id: String
-        public var kind: String
-        public var pool: String
-        public var state: String
-        public var attempts: Int
-        public var worker: String?
-        public var queuedAt: Date?
-        public var startedAt: Date?
-        public var finishedAt: Date?
-        public var error: String?
-    }
-
     public struct Timings: Sendable, Equatable, Codable {
         /// Submission to the end of the last task.
         public var wallSeconds: Double
@@ -58,7 +45,7 @@ public struct JobReport: Sendable, Equatable, Codable {
     public var lods: [LOD]
     public var views: [View]
     public var contactSheet: String?
-    public var tasks: [Task]
+    public var tasks: [TaskView]
     public var timings: Timings
 
     /// The report of `job` and the files that go with it.
@@ -94,13 +81,7 @@ public struct JobReport: Sendable, Equatable, Codable {
                 camera: view.camera)
         }.sorted { ($0.lod, $0.index) < ($1.lod, $1.index) }
         contactSheet = job.finalizeResult.map { _ in "contact-sheet.png" }
-        tasks = job.tasks.map { t in
-            Task(
-                id: t.id.description, kind: t.task.kind.rawValue, pool: t.task.pool, state: t.state.rawValue,
-                attempts: t.attempt,
-                worker: t.worker, queuedAt: t.queuedAt, startedAt: t.startedAt, finishedAt: t.finishedAt, error: t.error
-            )
-        }
+        tasks = job.tasks.map(TaskView.init)
         let end = job.finishedAt ?? job.tasks.compactMap(\.finishedAt).max() ?? now
         timings = Timings(
             wallSeconds: max(0, end.timeIntervalSince(job.createdAt)),

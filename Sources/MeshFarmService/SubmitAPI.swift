@@ -3,11 +3,10 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmCoordinator
-import MeshFarmHTTP
 import MeshFarmJobs
 import MeshFarmMessaging
-import MeshFarmStorage
 import NIOCore
 
 /// The submit service's HTTP API (`/v1`), built from ``APIRoutes``.

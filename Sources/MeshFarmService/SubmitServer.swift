@@ -2,11 +2,11 @@ import Foundation
 import Hummingbird
 import Logging
 import MeshFarmAMQP
+import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmCoordinator
-import MeshFarmHTTP
 import MeshFarmJobs
 import MeshFarmMessaging
-import MeshFarmStorage
 import ServiceLifecycle
 
 /// Everything `meshfarm-submit` runs: job store, artifact store, broker

@@ -3,6 +3,7 @@ import Foundation
 import MeshFarmImage
 import MeshFarmMesh
 import MeshFarmRender
+import MeshFarmRenderReference
 
 /// `meshfarm-bench render`: triangles per second of the compute rasterizer
 /// next to Vulkan's graphics pipeline, same meshes, cameras and size.

@@ -3,8 +3,7 @@ import Foundation
 import MeshFarmAPI
 import MeshFarmMesh
 import MeshFarmSandbox
-import MeshFarmTasks
-import MeshFarmWorkerKit
+import MeshFarmWorker
 
 /// `meshfarm-cpu-worker`: consumes `cpu.*` tasks (analyze, reduce, finalize).
 @main

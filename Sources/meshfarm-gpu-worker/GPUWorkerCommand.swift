@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
-import MeshFarmGPUTasks
+import MeshFarmGPUWorker
 import MeshFarmRender
-import MeshFarmWorkerKit
+import MeshFarmWorker
 
 /// `meshfarm-gpu-worker`: consumes `gpu.*` tasks (render) with one Vulkan
 /// context kept for the process's life.

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
-import MeshFarmHTTP
 import MeshFarmJobs
 import MeshFarmMessaging
 import MeshFarmService

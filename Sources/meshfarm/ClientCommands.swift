@@ -137,7 +137,7 @@ enum Watch {
         var shown = ""
         while true {
             let view = try await reportingAPIErrors { try await client.job(id) }
-            let line = progressLine(view)
+            let line = ProgressLine.render(view)
             if !quiet, line != shown {
                 FileHandle.standardError.write(Data("\r\(line)".utf8))
                 shown = line
@@ -148,18 +148,6 @@ enum Watch {
             }
             try await Task.sleep(for: .milliseconds(500))
         }
-    }
-
-    static func progressLine(_ view: JobView) -> String {
-        let cpu = view.progress["cpu"] ?? PoolProgress(done: 0, total: 0)
-        let gpu = view.progress["gpu"] ?? PoolProgress(done: 0, total: 0)
-        let done = cpu.done + gpu.done
-        let total = max(1, cpu.total + gpu.total)
-        let bar =
-            String(repeating: "#", count: 30 * done / total) + String(repeating: ".", count: 30 - 30 * done / total)
-        let line =
-            "[\(bar)] \(done)/\(total) tasks  cpu \(cpu.done)/\(cpu.total)  gpu \(gpu.done)/\(gpu.total)  \(view.stage)"
-        return line.padding(toLength: max(line.count, 80), withPad: " ", startingAt: 0)
     }
 }
 

@@ -18,26 +18,10 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "Model file, or a MeshFarm mesh artifact (.mfmesh).")
     var model: String
 
-    @Option(help: "Number of views evenly spaced around the +Y axis.")
-    var views: Int = 8
-
-    @Option(help: "Image width and height in pixels.")
-    var size: Int = 512
-
-    @Option(help: "Camera elevation above the horizon, degrees.")
-    var elevation: Double = 20
+    @OptionGroup var view: ViewOptions
 
     @Option(help: "Vertical field of view, degrees.")
     var fov: Double = 35
-
-    @Option(help: "Supersampling per axis: 1, 2 or 4.")
-    var ssaa: Int = 1
-
-    @Flag(help: "Also write linear depth (PFM).")
-    var depth = false
-
-    @Flag(help: "Also write world-space normals (PNG).")
-    var normals = false
 
     @Flag(help: "Flat shading (per-face normals), for hard-edged parts.")
     var flat = false
@@ -54,12 +38,16 @@ struct RenderCommand: ParsableCommand {
     @OptionGroup var importOptions: ImportOptions
 
     func validate() throws {
-        guard views >= 1, views <= 360 else { throw ValidationError("--views must be 1...360") }
-        guard size >= 1, size <= ComputeRenderer.maxImageSide else {
+        guard view.views >= 1, view.views <= 360 else { throw ValidationError("--views must be 1...360") }
+        guard view.size >= 1, view.size <= ComputeRenderer.maxImageSide else {
             throw ValidationError("--size must be 1...\(ComputeRenderer.maxImageSide)")
         }
-        guard ComputeRenderer.ssaaFactors.contains(ssaa) else { throw ValidationError("--ssaa must be 1, 2 or 4") }
-        guard elevation >= -89, elevation <= 89 else { throw ValidationError("--elevation must be -89...89") }
+        guard ComputeRenderer.ssaaFactors.contains(view.ssaa) else {
+            throw ValidationError("--ssaa must be 1, 2 or 4")
+        }
+        guard view.elevation >= -89, view.elevation <= 89 else {
+            throw ValidationError("--elevation must be -89...89")
+        }
         guard fov > 1, fov < 170 else { throw ValidationError("--fov must be in (1, 170)") }
     }
 
@@ -71,8 +59,10 @@ struct RenderCommand: ParsableCommand {
             options: .init(deviceIndex: device, pipelineCachePath: VulkanContext.defaultPipelineCachePath))
         let renderer = try ComputeRenderer(context: context)
         let gpuMesh = try renderer.upload(mesh)
-        let rig = TurntableRig(views: views, elevation: elevation, fovY: fov, width: size, height: size)
-        let options = RenderOptions(ssaa: ssaa, flatShading: flat, wireframe: wireframe, depth: depth, normals: normals)
+        let rig = TurntableRig(
+            views: view.views, elevation: view.elevation, fovY: fov, width: view.size, height: view.size)
+        let options = RenderOptions(
+            ssaa: view.ssaa, flatShading: flat, wireframe: wireframe, depth: view.depth, normals: view.normals)
         let directory = URL(fileURLWithPath: out)
         var records: [ViewRecord] = []
         for (j, camera) in rig.cameras(bounds: gpuMesh.bounds).enumerated() {

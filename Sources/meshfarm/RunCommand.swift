@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmCoordinator
-import MeshFarmGPUTasks
+import MeshFarmGPUWorker
 import MeshFarmJobs
 import MeshFarmMesh
 import MeshFarmMessaging
 import MeshFarmRender
-import MeshFarmStorage
-import MeshFarmTasks
+import MeshFarmWorker
 
 /// `meshfarm run MODEL --out DIR`: the whole task graph in this process, on
 /// the in-memory transport, with the same coordinator, runtimes and
@@ -131,7 +132,7 @@ final class LocalFarm: Sendable {
         if let updates = try await coordinator.updates(for: job.id) {
             for await update in updates {
                 last = update
-                let line = ProgressLine.render(update)
+                let line = ProgressLine.render(JobView(update))
                 if !quiet, line != shown {
                     FileHandle.standardError.write(Data(("\r" + line).utf8))
                     shown = line

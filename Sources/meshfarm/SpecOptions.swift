@@ -1,28 +1,35 @@
 import ArgumentParser
+import MeshFarmAPI
 import MeshFarmJobs
+
+/// What the turntable views look like: shared by `render` (one model,
+/// here) and the job spec of `submit` and `run` (on the farm).
+struct ViewOptions: ParsableArguments {
+    @Option(help: "Turntable views (per level of detail), evenly spaced around the +Y axis.")
+    var views: Int = 8
+
+    @Option(help: "Image width and height, pixels.")
+    var size: Int = 512
+
+    @Option(help: "Camera elevation above the horizon, degrees.")
+    var elevation: Double = 20
+
+    @Option(help: "Supersampling per axis: 1, 2 or 4.")
+    var ssaa: Int = 1
+
+    @Flag(help: "Also write linear depth (PFM) per view (0 = no surface).")
+    var depth = false
+
+    @Flag(help: "Also write world-space normals (PNG) per view.")
+    var normals = false
+}
 
 /// The job spec as command-line options (`submit`, `run`).
 struct SpecOptions: ParsableArguments {
     @Option(help: "Levels of detail as fractions of the triangles, comma-separated; 1 is the original.")
     var lods: String = "1,0.25,0.05"
 
-    @Option(help: "Turntable views per level of detail.")
-    var views: Int = 8
-
-    @Option(help: "Image width and height, pixels.")
-    var size: Int = 512
-
-    @Option(help: "Camera elevation, degrees.")
-    var elevation: Double = 20
-
-    @Option(help: "Supersampling per axis: 1, 2 or 4.")
-    var ssaa: Int = 1
-
-    @Flag(help: "Also write linear depth (PFM) per view.")
-    var depth = false
-
-    @Flag(help: "Also write world-space normals (PNG) per view.")
-    var normals = false
+    @OptionGroup var view: ViewOptions
 
     @Option(help: "Views rendered per GPU task.")
     var viewsPerTask: Int = 4
@@ -39,18 +46,19 @@ struct SpecOptions: ParsableArguments {
             return ratio
         }
         let spec = JobSpec(
-            lodRatios: ratios, viewsPerLOD: views, imageSize: size, elevation: elevation, ssaa: ssaa, depth: depth,
-            normals: normals, viewsPerTask: viewsPerTask, priority: priority)
+            lodRatios: ratios, viewsPerLOD: view.views, imageSize: view.size, elevation: view.elevation,
+            ssaa: view.ssaa, depth: view.depth, normals: view.normals, viewsPerTask: viewsPerTask, priority: priority)
         do { try spec.validate() } catch { throw ValidationError("invalid job spec: \(error)") }
         return spec
     }
 }
 
-/// A one-line progress bar for a job, redrawn in place on stderr.
+/// A one-line progress bar for a job, redrawn in place on stderr: the
+/// farm's job (`submit --wait`) and a local one (`run`) alike.
 enum ProgressLine {
-    static func render(_ job: JobRecord) -> String {
-        let cpu = job.progress(pool: "cpu")
-        let gpu = job.progress(pool: "gpu")
+    static func render(_ job: JobView) -> String {
+        let cpu = job.progress["cpu"] ?? PoolProgress(done: 0, total: 0)
+        let gpu = job.progress["gpu"] ?? PoolProgress(done: 0, total: 0)
         let done = cpu.done + gpu.done
         let total = max(1, cpu.total + gpu.total)
         let width = 30

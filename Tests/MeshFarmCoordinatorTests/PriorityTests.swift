@@ -1,8 +1,8 @@
 import Foundation
+import MeshFarmArtifacts
 import MeshFarmCoordinator
 import MeshFarmJobs
 import MeshFarmMessaging
-import MeshFarmStorage
 import Testing
 
 /// The coordinator over the in-memory broker, with the test playing the

@@ -2,6 +2,7 @@ import Foundation
 import MeshFarmImage
 import MeshFarmMesh
 import MeshFarmRender
+import MeshFarmRenderReference
 import MeshFarmTestSupport
 import Testing
 

@@ -241,7 +241,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         return result
     }
 
-    static func validate(camera: Camera, options: RenderOptions) throws {
+    public static func validate(camera: Camera, options: RenderOptions) throws {
         guard ssaaFactors.contains(options.ssaa) else {
             throw RenderError("supersampling must be 1, 2 or 4, got \(options.ssaa)")
         }

@@ -5,16 +5,18 @@
 /// `withUnsafePointer(to:)` gives a pointer valid only inside its closure,
 /// so building such a tree that way nests one closure per pointer; with an
 /// arena the tree is built top to bottom and freed when the arena goes.
-final class CStructArena {
+public final class CStructArena {
     private var releases: [() -> Void] = []
+
+    public init() {}
 
     deinit { for release in releases { release() } }
 
     /// A copy of `value` at a stable address.
-    func pointer<T>(to value: T) -> UnsafeMutablePointer<T> { pointer(to: [value]) }
+    public func pointer<T>(to value: T) -> UnsafeMutablePointer<T> { pointer(to: [value]) }
 
     /// A copy of `values` at a stable address (first element).
-    func pointer<T>(to values: [T]) -> UnsafeMutablePointer<T> {
+    public func pointer<T>(to values: [T]) -> UnsafeMutablePointer<T> {
         let count = values.count
         let storage = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
         storage.initialize(from: values, count: count)
@@ -26,5 +28,7 @@ final class CStructArena {
     }
 
     /// A NUL-terminated copy of `string`.
-    func cString(_ string: String) -> UnsafePointer<CChar> { UnsafePointer(pointer(to: Array(string.utf8CString))) }
+    public func cString(_ string: String) -> UnsafePointer<CChar> {
+        UnsafePointer(pointer(to: Array(string.utf8CString)))
+    }
 }

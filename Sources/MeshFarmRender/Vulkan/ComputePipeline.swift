@@ -217,11 +217,11 @@ public func computeBarrier(_ commandBuffer: VkCommandBuffer) {
 }
 
 /// A `VkShaderModule` that lives only as long as pipeline creation needs it.
-final class ShaderModule {
-    let handle: VkShaderModule
+public final class ShaderModule {
+    public let handle: VkShaderModule
     private let device: VkDevice
 
-    init(device: VkDevice, spirv: [UInt32]) throws {
+    public init(device: VkDevice, spirv: [UInt32]) throws {
         self.device = device
         var info = VkShaderModuleCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO

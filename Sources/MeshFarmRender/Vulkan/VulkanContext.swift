@@ -55,7 +55,7 @@ public final class VulkanContext: @unchecked Sendable {
     public let limits: VkPhysicalDeviceLimits
     let memoryProperties: VkPhysicalDeviceMemoryProperties
     let commandPool: VkCommandPool
-    let pipelineCache: VkPipelineCache
+    public let pipelineCache: VkPipelineCache
     private let pipelineCachePath: String?
     private let messenger: VkDebugUtilsMessengerEXT?
     private let queueLock = NSLock()
@@ -220,7 +220,7 @@ public final class VulkanContext: @unchecked Sendable {
 
     /// Index of a memory type allowed by `typeBits` with all `required` flags,
     /// preferring one that also has `preferred`.
-    func memoryTypeIndex(typeBits: UInt32, required: UInt32, preferred: UInt32 = 0) throws -> UInt32 {
+    public func memoryTypeIndex(typeBits: UInt32, required: UInt32, preferred: UInt32 = 0) throws -> UInt32 {
         let types = withUnsafeBytes(of: memoryProperties.memoryTypes) {
             Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(memoryProperties.memoryTypeCount)))
         }

@@ -44,7 +44,7 @@ public struct VulkanError: Error, CustomStringConvertible, Sendable {
 /// Turns a `VkResult` into a thrown ``VulkanError``; the one place where
 /// Vulkan return codes become Swift errors.
 @inline(__always)
-func vkCheck(_ result: VkResult, _ what: @autoclosure () -> String) throws {
+public func vkCheck(_ result: VkResult, _ what: @autoclosure () -> String) throws {
     guard result == VK_SUCCESS else {
         throw VulkanError("\(what()) failed", result: result.rawValue)
     }

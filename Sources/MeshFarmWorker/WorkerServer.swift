@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MeshFarmAMQP
-import MeshFarmHTTP
+import MeshFarmAPI
 import MeshFarmJobs
 import MeshFarmMessaging
 import ServiceLifecycle

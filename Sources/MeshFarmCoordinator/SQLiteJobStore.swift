@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MeshFarmArtifacts
 import MeshFarmJobs
 
 /// Jobs in SQLite through GRDB: WAL journal (readers never block the

@@ -2,6 +2,7 @@ import CVulkan
 import Foundation
 import MeshFarmImage
 import MeshFarmMesh
+import MeshFarmRender
 
 /// The reference renderer: the same mesh and cameras through Vulkan's
 /// fixed-function graphics pipeline (vertex + fragment shader, depth test,

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
-import MeshFarmHTTP
 import MeshFarmMessaging
 
 /// Options shared by both worker executables, each with its `MESHFARM_*`

@@ -1,5 +1,5 @@
 import Foundation
-import MeshFarmStorage
+import MeshFarmArtifacts
 
 /// How a task handler reads and writes artifacts. Synchronous on purpose:
 /// handlers run on dedicated task threads, where blocking is fine.

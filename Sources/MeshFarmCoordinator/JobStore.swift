@@ -1,4 +1,5 @@
 import Foundation
+import MeshFarmArtifacts
 import MeshFarmJobs
 
 /// Persistence of jobs: one document per job (its task graph is small).

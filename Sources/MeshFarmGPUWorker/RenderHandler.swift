@@ -4,7 +4,7 @@ import MeshFarmJobs
 import MeshFarmMesh
 import MeshFarmMessaging
 import MeshFarmRender
-import MeshFarmTasks
+import MeshFarmWorker
 
 /// Renders a chunk of turntable views of one level of detail.
 ///

@@ -1,7 +1,6 @@
 import Foundation
 import MeshFarmAPI
-import MeshFarmStorage
-import MeshFarmTasks
+import MeshFarmArtifacts
 
 /// ``ArtifactAccess`` over the submit service's HTTP API, with a local
 /// cache: the reductions of one model all start from the same mesh
