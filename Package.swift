@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C libraries (Debian packages, see scripts/deps)
@@ -68,7 +69,8 @@ let package = Package(
             dependencies: ["CAMQP", "MeshFarmMessaging", .product(name: "Logging", package: "swift-log")]),
         // The farm: jobs (pure), artifacts, the coordinator and its job stores, the HTTP API, the processes.
         .target(name: "MeshFarmJobs", dependencies: ["MeshFarmMessaging"]),
-        .target(name: "MeshFarmArtifacts", dependencies: ["COpenSSL"]),
+        .target(
+            name: "MeshFarmArtifacts", dependencies: ["COpenSSL", .product(name: "NIOPosix", package: "swift-nio")]),
         .target(
             name: "MeshFarmCoordinator",
             dependencies: [
@@ -119,13 +121,13 @@ let package = Package(
         .executableTarget(
             name: "meshfarm-cpu-worker",
             dependencies: [
-                "MeshFarmWorker", "MeshFarmAPI", "MeshFarmSandbox", "MeshFarmMesh",
+                "MeshFarmWorker", "MeshFarmAPI", "MeshFarmSandbox", "MeshFarmMesh", "MeshFarmArtifacts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "meshfarm-gpu-worker",
             dependencies: [
-                "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmRender", "MeshFarmAPI",
+                "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmRender", "MeshFarmAPI", "MeshFarmArtifacts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -157,12 +159,21 @@ let package = Package(
         .testTarget(name: "MeshFarmJobsTests", dependencies: ["MeshFarmJobs"]),
         .testTarget(
             name: "MeshFarmCoordinatorTests",
-            dependencies: ["MeshFarmCoordinator", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmTestSupport"]),
+            dependencies: [
+                "MeshFarmCoordinator", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "MeshFarmFarmTests",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",
                 "MeshFarmTestSupport",
+            ]),
+        .testTarget(
+            name: "MeshFarmServiceTests",
+            dependencies: [
+                "MeshFarmService", "MeshFarmAPI", "MeshFarmArtifacts", "MeshFarmCoordinator", "MeshFarmJobs",
+                "MeshFarmMessaging", "MeshFarmTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "MeshFarmArtifactsTests", dependencies: ["MeshFarmArtifacts", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),

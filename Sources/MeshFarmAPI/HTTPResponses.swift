@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MeshFarmAPI
 import NIOCore
 
 /// An error with an HTTP status and a JSON body

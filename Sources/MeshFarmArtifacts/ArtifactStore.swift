@@ -57,29 +57,30 @@ public struct DiskArtifactStore: ArtifactStore {
             at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
     }
 
+    /// The writes and hashing run on NIO's blocking thread pool, never on
+    /// Swift's cooperative pool: an upload of a gigabyte must not hold one
+    /// of its few threads.
     public func put<S: AsyncSequence & Sendable>(chunks: S, limit: Int?) async throws -> ArtifactInfo
     where S.Element == Data {
         let temporary = root.appendingPathComponent("tmp/\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw StorageError.io("cannot create \(temporary.path)")
-        }
-        let handle = try FileHandle(forWritingTo: temporary)
-        let hasher = SHA256Hasher()
+        let file = try await BlockingIO.run { try UploadFile(temporary) }
         var bytes = 0
         do {
             for try await chunk in chunks {
                 bytes += chunk.count
                 if let limit, bytes > limit { throw StorageError.tooLarge(limit: limit) }
-                hasher.update(chunk)
-                try handle.write(contentsOf: chunk)
+                try await BlockingIO.run { try file.append(chunk) }
             }
-            try handle.close()
+            let total = bytes
+            return try await BlockingIO.run {
+                try file.close()
+                return try install(temporary, sha256: file.hasher.finalize(), bytes: total)
+            }
         } catch {
-            try? handle.close()
+            try? file.close()
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
-        return try install(temporary, sha256: hasher.finalize(), bytes: bytes)
     }
 
     public func put(file: URL) throws -> ArtifactInfo {
@@ -121,4 +122,25 @@ public struct DiskArtifactStore: ArtifactStore {
         }
         return ArtifactInfo(sha256: sha256, bytes: bytes)
     }
+}
+
+/// An upload being written: its file and its running hash. Used by one
+/// upload at a time, from one blocking-pool job after another.
+final class UploadFile: @unchecked Sendable {
+    let handle: FileHandle
+    let hasher = SHA256Hasher()
+
+    init(_ url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw StorageError.io("cannot create \(url.path)")
+        }
+        handle = try FileHandle(forWritingTo: url)
+    }
+
+    func append(_ chunk: Data) throws {
+        hasher.update(chunk)
+        try handle.write(contentsOf: chunk)
+    }
+
+    func close() throws { try handle.close() }
 }

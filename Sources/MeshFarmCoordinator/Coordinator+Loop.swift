@@ -9,6 +9,9 @@ extension Coordinator {
     struct Loop {
         let coordinator: Coordinator
         var active: [String: JobRecord] = [:]
+        /// Each active job as the store last wrote it: a save writes only
+        /// what changed since (a task's event rewrites that task's row).
+        var stored: [String: JobRecord] = [:]
 
         init(coordinator: Coordinator) { self.coordinator = coordinator }
 
@@ -24,6 +27,7 @@ extension Coordinator {
                 return
             }
             for var job in jobs {
+                stored[job.id] = job
                 job.start(now: Date())
                 var actions = job.unpublishedTasks.map { JobAction.publish(taskID: $0.id, attempt: $0.attempt) }
                 actions += job.pendingRetries.map { JobAction.scheduleRetry(taskID: $0.0, at: $0.1) }
@@ -73,6 +77,7 @@ extension Coordinator {
             case .submit(var job, let reply):
                 do {
                     try await coordinator.store.insert(job)
+                    stored[job.id] = job
                     logger.info("job submitted", metadata: ["job": "\(job.id)", "tasks": "\(job.tasks.count)"])
                     job.start(now: Date())
                     try await commit(&job, [])
@@ -128,6 +133,7 @@ extension Coordinator {
                 else { return }
                 await publish(&job, taskID, attempt, tries: tries)
                 active[job.id] = job.status.isTerminal ? nil : job
+                if job.status.isTerminal { stored[job.id] = nil }
                 coordinator.publishSnapshot(job)
             }
         }
@@ -191,7 +197,9 @@ extension Coordinator {
         /// The active copy, or the stored one.
         private mutating func load(_ id: String) async throws -> JobRecord? {
             if let job = active[id] { return job }
-            return try await coordinator.store.job(id)
+            let job = try await coordinator.store.job(id)
+            stored[id] = job
+            return job
         }
 
         /// Stores the job, then performs the actions (publications store
@@ -199,7 +207,7 @@ extension Coordinator {
         /// store refuses the job: then nothing was done, and the caller must
         /// not acknowledge what caused the change.
         private mutating func commit(_ job: inout JobRecord, _ actions: [JobAction]) async throws {
-            do { try await coordinator.store.save(job) } catch {
+            do { try await save(job) } catch {
                 active[job.id] = nil  // next time, start again from what is stored
                 logger.error("cannot store job", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 throw error
@@ -220,7 +228,20 @@ extension Coordinator {
                 }
             }
             active[job.id] = job.status.isTerminal ? nil : job
+            if job.status.isTerminal { stored[job.id] = nil }
             coordinator.publishSnapshot(job)
+        }
+
+        /// Writes what changed since the store's version; on failure the
+        /// next save writes everything.
+        private mutating func save(_ job: JobRecord) async throws {
+            do {
+                try await coordinator.store.save(job, since: stored[job.id])
+                stored[job.id] = job
+            } catch {
+                stored[job.id] = nil
+                throw error
+            }
         }
 
         /// Publishes one attempt with a confirm and records it. A refused
@@ -266,8 +287,8 @@ extension Coordinator {
         /// this write; if it fails, a restart republishes it (a duplicate the
         /// state machine drops), so the error is only logged. Awaited, so
         /// writes stay in order.
-        private func saveBestEffort(_ job: JobRecord) async {
-            do { try await coordinator.store.save(job) } catch {
+        private mutating func saveBestEffort(_ job: JobRecord) async {
+            do { try await save(job) } catch {
                 logger.error("cannot store job", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }
         }

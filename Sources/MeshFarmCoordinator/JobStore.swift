@@ -2,7 +2,8 @@ import Foundation
 import MeshFarmArtifacts
 import MeshFarmJobs
 
-/// Persistence of jobs: one document per job (its task graph is small).
+/// Persistence of jobs: the job's own fields and one record per task, so
+/// that a task's event writes that task and not the whole job.
 ///
 /// Two implementations: ``SQLiteJobStore`` (GRDB, WAL; the default) and
 /// ``InMemoryJobStore`` (tests, `meshfarm run`). Storage errors surface as
@@ -10,8 +11,9 @@ import MeshFarmJobs
 public protocol JobStore: Sendable {
     /// Adds a new job; throws if the id exists.
     func insert(_ job: JobRecord) async throws
-    /// Replaces a job's document.
-    func save(_ job: JobRecord) async throws
+    /// Stores `job`, writing only what differs from `previous`, the version
+    /// this store last wrote (nil: write everything), in one transaction.
+    func save(_ job: JobRecord, since previous: JobRecord?) async throws
     func job(_ id: String) async throws -> JobRecord?
     /// Most recent first, optionally only one status.
     func jobs(status: JobStatus?, limit: Int) async throws -> [JobRecord]
@@ -30,15 +32,14 @@ public actor InMemoryJobStore: JobStore {
         records[job.id] = job
     }
 
-    public func save(_ job: JobRecord) { records[job.id] = job }
+    public func save(_ job: JobRecord, since previous: JobRecord?) { records[job.id] = job }
 
     public func job(_ id: String) -> JobRecord? { records[id] }
 
     public func jobs(status: JobStatus?, limit: Int) -> [JobRecord] {
         Array(
             records.values.filter { status == nil || $0.status == status }.sorted { $0.createdAt > $1.createdAt }
-                .prefix(
-                    limit))
+                .prefix(limit))
     }
 
     public func activeJobs() -> [JobRecord] { records.values.filter { !$0.status.isTerminal } }

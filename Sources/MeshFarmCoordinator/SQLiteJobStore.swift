@@ -4,8 +4,10 @@ import MeshFarmArtifacts
 import MeshFarmJobs
 
 /// Jobs in SQLite through GRDB: WAL journal (readers never block the
-/// coordinator's writes), versioned migrations, one JSON document per job
-/// plus the columns the API filters on.
+/// coordinator's writes), versioned migrations, a row per job (its own
+/// fields as a JSON document, plus the columns the API filters on) and a
+/// row per task (its record as a JSON document), so that an event about one
+/// task rewrites that task's row, not the job.
 public final class SQLiteJobStore: JobStore {
     private let pool: DatabasePool
     private let encoder: JSONEncoder
@@ -15,23 +17,23 @@ public final class SQLiteJobStore: JobStore {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        do {
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
-        } catch {
-            throw StorageError.io("cannot open job store \(path): \(error)")
-        }
         // Dates as Foundation stores them (seconds since 2001 as a double):
         // a stored job reads back exactly equal.
         encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .deferredToDate
         decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .deferredToDate
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator(encoder: encoder, decoder: decoder).migrate(pool)
+        } catch {
+            throw StorageError.io("cannot open job store \(path): \(error)")
+        }
     }
 
-    static var migrator: DatabaseMigrator {
+    static func migrator(encoder: JSONEncoder, decoder: JSONDecoder) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-jobs") { db in
             try db.create(table: "job") { t in
@@ -42,55 +44,115 @@ public final class SQLiteJobStore: JobStore {
                 t.column("document", .blob).notNull()
             }
         }
+        // v1 kept each job as one document holding every task; from v2 the
+        // job's document holds its own fields and each task has a row.
+        migrator.registerMigration("v2-task-rows") { db in
+            try db.create(table: "task") { t in
+                t.column("jobID", .text).notNull().references("job", onDelete: .cascade)
+                t.column("position", .integer).notNull()
+                t.column("id", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("document", .blob).notNull()
+                t.primaryKey(["jobID", "position"])
+            }
+            let rows = try Row.fetchAll(db, sql: "SELECT id, document FROM job")
+            for row in rows {
+                let job = try decoder.decode(JobRecord.self, from: row["document"] as Data)
+                try Self.writeTasks(job, positions: Array(job.tasks.indices), db: db, encoder: encoder, insert: true)
+                try db.execute(
+                    sql: "UPDATE job SET document = ? WHERE id = ?",
+                    arguments: [try encoder.encode(job.withoutTasks), job.id])
+            }
+        }
         return migrator
     }
 
     public func insert(_ job: JobRecord) async throws {
-        let document = try encoder.encode(job)
+        let header = try encoder.encode(job.withoutTasks)
+        let encoder = self.encoder
         try await write { db in
             try db.execute(
                 sql: "INSERT INTO job (id, status, createdAt, updatedAt, document) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     job.id, job.status.rawValue, job.createdAt.timeIntervalSince1970, Date().timeIntervalSince1970,
-                    document,
+                    header,
                 ])
+            try Self.writeTasks(job, positions: Array(job.tasks.indices), db: db, encoder: encoder, insert: true)
         }
     }
 
-    public func save(_ job: JobRecord) async throws {
-        let document = try encoder.encode(job)
+    public func save(_ job: JobRecord, since previous: JobRecord?) async throws {
+        let changes = job.changes(since: previous)
+        guard !changes.isEmpty else { return }
+        let header = changes.header ? try encoder.encode(job.withoutTasks) : nil
+        let encoder = self.encoder
         try await write { db in
-            try db.execute(
-                sql: "UPDATE job SET status = ?, updatedAt = ?, document = ? WHERE id = ?",
-                arguments: [job.status.rawValue, Date().timeIntervalSince1970, document, job.id])
+            if let header {
+                try db.execute(
+                    sql: "UPDATE job SET status = ?, updatedAt = ?, document = ? WHERE id = ?",
+                    arguments: [job.status.rawValue, Date().timeIntervalSince1970, header, job.id])
+            }
+            try Self.writeTasks(job, positions: changes.tasks, db: db, encoder: encoder, insert: previous == nil)
+        }
+    }
+
+    /// Writes the task rows at `positions` (replacing them when `insert`).
+    static func writeTasks(_ job: JobRecord, positions: [Int], db: Database, encoder: JSONEncoder, insert: Bool)
+        throws
+    {
+        let sql =
+            insert
+            ? "INSERT OR REPLACE INTO task (jobID, position, id, state, document) VALUES (?, ?, ?, ?, ?)"
+            : "UPDATE task SET id = ?, state = ?, document = ? WHERE jobID = ? AND position = ?"
+        let statement = try db.cachedStatement(sql: sql)
+        for position in positions {
+            let task = job.tasks[position]
+            let document = try encoder.encode(task)
+            let arguments: StatementArguments =
+                insert
+                ? [job.id, position, task.id.description, task.state.rawValue, document]
+                : [task.id.description, task.state.rawValue, document, job.id, position]
+            try statement.execute(arguments: arguments)
         }
     }
 
     public func job(_ id: String) async throws -> JobRecord? {
-        try await read { db in
-            try Data.fetchOne(db, sql: "SELECT document FROM job WHERE id = ?", arguments: [id])
-        }.map { try decoder.decode(JobRecord.self, from: $0) }
+        try await read { db in try Self.load(db, where: "id = ?", [id], limit: 1) }.first
     }
 
     public func jobs(status: JobStatus?, limit: Int) async throws -> [JobRecord] {
-        let rows = try await read { db in
+        try await read { db in
             if let status {
-                return try Data.fetchAll(
-                    db, sql: "SELECT document FROM job WHERE status = ? ORDER BY createdAt DESC LIMIT ?",
-                    arguments: [status.rawValue, limit])
+                return try Self.load(db, where: "status = ?", [status.rawValue], order: "createdAt DESC", limit: limit)
             }
-            return try Data.fetchAll(
-                db, sql: "SELECT document FROM job ORDER BY createdAt DESC LIMIT ?", arguments: [limit])
+            return try Self.load(db, where: "1", [], order: "createdAt DESC", limit: limit)
         }
-        return try rows.map { try decoder.decode(JobRecord.self, from: $0) }
     }
 
     public func activeJobs() async throws -> [JobRecord] {
         let terminal = JobStatus.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
-        let rows = try await read { db in
-            try Data.fetchAll(db, sql: "SELECT document FROM job WHERE status NOT IN (\(terminal)) ORDER BY createdAt")
+        return try await read { db in
+            try Self.load(db, where: "status NOT IN (\(terminal))", [], order: "createdAt", limit: nil)
         }
-        return try rows.map { try decoder.decode(JobRecord.self, from: $0) }
+    }
+
+    /// Jobs matching a condition, with their tasks in plan order.
+    static func load(
+        _ db: Database, where condition: String, _ arguments: StatementArguments, order: String = "createdAt",
+        limit: Int?
+    ) throws -> [JobRecord] {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .deferredToDate
+        let suffix = limit.map { " LIMIT \($0)" } ?? ""
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT document FROM job WHERE \(condition) ORDER BY \(order)\(suffix)", arguments: arguments)
+        return try rows.map { row in
+            var job = try decoder.decode(JobRecord.self, from: row["document"] as Data)
+            job.tasks = try Data.fetchAll(
+                db, sql: "SELECT document FROM task WHERE jobID = ? ORDER BY position", arguments: [job.id]
+            ).map { try decoder.decode(TaskRecord.self, from: $0) }
+            return job
+        }
     }
 
     private func write(_ body: @escaping @Sendable (Database) throws -> Void) async throws {

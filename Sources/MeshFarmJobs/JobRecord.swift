@@ -154,3 +154,38 @@ public struct JobRecord: Sendable, Equatable, Codable {
         return status.rawValue
     }
 }
+
+/// What differs between two versions of a job: what a store must write.
+public struct JobChanges: Sendable, Equatable {
+    /// The job's own fields (status, error, times...) changed.
+    public var header: Bool
+    /// Positions of the tasks that changed.
+    public var tasks: [Int]
+
+    public var isEmpty: Bool { !header && tasks.isEmpty }
+
+    public init(header: Bool, tasks: [Int]) {
+        self.header = header
+        self.tasks = tasks
+    }
+}
+
+extension JobRecord {
+    /// The changes from `previous` (the version a store holds) to this one;
+    /// everything when there is no previous version or its task graph differs.
+    public func changes(since previous: JobRecord?) -> JobChanges {
+        guard let previous, previous.id == id, previous.tasks.count == tasks.count else {
+            return JobChanges(header: true, tasks: Array(tasks.indices))
+        }
+        var header = self
+        header.tasks = previous.tasks
+        return JobChanges(header: header != previous, tasks: tasks.indices.filter { tasks[$0] != previous.tasks[$0] })
+    }
+
+    /// The job without its tasks: what a store keeps in the job's own row.
+    public var withoutTasks: JobRecord {
+        var header = self
+        header.tasks = []
+        return header
+    }
+}

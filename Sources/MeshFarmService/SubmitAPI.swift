@@ -43,12 +43,6 @@ public struct SubmitAPI: Sendable {
         self.ready = ready
     }
 
-    /// Routes registered by ``makeRouter()``; a test checks they are exactly
-    /// ``APIRoutes/all`` and the OpenAPI document.
-    public static var registeredRoutes: [APIRoute] {
-        [APIRoutes.health, APIRoutes.ready, APIRoutes.metrics] + handledRoutes
-    }
-
     static let handledRoutes: [APIRoute] = [
         APIRoutes.dashboard, APIRoutes.upload, APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob,
         APIRoutes.jobEvents, APIRoutes.cancelJob, APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact,

@@ -19,6 +19,9 @@ struct FarmBench: AsyncParsableCommand {
     @Option(help: "Measured rounds of each (medians are reported).")
     var rounds: Int = 3
 
+    @Option(help: "Views per level for the coordinator-cost rows (one view per render task).")
+    var coordinatorViews: [Int] = [8, 32, 64]
+
     func run() async throws {
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-farm-bench-\(getpid())")
@@ -52,7 +55,7 @@ struct FarmBench: AsyncParsableCommand {
             throw ValidationError("timed out waiting for '\(marker)' in \(log.path)")
         }
 
-        let (_, submitLog) = try launch(
+        let (submitProcess, submitLog) = try launch(
             "meshfarm-submit",
             [
                 "--port", "0", "--data-dir", work.appendingPathComponent("data").path, "--broker", broker,
@@ -131,7 +134,55 @@ struct FarmBench: AsyncParsableCommand {
         )
         print("The farm's services and workers run as separate processes on this machine, warmed up.")
         print(table.render())
+
+        // The submit service's CPU per task as jobs grow: views per task 1, so the job has
+        // 4 + 3 x views tasks. Polled every 250 ms, like a dashboard, not every 20 ms.
+        var rows: [(tasks: Int, cpu: Double, wall: Double)] = []
+        for views in coordinatorViews {
+            let spec = JobSpec(viewsPerLOD: views, imageSize: 128, viewsPerTask: 1)
+            let upload = try await client.upload(file: modelURL)
+            let before = Self.cpuSeconds(of: submitProcess.processIdentifier)
+            let start = Date()
+            let job = try await client.createJob(
+                CreateJobRequest(model: upload.sha256, name: modelURL.lastPathComponent, spec: spec))
+            var finished: JobView
+            repeat {
+                try await Task.sleep(for: .milliseconds(250))
+                finished = try await client.job(job.id)
+            } while !finished.isFinished
+            guard finished.status == "succeeded" else { throw ValidationError("job failed: \(finished.error ?? "")") }
+            rows.append(
+                (
+                    finished.tasks.count, Self.cpuSeconds(of: submitProcess.processIdentifier) - before,
+                    Date().timeIntervalSince(start)
+                ))
+        }
+        var costs = Table(header: ["tasks", "job wall s", "submit CPU s", "submit CPU ms / task"])
+        for row in rows {
+            costs.add([
+                "\(row.tasks)", row.wall.formatted(1), row.cpu.formatted(2),
+                (row.cpu * 1000 / Double(row.tasks)).formatted(1),
+            ])
+        }
+        print("\nThe submit service's CPU time per task (coordinator, store, API), one job at a time, 128 px views:")
+        print(costs.render())
         print("farm.compute_overhead: \((f / c).formatted(3))")
         print("farm.overhead: \((f / r).formatted(3))")
+        if let small = rows.first, let large = rows.last {
+            let perTask = { (row: (tasks: Int, cpu: Double, wall: Double)) in row.cpu * 1000 / Double(row.tasks) }
+            print("farm.coordinator_cpu_ms_per_task: \(perTask(large).formatted(2))")
+            print("farm.coordinator_growth: \((perTask(large) / max(perTask(small), 1e-6)).formatted(2))")
+        }
+    }
+
+    /// User + system CPU seconds of a process so far, from /proc.
+    static func cpuSeconds(of pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmMesh
 import MeshFarmSandbox
 import MeshFarmWorker
@@ -34,7 +35,7 @@ struct CPUWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let importer = ContainedImporter(containment: try importOptions.containment(concurrency: concurrency))
-        try selfTest(importer)
+        try await BlockingIO.run { try Self.selfTest(importer) }
         let handlers = CPUTaskHandlers.make(artifacts: try options.artifacts(), importer: importer)
         try await WorkerServer(configuration: options.configuration(pool: "cpu", concurrency: concurrency))
             .run(handlers: handlers)
@@ -43,7 +44,7 @@ struct CPUWorkerCommand: AsyncParsableCommand {
     /// Imports a one-triangle model through the containment before taking
     /// work: a missing or broken importer stops the worker at start-up, not
     /// every task it would take.
-    func selfTest(_ importer: ContainedImporter) throws {
+    static func selfTest(_ importer: ContainedImporter) throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-selftest-\(getpid()).obj")
         try Data("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmGPUWorker
 import MeshFarmRender
 import MeshFarmWorker
@@ -33,12 +34,16 @@ struct GPUWorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try VulkanContext(
-            options: .init(
-                deviceIndex: device >= 0 ? device : nil, pipelineCachePath: VulkanContext.defaultPipelineCachePath))
-        // Prove the device works before taking tasks (and before /readyz says so).
-        try DeviceSelfTest(count: 1 << 16).verify(on: context)
-        let renderer = try ComputeRenderer(context: context)
+        // Vulkan set-up, pipeline compilation and the self-test block for a while: off the cooperative pool.
+        let device = self.device
+        let renderer = try await BlockingIO.run {
+            let context = try VulkanContext(
+                options: .init(
+                    deviceIndex: device >= 0 ? device : nil, pipelineCachePath: VulkanContext.defaultPipelineCachePath))
+            // Prove the device works before taking tasks (and before /readyz says so).
+            try DeviceSelfTest(count: 1 << 16).verify(on: context)
+            return try ComputeRenderer(context: context)
+        }
         let handlers = RenderHandler.handlers(artifacts: try options.artifacts(), renderer: renderer)
         try await WorkerServer(configuration: options.configuration(pool: "gpu", concurrency: concurrency))
             .run(handlers: handlers)

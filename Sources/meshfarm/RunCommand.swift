@@ -100,9 +100,11 @@ final class LocalFarm: Sendable {
         Task { await coordinator.run() }
 
         let access = LocalArtifactAccess(store: artifacts)
-        let context = try VulkanContext(
-            options: .init(deviceIndex: device, pipelineCachePath: VulkanContext.defaultPipelineCachePath))
-        let renderer = try ComputeRenderer(context: context)
+        let renderer = try await BlockingIO.run {
+            try ComputeRenderer(
+                context: try VulkanContext(
+                    options: .init(deviceIndex: device, pipelineCachePath: VulkanContext.defaultPipelineCachePath)))
+        }
         let cpu = WorkerRuntime(
             transport: await InMemoryTransport(broker: broker),
             configuration: WorkerConfiguration(

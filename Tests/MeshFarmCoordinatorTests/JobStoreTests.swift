@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import MeshFarmCoordinator
 import MeshFarmJobs
 import MeshFarmTestSupport
@@ -9,12 +10,20 @@ import Testing
         var job = JobRecord(id: "j-\(UUID().uuidString.prefix(6))", spec: JobSpec(), model: "abc", fileName: "m.obj")
         try await store.insert(job)
         await #expect(throws: (any Error).self) { try await store.insert(job) }
+        var stored = job
         job.start(now: Date())
-        try await store.save(job)
+        try await store.save(job, since: stored)
+        stored = job
         #expect(try await store.job(job.id) == job)
         #expect(try await store.activeJobs().contains { $0.id == job.id })
+        // A task's change alone, then the job's own fields alone.
+        _ = job.dispatch(.analyze(job.id))
+        try await store.save(job, since: stored)
+        stored = job
+        #expect(try await store.job(job.id) == job)
         _ = job.cancel(now: Date())
-        try await store.save(job)
+        try await store.save(job, since: stored)
+        #expect(try await store.job(job.id) == job)
         #expect(try await store.activeJobs().allSatisfy { $0.id != job.id })
         #expect(try await store.jobs(status: .cancelled, limit: 10).contains { $0.id == job.id })
         #expect(try await store.job("missing") == nil)
@@ -28,5 +37,51 @@ import Testing
         try await exercise(store)
         let reopened = try SQLiteJobStore(path: path)
         #expect(try await reopened.jobs(status: nil, limit: 10).count == 1)
+    }
+
+    @Test func changesNameOnlyWhatDiffers() {
+        var job = JobRecord(
+            id: "j", spec: JobSpec(lodRatios: [1], viewsPerLOD: 2, viewsPerTask: 1), model: "m",
+            fileName: "a.obj")
+        #expect(job.changes(since: nil) == JobChanges(header: true, tasks: [0, 1, 2, 3]))
+        let before = job
+        #expect(job.changes(since: before).isEmpty)
+        job.start(now: Date())  // the analysis becomes ready: one task
+        #expect(job.changes(since: before) == JobChanges(header: false, tasks: [0]))
+        let ready = job
+        _ = job.cancel(now: Date())  // the job's status, and its waiting tasks
+        #expect(job.changes(since: ready) == JobChanges(header: true, tasks: [0, 1, 2, 3]))
+    }
+
+    @Test func aVersionOneDatabaseIsMigratedToTaskRows() async throws {
+        // The v1 layout: one JSON document per job, tasks inside it.
+        let path = TestEnvironment.outputDirectory("sqlite-v1").appendingPathComponent("jobs.sqlite").path
+        var old = JobRecord(id: "j-old", spec: JobSpec(), model: "abc", fileName: "old.obj")
+        old.start(now: Date(timeIntervalSinceReferenceDate: 1_000))
+        let job = old
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .deferredToDate
+        do {
+            let queue = try DatabaseQueue(path: path)
+            var v1 = DatabaseMigrator()
+            v1.registerMigration("v1-jobs") { db in
+                try db.create(table: "job") { t in
+                    t.primaryKey("id", .text)
+                    t.column("status", .text).notNull().indexed()
+                    t.column("createdAt", .double).notNull().indexed()
+                    t.column("updatedAt", .double).notNull()
+                    t.column("document", .blob).notNull()
+                }
+            }
+            try v1.migrate(queue)
+            try await queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO job (id, status, createdAt, updatedAt, document) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [job.id, job.status.rawValue, 1.0, 1.0, try encoder.encode(job)])
+            }
+        }
+        let store = try SQLiteJobStore(path: path)
+        #expect(try await store.job("j-old") == job)
+        #expect(try await store.activeJobs().map(\.id) == ["j-old"])
     }
 }

@@ -30,7 +30,8 @@ import Testing
     @Test func payloadsTravelAsTheirStructsFieldsUnderTheEnvelopesKind() throws {
         let task = JobTask(
             taskID: "j.reduce-0", attempt: 1, kind: "reduce", pool: "cpu", jobID: "j",
-            payload: .reduce(ReducePayload(mesh: "abc", lod: 0, ratio: 0.5)))
+            payload: .reduce(ReducePayload(mesh: "abc", lod: 0, ratio: 0.5)),
+            createdAt: Date(timeIntervalSince1970: 1_763_790_000.25))  // exact through seconds as a double
         let data = try MessageCoding.encode(task)
         #expect(try MessageCoding.decodeTask(data, as: JobTask.self) == task)
         // The previous release's worker read payloads as plain JSON: the document is unchanged for it.
