@@ -27,6 +27,9 @@ struct MessagingBench: ParsableCommand {
     @Option(help: "Run only one variant (runtime or bare), e.g. to profile it.")
     var only: String?
 
+    @Option(help: "Tasks of the one-at-a-time round trip (publish, wait for the result, repeat).")
+    var roundTrips: Int = 300
+
     func run() throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -46,6 +49,8 @@ struct MessagingBench: ParsableCommand {
         }
         let r = runtime.sorted { $0.throughput < $1.throughput }[rounds / 2]
         let b = bare.sorted { $0.throughput < $1.throughput }[rounds / 2]
+        let runtimeTrips = try blockingAwait { try await runtimeRun(oneAtATime: true) }
+        let bareTrips = try bareRun(oneAtATime: true)
         var table = Table(header: ["variant", "tasks", "seconds", "tasks/s", "p50 ms", "p99 ms"])
         for (name, result) in [("runtime", r), ("bare librabbitmq", b)] {
             table.add([
@@ -57,6 +62,12 @@ struct MessagingBench: ParsableCommand {
             "No-op tasks, concurrency \(concurrency), median of \(rounds) alternating runs; latency = publish to result event."
         )
         print(table.render())
+        print("\nOne task at a time (publish a task, wait for its result event, repeat), \(roundTrips) tasks:")
+        var trips = Table(header: ["variant", "p50 ms", "p99 ms"])
+        for (name, result) in [("runtime", runtimeTrips), ("bare librabbitmq", bareTrips)] {
+            trips.add([name, (result.p50 * 1000).formatted(2), (result.p99 * 1000).formatted(2)])
+        }
+        print(trips.render())
         print("messaging.tasks_per_s: \(r.throughput.formatted(0))")
         print("messaging.throughput_ratio: \((r.throughput / b.throughput).formatted(3))")
     }
@@ -75,7 +86,8 @@ struct MessagingBench: ParsableCommand {
 
     // MARK: - Runtime
 
-    func runtimeRun() async throws -> RunResult {
+    func runtimeRun(oneAtATime: Bool = false) async throws -> RunResult {
+        let tasks = oneAtATime ? roundTrips : self.tasks
         let farm = FarmTopology(prefix: "bench-\(UUID().uuidString.prefix(8))")
         let url = try AMQPURL(broker)
         let client = AMQPTransport(configuration: .init(url: url))
@@ -90,13 +102,17 @@ struct MessagingBench: ParsableCommand {
         let workerTask = Task { try await worker.run() }
         let clock = Clock()
         let events = try await client.consume(queue: farm.coordinatorQueue, prefetch: 500)
+        let done = AsyncStream<Int>.makeStream()
         let collector = Task { () -> [Double] in
             var latencies: [Double] = []
             for await delivery in events {
                 // Only result events are decoded (routing key `<kind>.<job>`).
                 if delivery.message.routingKey.hasPrefix("succeeded.") {
                     let event = try MessageCoding.decodeEvent(delivery.message.body, as: TaskEvent<JSONValue>.self)
-                    if let id = Int(event.taskID) { latencies.append(clock.now() - clock.sent(id)) }
+                    if let id = Int(event.taskID) {
+                        latencies.append(clock.now() - clock.sent(id))
+                        done.continuation.yield(id)
+                    }
                 }
                 try await delivery.ack()
                 if latencies.count == tasks { break }
@@ -104,22 +120,36 @@ struct MessagingBench: ParsableCommand {
             return latencies
         }
         let start = clock.now()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // Up to 64 publishes in flight, like a busy coordinator.
-            for lane in 0..<64 {
-                group.addTask {
-                    for id in stride(from: lane, to: tasks, by: 64) {
-                        let task = TaskEnvelope<JSONValue>(
-                            taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
-                        clock.markSent(id)
-                        try await client.publish(
-                            OutgoingMessage(
-                                exchange: farm.tasksExchange, routingKey: task.routingKey,
-                                body: try MessageCoding.encode(task), messageID: task.messageID))
+        if oneAtATime {
+            var results = done.stream.makeAsyncIterator()
+            for id in 0..<tasks {
+                let task = TaskEnvelope<JSONValue>(
+                    taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
+                clock.markSent(id)
+                try await client.publish(
+                    OutgoingMessage(
+                        exchange: farm.tasksExchange, routingKey: task.routingKey, body: try MessageCoding.encode(task),
+                        messageID: task.messageID))
+                _ = await results.next()
+            }
+        } else {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Up to 64 publishes in flight, like a busy coordinator.
+                for lane in 0..<64 {
+                    group.addTask {
+                        for id in stride(from: lane, to: tasks, by: 64) {
+                            let task = TaskEnvelope<JSONValue>(
+                                taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
+                            clock.markSent(id)
+                            try await client.publish(
+                                OutgoingMessage(
+                                    exchange: farm.tasksExchange, routingKey: task.routingKey,
+                                    body: try MessageCoding.encode(task), messageID: task.messageID))
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
         let latencies = try await collector.value
         let seconds = clock.now() - start
@@ -142,7 +172,9 @@ struct MessagingBench: ParsableCommand {
 
     // MARK: - Bare librabbitmq
 
-    func bareRun() throws -> RunResult {
+    func bareRun(oneAtATime: Bool = false) throws -> RunResult {
+        let tasks = oneAtATime ? roundTrips : self.tasks
+        let resultArrived = DispatchSemaphore(value: 0)
         let farm = FarmTopology(prefix: "bare-\(UUID().uuidString.prefix(8))")
         let url = try AMQPURL(broker)
         let setup = try AMQPConnection(url: url)
@@ -208,6 +240,7 @@ struct MessagingBench: ParsableCommand {
                 }
                 if message.routingKey.hasPrefix("succeeded"), let id = Int(message.messageID ?? "") {
                     latencies.append(clock.now() - clock.sent(id))
+                    if oneAtATime { resultArrived.signal() }
                 }
                 try! connection.ack(channel: 1, deliveryTag: tag)
             }
@@ -236,6 +269,15 @@ struct MessagingBench: ParsableCommand {
             try publisher.publish(
                 channel: 1,
                 OutgoingMessage(exchange: farm.tasksExchange, routingKey: "cpu.noop", body: body, messageID: "\(id)"))
+            if oneAtATime {
+                // Confirmed, then the result: one task in the system at a time.
+                while confirmed < UInt64(id + 1) {
+                    if case .confirm(_, let tag, let multiple, _)? = try publisher.nextEvent(timeout: 1) {
+                        confirmed = multiple ? tag : confirmed + 1
+                    }
+                }
+                resultArrived.wait()
+            }
         }
         done.wait()
         let seconds = clock.now() - start
