@@ -66,8 +66,10 @@ public final class AMQPTransport: MessageTransport, @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         let loop = ConnectionLoop(configuration: configuration, inbox: inbox, stats: stats, logger: logger)
-        thread = Thread { loop.run() }
-        thread.name = "amqp-connection"
+        thread = Thread {
+            Thread.current.name = "amqp-connection"  // named from inside, see TaskThreadPool
+            loop.run()
+        }
         thread.start()
     }
 
@@ -286,13 +288,20 @@ final class Inbox: @unchecked Sendable {
         }
     }
 
+    /// Everything posted so far.
     func take() -> [Command] {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while read(readFD, &buffer, buffer.count) > 0 {}
-        return lock.withLock {
-            defer { commands.removeAll() }
+        lock.withLock {
+            defer { commands.removeAll(keepingCapacity: true) }
             return commands
         }
+    }
+
+    /// Reads the wake-up bytes back; called when `poll()` found the pipe
+    /// readable (and only then: an empty read per loop turn was a syscall
+    /// for nothing).
+    func drainWakeups() {
+        var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while withUnsafeMutableBytes(of: &buffer, { read(readFD, $0.baseAddress, $0.count) }) > 0 {}
     }
 
     /// Puts commands back at the head of the queue (the rest of a batch

@@ -58,7 +58,8 @@ final class ConnectionLoop: @unchecked Sendable {
                     }
                     continue
                 }
-                try pump(connection)
+                // What arrived while commands ran makes `poll()` return at
+                // once, so one read pass per turn, after the wait, is enough.
                 waitForSocket(connection)
                 try pump(connection)
                 expirePublishes()
@@ -96,6 +97,7 @@ final class ConnectionLoop: @unchecked Sendable {
         ]
         _ = poll(&fds, 2, Int32(timeout * 1000))
         inbox.awake()
+        if fds[1].revents & Int16(POLLIN) != 0 { inbox.drainWakeups() }
     }
 
     private func waitForWake(until date: Date) {
@@ -104,6 +106,7 @@ final class ConnectionLoop: @unchecked Sendable {
         var fd = pollfd(fd: inbox.readFD, events: Int16(POLLIN), revents: 0)
         _ = poll(&fd, 1, milliseconds)
         inbox.awake()
+        if fd.revents & Int16(POLLIN) != 0 { inbox.drainWakeups() }
     }
 
     // MARK: - Connection lifecycle

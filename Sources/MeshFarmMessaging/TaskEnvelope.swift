@@ -174,23 +174,24 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
 }
 
 /// JSON coding shared by every MeshFarm message: dates as seconds since
-/// 1970 (a JSON number, fractions kept), sorted keys.
+/// 1970 (a JSON number, fractions kept), sorted keys. One encoder and one
+/// decoder serve every thread (Foundation's are safe to share once
+/// configured); making them per message was a measurable share of a
+/// no-op task's cost.
 public enum MessageCoding {
+    private static let sharedEncoder = encoder()
+    private static let sharedDecoder = decoder()
+
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.timeIntervalSince1970)
-        }
+        encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }
 
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            Date(timeIntervalSince1970: try decoder.singleValueContainer().decode(Double.self))
-        }
+        decoder.dateDecodingStrategy = .secondsSince1970
         return decoder
     }
 
@@ -200,7 +201,7 @@ public enum MessageCoding {
     )
         throws -> TaskEnvelope<Payload>
     {
-        let envelope = try decoder().decode(TaskEnvelope<Payload>.self, from: data)
+        let envelope = try sharedDecoder.decode(TaskEnvelope<Payload>.self, from: data)
         guard envelope.version == TaskEnvelope<Payload>.currentVersion else {
             throw MessagingError.unsupportedVersion(envelope.version)
         }
@@ -211,7 +212,7 @@ public enum MessageCoding {
     public static func decodeEvent<Result>(_ data: Data, as type: TaskEvent<Result>.Type = TaskEvent<Result>.self)
         throws -> TaskEvent<Result>
     {
-        let event = try decoder().decode(TaskEvent<Result>.self, from: data)
+        let event = try sharedDecoder.decode(TaskEvent<Result>.self, from: data)
         guard event.version == TaskEvent<Result>.currentVersion else {
             throw MessagingError.unsupportedVersion(event.version)
         }
@@ -219,7 +220,7 @@ public enum MessageCoding {
     }
 
     /// Encodes a message with ``encoder()``.
-    public static func encode(_ value: some Encodable) throws -> Data { try encoder().encode(value) }
+    public static func encode(_ value: some Encodable) throws -> Data { try sharedEncoder.encode(value) }
 }
 
 /// Errors of the transport-neutral messaging layer.

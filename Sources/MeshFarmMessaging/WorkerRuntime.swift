@@ -315,12 +315,12 @@ final class Watchdog<Item: Sendable>: @unchecked Sendable {
             deadlines[key] = (task, deadline)
             if thread == nil {
                 let thread = Thread { [weak self] in
+                    Thread.current.name = "task-watchdog"  // named from inside, see TaskThreadPool
                     while let self {
                         self.check()
                         Thread.sleep(forTimeInterval: 0.25)
                     }
                 }
-                thread.name = "task-watchdog"
                 thread.start()
                 self.thread = thread
             }
