@@ -6,7 +6,7 @@ import MeshFarmMessaging
 ///
 /// librabbitmq connections are not thread-safe and service heartbeats only
 /// inside library calls, so an `AMQPConnection` belongs to exactly one thread
-/// for its whole life: the ``AMQPClient`` connection thread in production, a
+/// for its whole life: the ``AMQPTransport`` connection thread in production, a
 /// test's own thread in low-level tests. Nothing here blocks longer than the
 /// timeout it is given, except connecting and the synchronous RPCs (declare,
 /// bind, qos), which the broker answers promptly.

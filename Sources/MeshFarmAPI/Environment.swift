@@ -11,6 +11,10 @@ public enum Env {
         ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? fallback
     }
 
+    public static func double(_ name: String, _ fallback: Double) -> Double {
+        ProcessInfo.processInfo.environment[name].flatMap { Double($0) } ?? fallback
+    }
+
     public static let defaultBroker = "amqp://guest:guest@127.0.0.1:5672/"
     public static let defaultServer = "http://127.0.0.1:8080"
 }

@@ -33,7 +33,9 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    static func migrator(encoder: JSONEncoder, decoder: JSONDecoder) -> DatabaseMigrator {
+    /// Every layout the store has had, in order (tests migrate a database
+    /// `upTo:` an old one to test the step after it).
+    package static func migrator(encoder: JSONEncoder, decoder: JSONDecoder) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-jobs") { db in
             try db.create(table: "job") { t in

@@ -57,7 +57,7 @@ public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
             let size =
                 (try? FileManager.default.attributesOfItem(atPath: cacheDirectory.appendingPathComponent(name).path)[
                     .size] as? Int) ?? 0
-            return (name, size ?? 0, lock.withLock { lastUse[name] } ?? .distantPast)
+            return (name, size, lock.withLock { lastUse[name] } ?? .distantPast)
         }
         var total = entries.reduce(0) { $0 + $1.1 }
         entries.sort { $0.2 < $1.2 }

@@ -25,10 +25,11 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Broker deliveries of one task before it is dead-lettered (MESHFARM_DELIVERY_LIMIT).")
     public var deliveryLimit: Int = Env.int("MESHFARM_DELIVERY_LIMIT", 5)
 
-    @Option(help: "Seconds in-flight tasks may finish after SIGTERM before they are requeued.")
-    public var shutdownGrace: Double = Double(Env.int("MESHFARM_SHUTDOWN_GRACE", 3600))
+    @Option(
+        help: "Seconds in-flight tasks may finish after SIGTERM before they are requeued (MESHFARM_SHUTDOWN_GRACE).")
+    public var shutdownGrace: Double = Env.double("MESHFARM_SHUTDOWN_GRACE", 3600)
 
-    @Option(help: "Directory caching downloaded artifacts.")
+    @Option(help: "Directory caching downloaded artifacts (MESHFARM_CACHE_DIR).")
     public var cacheDir: String = Env.string(
         "MESHFARM_CACHE_DIR", FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-cache").path)
 

@@ -33,7 +33,7 @@ struct FarmBench: AsyncParsableCommand {
         func launch(_ name: String, _ arguments: [String]) throws -> (Process, URL) {
             let log = work.appendingPathComponent("\(name).log")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let process = Process()
             process.executableURL = bin.appendingPathComponent(name)
             process.arguments = arguments

@@ -23,7 +23,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "HTTP port (MESHFARM_PORT).")
     var port: Int = Env.int("MESHFARM_PORT", 8080)
 
-    @Option(help: "Address to bind.")
+    @Option(help: "Address to bind (MESHFARM_HOST).")
     var host: String = Env.string("MESHFARM_HOST", "0.0.0.0")
 
     @Option(help: "Job store and artifacts directory (MESHFARM_DATA_DIR).")
@@ -38,7 +38,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Prefix of exchange and queue names (MESHFARM_TOPOLOGY_PREFIX).")
     var topologyPrefix: String = Env.string("MESHFARM_TOPOLOGY_PREFIX", "meshfarm")
 
-    @Option(help: "Broker deliveries of one task before it is dead-lettered.")
+    @Option(help: "Broker deliveries of one task before it is dead-lettered (MESHFARM_DELIVERY_LIMIT).")
     var deliveryLimit: Int = Env.int("MESHFARM_DELIVERY_LIMIT", 5)
 
     @Option(
@@ -48,14 +48,14 @@ struct SubmitCommand: AsyncParsableCommand {
             """)
     var queueWindow: Int = Env.int("MESHFARM_QUEUE_WINDOW", DispatchPolicy().minimumWindow)
 
-    @Option(help: "First retry delay of a failed task, seconds (doubles each time).")
-    var retryInitial: Double = 10
+    @Option(help: "First retry delay of a failed task, seconds (doubles each time; MESHFARM_RETRY_INITIAL).")
+    var retryInitial: Double = Env.double("MESHFARM_RETRY_INITIAL", 10)
 
-    @Option(help: "Longest retry delay, seconds.")
-    var retryMax: Double = 360
+    @Option(help: "Longest retry delay, seconds (MESHFARM_RETRY_MAX).")
+    var retryMax: Double = Env.double("MESHFARM_RETRY_MAX", 360)
 
-    @Option(help: "Attempts of a task before its failure fails the job.")
-    var retryAttempts: Int = 6
+    @Option(help: "Attempts of a task before its failure fails the job (MESHFARM_RETRY_ATTEMPTS).")
+    var retryAttempts: Int = Env.int("MESHFARM_RETRY_ATTEMPTS", 6)
 
     func validate() throws {
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("--port must be 0...65535") }

@@ -63,17 +63,7 @@ import Testing
         encoder.dateEncodingStrategy = .deferredToDate
         do {
             let queue = try DatabaseQueue(path: path)
-            var v1 = DatabaseMigrator()
-            v1.registerMigration("v1-jobs") { db in
-                try db.create(table: "job") { t in
-                    t.primaryKey("id", .text)
-                    t.column("status", .text).notNull().indexed()
-                    t.column("createdAt", .double).notNull().indexed()
-                    t.column("updatedAt", .double).notNull()
-                    t.column("document", .blob).notNull()
-                }
-            }
-            try v1.migrate(queue)
+            try SQLiteJobStore.migrator(encoder: encoder, decoder: JSONDecoder()).migrate(queue, upTo: "v1-jobs")
             try await queue.write { db in
                 try db.execute(
                     sql: "INSERT INTO job (id, status, createdAt, updatedAt, document) VALUES (?, ?, ?, ?, ?)",
