@@ -6,23 +6,28 @@ import MeshFarmMessaging
 
 extension Coordinator {
     /// The command loop's state: active jobs, touched by the loop only.
+    /// It owns its dependencies and reaches nothing of the `Coordinator`
+    /// that runs it: it writes jobs to the store, publishes tasks, posts
+    /// timers to the mailbox and shows its results through the ``FarmView``.
     struct Loop {
-        let coordinator: Coordinator
+        let store: any JobStore
+        let transport: any MessageTransport
+        let configuration: Configuration
+        let logger: Logger
+        let view: FarmView
+        let timers: Timers
         var active: [String: JobRecord] = [:]
         /// Each active job as the store last wrote it: a save writes only
         /// what changed since (a task's event rewrites that task's row).
         var stored: [String: JobRecord] = [:]
 
-        init(coordinator: Coordinator) { self.coordinator = coordinator }
-
-        var logger: Logger { coordinator.logger }
-        var policy: RetryPolicy { coordinator.configuration.retryPolicy }
+        var policy: RetryPolicy { configuration.retryPolicy }
 
         /// After a restart: republish what was queued but never confirmed,
         /// mark ready what became runnable, re-arm retry timers, dispatch.
         mutating func resume() async {
             let jobs: [JobRecord]
-            do { jobs = try await coordinator.store.activeJobs() } catch {
+            do { jobs = try await store.activeJobs() } catch {
                 logger.error("cannot load active jobs", metadata: ["error": "\(error)"])
                 return
             }
@@ -52,7 +57,7 @@ extension Coordinator {
         /// Publishes the ready tasks `Dispatcher` picks, in its order, one
         /// job's picks per store write.
         private mutating func dispatch() async {
-            let picks = Dispatcher.picks(active.values, policy: coordinator.configuration.dispatchPolicy)
+            let picks = Dispatcher.picks(active.values, policy: configuration.dispatchPolicy)
             var order: [String] = []
             var byJob: [String: [TaskID]] = [:]
             for pick in picks {
@@ -66,17 +71,17 @@ extension Coordinator {
                     // Not stored, not published: the tasks are still ready in
                     // the store. Load the job again shortly so they are not
                     // forgotten.
-                    coordinator.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
+                    timers.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
                 }
             }
-            coordinator.publishLoads(Dispatcher.loads(active.values))
+            view.publishLoads(Dispatcher.loads(active.values))
         }
 
         private mutating func perform(_ command: Coordinator.Command) async {
             switch command {
             case .submit(var job, let reply):
                 do {
-                    try await coordinator.store.insert(job)
+                    try await store.insert(job)
                     stored[job.id] = job
                     logger.info("job submitted", metadata: ["job": "\(job.id)", "tasks": "\(job.tasks.count)"])
                     job.start(now: Date())
@@ -116,7 +121,7 @@ extension Coordinator {
                     logger.error(
                         "cannot retry a task; trying again shortly",
                         metadata: ["task": "\(taskID)", "error": "\(error)"])
-                    coordinator.schedule(jobID, taskID, at: Date().addingTimeInterval(5))
+                    timers.schedule(jobID, taskID, at: Date().addingTimeInterval(5))
                 }
 
             case .reload(let jobID):
@@ -124,7 +129,7 @@ extension Coordinator {
                     guard var job = try await load(jobID), !job.status.isTerminal else { return }
                     try await commit(&job, [])
                 } catch {
-                    coordinator.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
+                    timers.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
                 }
 
             case .republish(let jobID, let taskID, let attempt, let tries):
@@ -134,7 +139,7 @@ extension Coordinator {
                 await publish(&job, taskID, attempt, tries: tries)
                 active[job.id] = job.status.isTerminal ? nil : job
                 if job.status.isTerminal { stored[job.id] = nil }
-                coordinator.publishSnapshot(job)
+                view.publishSnapshot(job)
             }
         }
 
@@ -152,7 +157,7 @@ extension Coordinator {
                     try? await delivery.ack()
                     return
                 }
-                coordinator.sighted(event, pool: TaskID(event.taskID)?.kind.pool ?? "?")
+                view.sighted(event, pool: TaskID(event.taskID)?.kind.pool ?? "?")
                 let before = job
                 let actions = job.apply(event, now: Date(), policy: policy)
                 if job != before || !actions.isEmpty { try await commit(&job, actions) }
@@ -178,7 +183,7 @@ extension Coordinator {
             switch delivery.message.headers["x-first-death-reason"]?.stringValue {
             case "delivery_limit":
                 reason =
-                    "the task was delivered \(coordinator.configuration.farm.deliveryLimit + 1) times and its worker died or overran its time limit each time"
+                    "the task was delivered \(configuration.farm.deliveryLimit + 1) times and its worker died or overran its time limit each time"
             case "rejected": reason = "no worker could read the task message"
             case let other: reason = "the broker dead-lettered the task (\(other ?? "unknown reason"))"
             }
@@ -197,7 +202,7 @@ extension Coordinator {
         /// The active copy, or the stored one.
         private mutating func load(_ id: String) async throws -> JobRecord? {
             if let job = active[id] { return job }
-            let job = try await coordinator.store.job(id)
+            let job = try await store.job(id)
             stored[id] = job
             return job
         }
@@ -220,7 +225,7 @@ extension Coordinator {
                     await publish(&job, taskID, attempt, tries: 0)
                 case .scheduleRetry(let taskID, let at):
                     logger.info("retrying later", metadata: ["task": "\(taskID)", "at": "\(at)"])
-                    coordinator.schedule(job.id, taskID, at: at)
+                    timers.schedule(job.id, taskID, at: at)
                 case .finished(let status):
                     logger.info(
                         "job finished",
@@ -229,14 +234,14 @@ extension Coordinator {
             }
             active[job.id] = job.status.isTerminal ? nil : job
             if job.status.isTerminal { stored[job.id] = nil }
-            coordinator.publishSnapshot(job)
+            view.publishSnapshot(job)
         }
 
         /// Writes what changed since the store's version; on failure the
         /// next save writes everything.
         private mutating func save(_ job: JobRecord) async throws {
             do {
-                try await coordinator.store.save(job, since: stored[job.id])
+                try await store.save(job, since: stored[job.id])
                 stored[job.id] = job
             } catch {
                 stored[job.id] = nil
@@ -249,13 +254,13 @@ extension Coordinator {
         /// re-declared) is retried with backoff; after five tries the task
         /// and its job fail with the reason.
         private mutating func publish(_ job: inout JobRecord, _ taskID: TaskID, _ attempt: Int, tries: Int) async {
-            let farm = coordinator.configuration.farm
+            let farm = configuration.farm
             guard let planned = job.task(taskID)?.task else { return }
             do {
                 let envelope = JobTask(
                     taskID: taskID.description, attempt: attempt, kind: planned.kind.rawValue, pool: planned.pool,
                     jobID: job.id, payload: try job.payload(for: taskID), traceID: job.traceID)
-                try await coordinator.transport.publish(
+                try await transport.publish(
                     OutgoingMessage(
                         exchange: farm.tasksExchange, routingKey: envelope.routingKey,
                         body: try MessageCoding.encode(envelope), messageID: envelope.messageID))
@@ -275,7 +280,7 @@ extension Coordinator {
                 logger.warning(
                     "publishing a task failed; retrying",
                     metadata: ["task": "\(taskID)", "error": "\(error)", "in": "\(delay)s"])
-                coordinator.schedule(
+                timers.schedule(
                     .republish(job: job.id, task: taskID, attempt: attempt, tries: tries + 1),
                     at: Date().addingTimeInterval(delay))
                 return

@@ -5,16 +5,6 @@ import MeshFarmJobs
 import MeshFarmMessaging
 import Synchronization
 
-/// A worker as seen through its events.
-public struct WorkerSighting: Sendable, Equatable, Codable {
-    public var name: String
-    public var pool: String
-    public var lastSeen: Date
-    /// The task it last started and has not finished.
-    public var currentTask: String?
-    public var tasksFinished: Int
-}
-
 /// Drives jobs through their task graphs: publishes a task when its
 /// dependencies have succeeded, applies worker events, retries with
 /// backoff, turns dead letters into failures, cancels, and resumes from the
@@ -64,7 +54,8 @@ public final class Coordinator: Sendable {
     let logger: Logger
     private let mailbox: AsyncStream<Command>
     private let post: AsyncStream<Command>.Continuation
-    private let shared = Mutex(SharedState())
+    private let view = FarmView()
+    private let streams = Mutex<[MessageStream]>([])
 
     public init(
         transport: any MessageTransport, store: any JobStore, configuration: Configuration = Configuration(),
@@ -87,19 +78,21 @@ public final class Coordinator: Sendable {
         let post = self.post
         Task { for await delivery in events { post.yield(.event(delivery)) } }
         Task { for await delivery in deadLetters { post.yield(.deadLetter(delivery)) } }
-        shared.withLock { $0.streams = [events, deadLetters] }
+        streams.withLock { $0 = [events, deadLetters] }
     }
 
     /// Processes commands until ``stop()``. Resumes stored jobs first.
     public func run() async {
-        var loop = Loop(coordinator: self)
+        var loop = Loop(
+            store: store, transport: transport, configuration: configuration, logger: logger, view: view,
+            timers: Timers(post: post))
         await loop.resume()
         for await command in mailbox { await loop.handle(command) }
     }
 
     /// Stops consuming; the loop ends after the commands already posted.
     public func stop() async {
-        for stream in shared.withLock({ $0.streams }) { await stream.cancel() }
+        for stream in streams.withLock({ $0 }) { await stream.cancel() }
         post.finish()
     }
 
@@ -117,7 +110,7 @@ public final class Coordinator: Sendable {
 
     /// The job as last stored.
     public func job(_ id: String) async throws -> JobRecord? {
-        if let job = shared.withLock({ $0.snapshots[id] }) { return job }
+        if let job = view.snapshot(id) { return job }
         return try await store.job(id)
     }
 
@@ -130,9 +123,7 @@ public final class Coordinator: Sendable {
         // Subscribe first, then read: a change in between is then either in
         // what we read or delivered to the subscription, never lost.
         let (stream, continuation) = AsyncStream<JobRecord>.makeStream(bufferingPolicy: .bufferingNewest(16))
-        let key = UUID()
-        shared.withLock { $0.subscribers[id, default: [:]][key] = continuation }
-        continuation.onTermination = { [weak self] _ in self?.shared.withLock { $0.subscribers[id]?[key] = nil } }
+        view.subscribe(id, continuation)
         guard let current = try await job(id) else {
             continuation.finish()
             return nil
@@ -145,14 +136,12 @@ public final class Coordinator: Sendable {
     /// Workers seen in the last `window` seconds, most recent first.
     public func workers(seenWithin window: Double = 600) -> [WorkerSighting] {
         let cutoff = Date().addingTimeInterval(-window)
-        return shared.withLock { $0.workers.values.filter { $0.lastSeen >= cutoff } }.sorted {
-            $0.lastSeen > $1.lastSeen
-        }
+        return view.workers(seenSince: cutoff)
     }
 
     /// Tasks per pool of unfinished jobs: waiting in the pool's queue,
     /// running, and held back by the coordinator until the queue has room.
-    public func poolLoads() -> [String: Dispatcher.PoolLoad] { shared.withLock { $0.loads } }
+    public func poolLoads() -> [String: Dispatcher.PoolLoad] { view.loads }
 
     /// Ready messages per MeshFarm queue.
     public func queueDepths() async -> [String: Int] {
@@ -164,45 +153,18 @@ public final class Coordinator: Sendable {
         return depths
     }
 
-    // MARK: - Shared with the loop
+}
 
-    func publishSnapshot(_ job: JobRecord) {
-        let subscribers = shared.withLock { s -> [AsyncStream<JobRecord>.Continuation] in
-            if job.status.isTerminal { s.snapshots[job.id] = nil } else { s.snapshots[job.id] = job }
-            return Array((s.subscribers[job.id] ?? [:]).values)
-        }
-        for subscriber in subscribers {
-            subscriber.yield(job)
-            if job.status.isTerminal { subscriber.finish() }
-        }
-    }
-
-    func publishLoads(_ loads: [String: Dispatcher.PoolLoad]) { shared.withLock { $0.loads = loads } }
-
-    func sighted(_ event: JobTaskEvent, pool: String) {
-        shared.withLock {
-            var worker =
-                $0.workers[event.worker]
-                ?? WorkerSighting(
-                    name: event.worker, pool: pool, lastSeen: event.at, currentTask: nil, tasksFinished: 0)
-            worker.lastSeen = max(worker.lastSeen, event.at)
-            switch event.kind {
-            case .started: worker.currentTask = event.taskID
-            case .succeeded, .failed:
-                worker.tasksFinished += 1
-                if worker.currentTask == event.taskID { worker.currentTask = nil }
-            case .progress: break
-            }
-            $0.workers[event.worker] = worker
-        }
-    }
+/// Posts commands to the coordinator's mailbox later (retry timers, reloads).
+struct Timers: Sendable {
+    let post: AsyncStream<Coordinator.Command>.Continuation
 
     func schedule(_ job: String, _ task: TaskID, at date: Date) {
         schedule(.retryDue(job: job, task: task), at: date)
     }
 
     /// Posts `command` at `date`.
-    func schedule(_ command: Command, at date: Date) {
+    func schedule(_ command: Coordinator.Command, at date: Date) {
         let post = self.post
         Task {
             let delay = date.timeIntervalSinceNow
@@ -210,13 +172,4 @@ public final class Coordinator: Sendable {
             post.yield(command)
         }
     }
-}
-
-/// State read by API calls from any thread (kept in a `Mutex`).
-struct SharedState: ~Copyable {
-    var snapshots: [String: JobRecord] = [:]
-    var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
-    var workers: [String: WorkerSighting] = [:]
-    var loads: [String: Dispatcher.PoolLoad] = [:]
-    var streams: [MessageStream] = []
 }

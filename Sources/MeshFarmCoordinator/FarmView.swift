@@ -1,0 +1,81 @@
+import Foundation
+import MeshFarmJobs
+import MeshFarmMessaging
+import Synchronization
+
+/// A worker as seen through its events.
+public struct WorkerSighting: Sendable, Equatable, Codable {
+    public var name: String
+    public var pool: String
+    public var lastSeen: Date
+    /// The task it last started and has not finished.
+    public var currentTask: String?
+    public var tasksFinished: Int
+}
+
+/// What readers (API calls, live subscriptions) see of the farm, written
+/// by the coordinator's loop and read from any thread: the latest record of
+/// each unfinished job and its subscribers, the workers seen through their
+/// events, and each pool's load.
+final class FarmView: Sendable {
+    private struct State: ~Copyable {
+        var snapshots: [String: JobRecord] = [:]
+        var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
+        var workers: [String: WorkerSighting] = [:]
+        var loads: [String: Dispatcher.PoolLoad] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    // MARK: Written by the loop
+
+    /// The job as just stored: kept while it runs, sent to its subscribers.
+    func publishSnapshot(_ job: JobRecord) {
+        let subscribers = state.withLock { s -> [AsyncStream<JobRecord>.Continuation] in
+            if job.status.isTerminal { s.snapshots[job.id] = nil } else { s.snapshots[job.id] = job }
+            return Array((s.subscribers[job.id] ?? [:]).values)
+        }
+        for subscriber in subscribers {
+            subscriber.yield(job)
+            if job.status.isTerminal { subscriber.finish() }
+        }
+    }
+
+    func publishLoads(_ loads: [String: Dispatcher.PoolLoad]) { state.withLock { $0.loads = loads } }
+
+    func sighted(_ event: JobTaskEvent, pool: String) {
+        state.withLock {
+            var worker =
+                $0.workers[event.worker]
+                ?? WorkerSighting(
+                    name: event.worker, pool: pool, lastSeen: event.at, currentTask: nil, tasksFinished: 0)
+            worker.lastSeen = max(worker.lastSeen, event.at)
+            switch event.kind {
+            case .started: worker.currentTask = event.taskID
+            case .succeeded, .failed:
+                worker.tasksFinished += 1
+                if worker.currentTask == event.taskID { worker.currentTask = nil }
+            case .progress: break
+            }
+            $0.workers[event.worker] = worker
+        }
+    }
+
+    // MARK: Read anywhere
+
+    func snapshot(_ id: String) -> JobRecord? { state.withLock { $0.snapshots[id] } }
+
+    /// Sends every later snapshot of job `id` to `continuation` until it is
+    /// finished or the stream ends.
+    func subscribe(_ id: String, _ continuation: AsyncStream<JobRecord>.Continuation) {
+        let key = UUID()
+        state.withLock { $0.subscribers[id, default: [:]][key] = continuation }
+        continuation.onTermination = { [weak self] _ in self?.state.withLock { $0.subscribers[id]?[key] = nil } }
+    }
+
+    func workers(seenSince cutoff: Date) -> [WorkerSighting] {
+        state.withLock { $0.workers.values.filter { $0.lastSeen >= cutoff } }.sorted { $0.lastSeen > $1.lastSeen }
+    }
+
+    var loads: [String: Dispatcher.PoolLoad] { state.withLock { $0.loads } }
+}
