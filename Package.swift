@@ -38,7 +38,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
-        // fork + exec with limits: the steps between the two must be async-signal-safe C.
+        // clone + exec with limits: the steps between the two must be async-signal-safe C.
         .target(name: "CSandbox"),
 
         // MARK: Build tools
@@ -98,6 +98,7 @@ let package = Package(
                 "MeshFarmAMQP", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(name: "MeshFarmGPUWorker", dependencies: ["MeshFarmWorker", "MeshFarmRender", "MeshFarmJobs"]),
         .target(name: "MeshFarmTestSupport", path: "Sources/MeshFarmTestSupport"),
@@ -177,6 +178,12 @@ let package = Package(
             ]),
         .testTarget(name: "MeshFarmArtifactsTests", dependencies: ["MeshFarmArtifacts", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),
+        .testTarget(
+            name: "MeshFarmWorkerTests",
+            dependencies: [
+                "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmRender", "MeshFarmMesh", "MeshFarmMessaging",
+                "MeshFarmJobs", .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

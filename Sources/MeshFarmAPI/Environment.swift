@@ -1,7 +1,8 @@
 import Foundation
 
-/// Option defaults from the environment: every flag of the MeshFarm
-/// executables has a `MESHFARM_*` variable (flags win).
+/// Option defaults from the environment: every flag of the three services
+/// (`meshfarm-submit` and the workers) has a `MESHFARM_*` variable, as do
+/// the client's `--server` and import limits (flags win).
 public enum Env {
     public static func string(_ name: String, _ fallback: String) -> String {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback

@@ -32,9 +32,7 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
 
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         do {
-            guard case .render(let payload) = task.payload else {
-                throw TaskFailure.permanent("the render handler got a \(task.payload.kind.rawValue) payload")
-            }
+            guard case .render(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
             let gpuMesh = try cache.mesh(payload.mesh) {
                 try renderer.upload(try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path))
             }
@@ -59,13 +57,7 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
                     Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
             }
             return .render(RenderResult(lod: payload.lod, views: views))
-        } catch let error as RenderError {
-            throw TaskFailure.permanent(error.description)
-        } catch let error as VulkanError {
-            throw TaskFailure.retryable(error.description)  // device trouble: another worker may do better
-        } catch {
-            throw FailureClassifier.classify(error)
-        }
+        } catch { throw FailureClassifier.classify(error) }
     }
 }
 
@@ -93,4 +85,14 @@ final class MeshCache: @unchecked Sendable {
         }
         return loaded
     }
+}
+
+extension RenderError: RetryClassified {
+    /// Options the device cannot render (a row too wide, bad supersampling).
+    public var isRetryable: Bool { false }
+}
+
+extension VulkanError: RetryClassified {
+    /// Device trouble: another worker, or this one later, may do better.
+    public var isRetryable: Bool { true }
 }

@@ -1,4 +1,5 @@
-/// Exponential backoff with optional full jitter, as a pure function of the
+/// Exponential backoff with optional "equal" jitter (each delay drawn from
+/// its upper half, so it never collapses to zero), as a pure function of the
 /// attempt number, so its schedule is unit-tested without sleeping.
 ///
 /// Used for broker reconnects (with jitter, so a farm of workers does not

@@ -6,8 +6,8 @@ import Foundation
 /// and the test worker use ``JSONValue``.
 public protocol TaskContent: Sendable, Equatable, Encodable {
     /// Reads the content of a task of `kind`. `kind` is nil for a result in
-    /// an event from a worker that did not name it (before message version
-    /// 1.1): then `taskID` is all there is to go by.
+    /// an event from a worker of the previous release, which did not name
+    /// it: then `taskID` is all there is to go by.
     init(kind: String?, taskID: String, from decoder: any Decoder) throws
 }
 
@@ -99,9 +99,10 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
     public var version: Int
     public var kind: Kind
     public var taskID: String
-    /// The task's kind, which names the type of `result`. Added in message
-    /// version 1.1 as an optional key: an older reader ignores it, and an
-    /// event without it is read from `taskID`.
+    /// The task's kind, which names the type of `result`. Added after the
+    /// first release as an optional key, the message version staying 1: an
+    /// older reader ignores it, and an event without it is read from
+    /// `taskID`.
     public var taskKind: String?
     public var attempt: Int
     public var jobID: String

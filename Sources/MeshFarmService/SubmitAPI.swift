@@ -52,6 +52,8 @@ public struct SubmitAPI: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ErrorMiddleware())
+        // Requests, durations and errors per route in `/metrics`.
+        router.add(middleware: MetricsMiddleware())
         HealthRoutes.add(to: router, ready: ready)
         for route in Self.handledRoutes {
             router.on(

@@ -72,7 +72,7 @@ public final class WorkerProcess: @unchecked Sendable {
         process.standardError = try FileHandle(
             forWritingTo: {
                 let err = directory.appendingPathComponent("stderr.log")
-                FileManager.default.createFile(atPath: err.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: err.path, contents: nil)
                 return err
             }())
         try process.run()

@@ -2,9 +2,9 @@ import Foundation
 
 /// Where tests find shared fixtures and services.
 ///
-/// `scripts/test` exports the variables below; the defaults make a plain
-/// `swift test` work from a checkout that has `../shared` beside it and a
-/// broker started with `scripts/rabbitmq start`.
+/// `scripts/test` exports `MESHFARM_TEST_AMQP_URL` (its own broker); the
+/// defaults make a plain `swift test` work from a checkout that has
+/// `../shared` beside it and a broker started with `scripts/rabbitmq start`.
 public enum TestEnvironment {
     /// The package root (the directory holding Package.swift).
     public static let packageRoot: URL = {

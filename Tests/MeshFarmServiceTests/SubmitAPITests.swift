@@ -67,6 +67,7 @@ import Testing
     static let triangle = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
 
     @Test func healthReadinessMetricsAndDashboard() async throws {
+        Observability.bootstrap()  // as every server process does: requests are then counted
         let notReady = try await Service(ready: { "not connected to the broker" })
         try await notReady.test { client in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
@@ -76,6 +77,9 @@ import Testing
             }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                // The /healthz and /readyz requests above, by route and status.
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"http_route="/healthz""#) && text.contains(#"http_route="/readyz""#), "\(text)")
             }
             try await client.execute(uri: "/", method: .get) { response in
                 #expect(response.status == .ok && String(buffer: response.body).contains("<html"))

@@ -30,7 +30,7 @@ typedef struct meshfarm_child_limits {
 /// - stdin from /dev/null, stdout and stderr to the given files (created or
 ///   truncated), every other file descriptor closed.
 ///
-/// Returns 0 and sets `*pid`, or an errno value: from `fork`, from opening
+/// Returns 0 and sets `*pid`, or an errno value: from `clone`, from opening
 /// the output files, or from the child's `execve` (reported back through a
 /// close-on-exec pipe, so "no such executable" is an error here, not a
 /// child that exits 127).

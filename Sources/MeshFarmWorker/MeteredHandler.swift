@@ -1,0 +1,51 @@
+import Foundation
+import MeshFarmJobs
+import MeshFarmMessaging
+import Metrics
+
+/// Counts and times a handler's tasks for `/metrics`:
+/// `meshfarm_tasks_total{kind, outcome}` (`succeeded`, `failed_retryable`,
+/// `failed_permanent`) and `meshfarm_task_duration_seconds{kind}`. Failures
+/// are classified as the runtime will report them.
+public struct MeteredHandler: JobTaskHandler {
+    let kind: String
+    let inner: any JobTaskHandler
+    let succeeded: Counter
+    let failedRetryable: Counter
+    let failedPermanent: Counter
+    let duration: Metrics.Timer
+
+    public init(kind: String, _ inner: any JobTaskHandler, factory: any MetricsFactory = MetricsSystem.factory) {
+        self.kind = kind
+        self.inner = inner
+        func counter(_ outcome: String) -> Counter {
+            Counter(
+                label: "meshfarm_tasks_total", dimensions: [("kind", kind), ("outcome", outcome)], factory: factory)
+        }
+        succeeded = counter("succeeded")
+        failedRetryable = counter("failed_retryable")
+        failedPermanent = counter("failed_permanent")
+        duration = Metrics.Timer(
+            label: "meshfarm_task_duration_seconds", dimensions: [("kind", kind)], preferredDisplayUnit: .seconds,
+            factory: factory)
+    }
+
+    /// Every handler of `handlers`, metered.
+    public static func metering(_ handlers: [String: any JobTaskHandler]) -> [String: any JobTaskHandler] {
+        Dictionary(uniqueKeysWithValues: handlers.map { ($0.key, MeteredHandler(kind: $0.key, $0.value)) })
+    }
+
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start)) }
+        do {
+            let result = try inner.run(task, context: context)
+            succeeded.increment()
+            return result
+        } catch {
+            let failure = FailureClassifier.classify(error)
+            (failure.retryable ? failedRetryable : failedPermanent).increment()
+            throw failure
+        }
+    }
+}
