@@ -64,7 +64,7 @@ public final class WorkerProcess: @unchecked Sendable {
     ) throws {
         let directory = TestEnvironment.outputDirectory("worker")
         output = directory.appendingPathComponent("stdout.log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
