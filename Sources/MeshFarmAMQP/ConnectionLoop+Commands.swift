@@ -42,7 +42,8 @@ extension ConnectionLoop {
             reply?.resume()
             if let connection, let channel = consumer.channel, let tag = consumer.tag {
                 // Keep the channel open: deliveries already handed out must still be settled on it.
-                _ = try utility(connection) { try connection.cancel(channel: channel, consumerTag: tag) }
+                // Runs on the consumer's own channel: if the broker closed that one, there is nothing to cancel.
+                do { try connection.cancel(channel: channel, consumerTag: tag) } catch AMQPError.channelClosed {}
             }
 
         case .settle(let token, let settlement, let reply):

@@ -65,14 +65,24 @@ public struct DiskArtifactStore: ArtifactStore {
         let temporary = root.appendingPathComponent("tmp/\(UUID().uuidString)")
         let file = try await BlockingIO.run { try UploadFile(temporary) }
         var bytes = 0
+        // HTTP bodies arrive in pieces of a few KiB: gathered to 1 MiB, so a
+        // large upload hops to the thread pool per MiB, not per piece.
+        var pending = Data()
         do {
             for try await chunk in chunks {
                 bytes += chunk.count
                 if let limit, bytes > limit { throw StorageError.tooLarge(limit: limit) }
-                try await BlockingIO.run { try file.append(chunk) }
+                pending.append(chunk)
+                if pending.count >= 1 << 20 {
+                    let full = pending
+                    pending = Data()
+                    try await BlockingIO.run { try file.append(full) }
+                }
             }
             let total = bytes
+            let rest = pending
             return try await BlockingIO.run {
+                if !rest.isEmpty { try file.append(rest) }
                 try file.close()
                 return try install(temporary, sha256: file.hasher.finalize(), bytes: total)
             }

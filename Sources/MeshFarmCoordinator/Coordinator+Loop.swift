@@ -203,7 +203,9 @@ extension Coordinator {
         private mutating func load(_ id: String) async throws -> JobRecord? {
             if let job = active[id] { return job }
             let job = try await store.job(id)
-            stored[id] = job
+            // Remembered only for a job that may still change: a late event
+            // for a finished one commits nothing, and would never clear it.
+            if let job, !job.status.isTerminal { stored[id] = job }
             return job
         }
 

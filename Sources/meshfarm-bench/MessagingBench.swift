@@ -98,7 +98,7 @@ struct MessagingBench: ParsableCommand {
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: concurrency, workerName: "bench"
             ),
-            handlers: ["noop": ClosureTaskHandler<JSONValue, JSONValue> { _, _ in .null }])
+            handlers: ["noop": JSONTaskHandler { _, _ in .null }])
         let workerTask = Task { try await worker.run() }
         let clock = Clock()
         let events = try await client.consume(queue: farm.coordinatorQueue, prefetch: 500)

@@ -27,14 +27,13 @@ let logger: Logger = {
     return logger
 }()
 
-typealias Handler = ClosureTaskHandler<JSONValue, JSONValue>
 let handlers: [String: any TaskHandler<JSONValue, JSONValue>] = [
-    "sleep": Handler { task, _ in
+    "sleep": JSONTaskHandler { task, _ in
         Thread.sleep(
             forTimeInterval: task.payload["seconds"].flatMap { if case .number(let s) = $0 { s } else { nil } } ?? 0)
         return .object(["worker": .string(name)])
     },
-    "compute": Handler { task, context in
+    "compute": JSONTaskHandler { task, context in
         // Busy CPU work for the given seconds: the thread never yields.
         let seconds = task.payload["seconds"].flatMap { if case .number(let s) = $0 { s } else { nil } } ?? 1
         let end = Date().addingTimeInterval(seconds)
@@ -45,8 +44,8 @@ let handlers: [String: any TaskHandler<JSONValue, JSONValue>] = [
         context.progress(1)
         return .object(["worker": .string(name), "x": .number(Double(x % 1000))])
     },
-    "echo": Handler { task, _ in task.payload },
-    "crash": Handler { _, _ in
+    "echo": JSONTaskHandler { task, _ in task.payload },
+    "crash": JSONTaskHandler { _, _ in
         kill(getpid(), SIGKILL)
         Thread.sleep(forTimeInterval: 10)
         return .null

@@ -37,19 +37,18 @@ public enum ModelPackage {
                 }
             }
         case "obj":
-            for line in lines(of: path, keyword: "mtllib") {
+            for line in lines(of: path, keywords: ["mtllib"]) {
                 for name in line.split(separator: " ") { take(String(name), from: folder) }
             }
             for library in found where library.lowercased().hasSuffix(".mtl") {
                 let libraryPath = (folder as NSString).appendingPathComponent(library)
                 let base = (libraryPath as NSString).deletingLastPathComponent
-                for keyword in [
+                let textures: Set = [
                     "map_Kd", "map_Ka", "map_Ks", "map_Ns", "map_d", "map_bump", "bump", "disp", "decal", "norm",
-                ] {
-                    // The file name is the last word (options such as "-s 1 1 1" come first).
-                    for line in lines(of: libraryPath, keyword: keyword) {
-                        if let name = line.split(separator: " ").last { take(String(name), from: base) }
-                    }
+                ]
+                // The file name is the last word (options such as "-s 1 1 1" come first).
+                for line in lines(of: libraryPath, keywords: textures) {
+                    if let name = line.split(separator: " ").last { take(String(name), from: base) }
                 }
             }
         default:
@@ -72,15 +71,17 @@ public enum ModelPackage {
         return writer.finish()
     }
 
-    /// The rest of each line of `path` that starts with `keyword` (first 1 MiB of lines scanned in full).
-    static func lines(of path: String, keyword: String) -> [String] {
+    /// The rest of each line of `path` that starts with one of `keywords`
+    /// (first 1 MiB of lines scanned in full), in file order.
+    static func lines(of path: String, keywords: Set<String>) -> [String] {
         guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
         defer { try? handle.close() }
         // Material libraries are named near the top of an OBJ; materials files are small.
         guard let data = try? handle.read(upToCount: 1 << 20) else { return [] }
         return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).compactMap { line in
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            guard trimmed.hasPrefix(keyword + " ") || trimmed.hasPrefix(keyword + "\t") else { return nil }
+            let keyword = trimmed.prefix { $0 != " " && $0 != "\t" }
+            guard keyword.count < trimmed.count, keywords.contains(String(keyword)) else { return nil }
             return trimmed.dropFirst(keyword.count).trimmingCharacters(in: .whitespaces)
         }
     }

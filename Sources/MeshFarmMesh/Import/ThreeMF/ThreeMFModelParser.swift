@@ -334,11 +334,11 @@ final class ThreeMFModelParser: XMLStreamHandler {
     }
 
     /// A `pid` must name a resource defined earlier in the part.
-    private func checkPropertyReference(_ element: XMLElementView, what: String) throws(MeshError) {
+    private func checkPropertyReference(_ element: XMLElementView, what: @autoclosure () -> String) throws(MeshError) {
         guard let pid = element.attribute("pid") else { return }
         guard let id = pid.index(), resourceIDs.contains(id), id != objectID else {
             throw violation(
-                "\(what) has pid '\(pid)', which names no property resource defined before it",
+                "\(what()) has pid '\(pid)', which names no property resource defined before it",
                 rule: "core spec 3.4 (resources are defined before they are referenced)")
         }
     }

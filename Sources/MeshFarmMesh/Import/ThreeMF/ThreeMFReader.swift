@@ -27,16 +27,6 @@ struct ThreeMFReader {
         var unit: LengthUnit
     }
 
-    func read(path: String) throws(MeshError) -> Result {
-        let archive: ZipArchive
-        do {
-            archive = try ZipArchive(path: path, limits: zipLimits)
-        } catch {
-            throw Self.zipError(error)
-        }
-        return try read(archive)
-    }
-
     var zipLimits: ZipLimits {
         ZipLimits(
             maxEntries: limits.maxArchiveEntries, maxEntryBytes: limits.maxUncompressedBytes,

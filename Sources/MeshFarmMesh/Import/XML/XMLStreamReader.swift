@@ -164,19 +164,6 @@ struct XMLElementView {
         }
         return nil
     }
-
-    /// Every attribute as (namespace, local name, value).
-    var allAttributes: [(namespace: XMLText?, localName: XMLText, value: XMLText)] {
-        guard let attributes else { return [] }
-        return (0..<attributeCount).compactMap { i in
-            guard let name = attributes[5 * i], let value = attributes[5 * i + 3], let end = attributes[5 * i + 4]
-            else { return nil }
-            return (
-                attributes[5 * i + 2].map(XMLText.init(cString:)), XMLText(cString: name),
-                XMLText(base: value, count: end - value)
-            )
-        }
-    }
 }
 
 /// A view of UTF-8 bytes inside the parser's buffers.
