@@ -23,41 +23,40 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
         cache = MeshCache(capacity: residentMeshes)
     }
 
-    /// The GPU pool's handlers by task kind.
+    /// The GPU pool's handlers by task kind, metered and classified
+    /// (``MeteredHandler``).
     public static func handlers(artifacts: any ArtifactAccess, renderer: ComputeRenderer) -> [String:
         any JobTaskHandler]
     {
-        [TaskKind.render.rawValue: RenderHandler(artifacts: artifacts, renderer: renderer)]
+        MeteredHandler.metering([TaskKind.render.rawValue: RenderHandler(artifacts: artifacts, renderer: renderer)])
     }
 
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
-        do {
-            guard case .render(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
-            let gpuMesh = try cache.mesh(payload.mesh) {
-                try renderer.upload(try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path))
-            }
-            let bounds = Bounds(
-                min: SIMD3(payload.bounds.min.map(Float.init)), max: SIMD3(payload.bounds.max.map(Float.init)))
-            let rig = TurntableRig(
-                views: payload.views, elevation: payload.elevation, width: payload.size, height: payload.size)
-            let options = RenderOptions(ssaa: payload.ssaa, depth: payload.depth, normals: payload.normals)
-            var views: [RenderedViewResult] = []
-            for offset in 0..<payload.viewCount {
-                if context.isCancelled { throw TaskFailure.retryable("worker shutting down") }
-                let index = payload.firstView + offset
-                let camera = rig.camera(index, bounds: bounds)
-                let view = try renderer.render(gpuMesh, camera: camera, options: options)
-                views.append(
-                    RenderedViewResult(
-                        index: index, image: try artifacts.store(data: PNGCodec.encode(view.image)),
-                        depth: try view.depth.map { try artifacts.store(data: PFMCodec.encode($0)) },
-                        normals: try view.normals.map { try artifacts.store(data: PNGCodec.encode($0)) },
-                        camera: try JSONValue(encoding: camera)))
-                context.progress(
-                    Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
-            }
-            return .render(RenderResult(lod: payload.lod, views: views))
-        } catch { throw FailureClassifier.classify(error) }
+        guard case .render(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let gpuMesh = try cache.mesh(payload.mesh) {
+            try renderer.upload(try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path))
+        }
+        let bounds = Bounds(
+            min: SIMD3(payload.bounds.min.map(Float.init)), max: SIMD3(payload.bounds.max.map(Float.init)))
+        let rig = TurntableRig(
+            views: payload.views, elevation: payload.elevation, width: payload.size, height: payload.size)
+        let options = RenderOptions(ssaa: payload.ssaa, depth: payload.depth, normals: payload.normals)
+        var views: [RenderedViewResult] = []
+        for offset in 0..<payload.viewCount {
+            if context.isCancelled { throw TaskFailure.retryable("worker shutting down") }
+            let index = payload.firstView + offset
+            let camera = rig.camera(index, bounds: bounds)
+            let view = try renderer.render(gpuMesh, camera: camera, options: options)
+            views.append(
+                RenderedViewResult(
+                    index: index, image: try artifacts.store(data: PNGCodec.encode(view.image)),
+                    depth: try view.depth.map { try artifacts.store(data: PFMCodec.encode($0)) },
+                    normals: try view.normals.map { try artifacts.store(data: PNGCodec.encode($0)) },
+                    camera: try JSONValue(encoding: camera)))
+            context.progress(
+                Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
+        }
+        return .render(RenderResult(lod: payload.lod, views: views))
     }
 }
 

@@ -12,11 +12,22 @@ import MeshFarmMessaging
 
 /// What a task of each kind gets. On the wire: the inner struct's fields;
 /// the envelope's `kind` says which.
-public enum TaskPayload: TaskContent {
-    case analyze(AnalyzePayload)
-    case reduce(ReducePayload)
-    case render(RenderPayload)
-    case finalize(FinalizePayload)
+public typealias TaskPayload = ByKind<AnalyzePayload, ReducePayload, RenderPayload, FinalizePayload>
+
+/// What a task of each kind returns. On the wire: the inner struct's fields.
+public typealias TaskResult = ByKind<AnalyzeResult, ReduceResult, RenderResult, FinalizeResult>
+
+/// One value per task kind, whose type the kind decides: the shape of both
+/// ``TaskPayload`` and ``TaskResult``. Encoded as the inner value alone;
+/// read back by the kind its message names.
+public enum ByKind<
+    Analyze: Codable & Sendable & Equatable, Reduce: Codable & Sendable & Equatable,
+    Render: Codable & Sendable & Equatable, Finalize: Codable & Sendable & Equatable
+>: TaskContent {
+    case analyze(Analyze)
+    case reduce(Reduce)
+    case render(Render)
+    case finalize(Finalize)
 
     public var kind: TaskKind {
         switch self {
@@ -29,52 +40,26 @@ public enum TaskPayload: TaskContent {
 
     public init(kind: String?, taskID: String, from decoder: any Decoder) throws {
         switch try TaskKind.named(kind, taskID: taskID, codingPath: decoder.codingPath) {
-        case .analyze: self = .analyze(try AnalyzePayload(from: decoder))
-        case .reduce: self = .reduce(try ReducePayload(from: decoder))
-        case .render: self = .render(try RenderPayload(from: decoder))
-        case .finalize: self = .finalize(try FinalizePayload(from: decoder))
+        case .analyze: self = .analyze(try Analyze(from: decoder))
+        case .reduce: self = .reduce(try Reduce(from: decoder))
+        case .render: self = .render(try Render(from: decoder))
+        case .finalize: self = .finalize(try Finalize(from: decoder))
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
         switch self {
-        case .analyze(let p): try p.encode(to: encoder)
-        case .reduce(let p): try p.encode(to: encoder)
-        case .render(let p): try p.encode(to: encoder)
-        case .finalize(let p): try p.encode(to: encoder)
-        }
-    }
-}
-
-/// What a task of each kind returns. On the wire: the inner struct's fields.
-public enum TaskResult: TaskContent {
-    case analyze(AnalyzeResult)
-    case reduce(ReduceResult)
-    case render(RenderResult)
-    case finalize(FinalizeResult)
-
-    public init(kind: String?, taskID: String, from decoder: any Decoder) throws {
-        switch try TaskKind.named(kind, taskID: taskID, codingPath: decoder.codingPath) {
-        case .analyze: self = .analyze(try AnalyzeResult(from: decoder))
-        case .reduce: self = .reduce(try ReduceResult(from: decoder))
-        case .render: self = .render(try RenderResult(from: decoder))
-        case .finalize: self = .finalize(try FinalizeResult(from: decoder))
+        case .analyze(let value): try value.encode(to: encoder)
+        case .reduce(let value): try value.encode(to: encoder)
+        case .render(let value): try value.encode(to: encoder)
+        case .finalize(let value): try value.encode(to: encoder)
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        switch self {
-        case .analyze(let r): try r.encode(to: encoder)
-        case .reduce(let r): try r.encode(to: encoder)
-        case .render(let r): try r.encode(to: encoder)
-        case .finalize(let r): try r.encode(to: encoder)
-        }
-    }
-
-    public var analyze: AnalyzeResult? { if case .analyze(let r) = self { r } else { nil } }
-    public var reduce: ReduceResult? { if case .reduce(let r) = self { r } else { nil } }
-    public var render: RenderResult? { if case .render(let r) = self { r } else { nil } }
-    public var finalize: FinalizeResult? { if case .finalize(let r) = self { r } else { nil } }
+    public var analyze: Analyze? { if case .analyze(let value) = self { value } else { nil } }
+    public var reduce: Reduce? { if case .reduce(let value) = self { value } else { nil } }
+    public var render: Render? { if case .render(let value) = self { value } else { nil } }
+    public var finalize: Finalize? { if case .finalize(let value) = self { value } else { nil } }
 }
 
 extension TaskKind {

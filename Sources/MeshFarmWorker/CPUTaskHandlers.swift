@@ -12,12 +12,14 @@ public enum CPUTaskHandlers {
     /// `importer` reads uploaded models: in services, a contained importer
     /// (a child process with limits), so a hostile file fails its own task
     /// and nothing else.
+    /// Each handler comes metered and its failures classified
+    /// (``MeteredHandler``).
     public static func make(artifacts: any ArtifactAccess, importer: any ModelLoading) -> [String: any JobTaskHandler] {
-        [
+        MeteredHandler.metering([
             TaskKind.analyze.rawValue: AnalyzeHandler(artifacts: artifacts, importer: importer),
             TaskKind.reduce.rawValue: ReduceHandler(artifacts: artifacts),
             TaskKind.finalize.rawValue: FinalizeHandler(artifacts: artifacts),
-        ]
+        ])
     }
 }
 
@@ -27,25 +29,23 @@ public struct AnalyzeHandler: JobTaskHandler {
     let importer: any ModelLoading
 
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
-        do {
-            guard case .analyze(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
-            context.progress(0, stage: "downloading")
-            let file = try artifacts.fetch(payload.model)
-            context.progress(0.2, stage: "importing")
-            let model = try importer.load(path: file.path)
-            context.progress(0.6, stage: "analyzing")
-            let analysis = MeshAnalysis(model: model)
-            let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
-            let obj = try artifacts.store(data: MeshExporter.encode(model.mesh, as: .obj))
-            let box = model.mesh.bounds!
-            return .analyze(
-                AnalyzeResult(
-                    analysis: try JSONValue(encoding: analysis), mesh: mesh, obj: obj,
-                    triangles: model.mesh.triangleCount,
-                    bounds: BoundsValue(
-                        min: [Double(box.min.x), Double(box.min.y), Double(box.min.z)],
-                        max: [Double(box.max.x), Double(box.max.y), Double(box.max.z)])))
-        } catch { throw FailureClassifier.classify(error) }
+        guard case .analyze(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        context.progress(0, stage: "downloading")
+        let file = try artifacts.fetch(payload.model)
+        context.progress(0.2, stage: "importing")
+        let model = try importer.load(path: file.path)
+        context.progress(0.6, stage: "analyzing")
+        let analysis = MeshAnalysis(model: model)
+        let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
+        let obj = try artifacts.store(data: MeshExporter.encode(model.mesh, as: .obj))
+        let box = model.mesh.bounds!
+        return .analyze(
+            AnalyzeResult(
+                analysis: try JSONValue(encoding: analysis), mesh: mesh, obj: obj,
+                triangles: model.mesh.triangleCount,
+                bounds: BoundsValue(
+                    min: [Double(box.min.x), Double(box.min.y), Double(box.min.z)],
+                    max: [Double(box.max.x), Double(box.max.y), Double(box.max.z)])))
     }
 }
 
@@ -54,19 +54,17 @@ public struct ReduceHandler: JobTaskHandler {
     let artifacts: any ArtifactAccess
 
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
-        do {
-            guard case .reduce(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
-            let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
-            context.progress(0.1, stage: "reducing to \(payload.ratio)")
-            let result = try Simplifier().simplify(mesh, to: .ratio(payload.ratio))
-            context.progress(0.9, stage: "storing")
-            return .reduce(
-                ReduceResult(
-                    lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
-                    targetTriangles: result.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
-                    method: result.method.rawValue, mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
-                    obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
-        } catch { throw FailureClassifier.classify(error) }
+        guard case .reduce(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
+        context.progress(0.1, stage: "reducing to \(payload.ratio)")
+        let result = try Simplifier().simplify(mesh, to: .ratio(payload.ratio))
+        context.progress(0.9, stage: "storing")
+        return .reduce(
+            ReduceResult(
+                lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
+                targetTriangles: result.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
+                method: result.method.rawValue, mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
+                obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
     }
 }
 
@@ -75,14 +73,12 @@ public struct FinalizeHandler: JobTaskHandler {
     let artifacts: any ArtifactAccess
 
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
-        do {
-            guard case .finalize(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
-            let rows = try payload.rows.map { row in
-                try row.map { try PNGCodec.read(path: try artifacts.fetch($0).path) }
-            }
-            context.progress(0.5, stage: "composing")
-            let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize)
-            return .finalize(FinalizeResult(contactSheet: try artifacts.store(data: PNGCodec.encode(sheet))))
-        } catch { throw FailureClassifier.classify(error) }
+        guard case .finalize(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let rows = try payload.rows.map { row in
+            try row.map { try PNGCodec.read(path: try artifacts.fetch($0).path) }
+        }
+        context.progress(0.5, stage: "composing")
+        let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize)
+        return .finalize(FinalizeResult(contactSheet: try artifacts.store(data: PNGCodec.encode(sheet))))
     }
 }

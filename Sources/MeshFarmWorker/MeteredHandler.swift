@@ -3,10 +3,11 @@ import MeshFarmJobs
 import MeshFarmMessaging
 import Metrics
 
-/// Counts and times a handler's tasks for `/metrics`:
+/// The wrapper every task handler runs in: whatever the handler throws is
+/// classed by ``FailureClassifier`` (the one place that decides retryable
+/// or permanent), and its tasks are counted and timed for `/metrics`:
 /// `meshfarm_tasks_total{kind, outcome}` (`succeeded`, `failed_retryable`,
-/// `failed_permanent`) and `meshfarm_task_duration_seconds{kind}`. Failures
-/// are classified as the runtime will report them.
+/// `failed_permanent`) and `meshfarm_task_duration_seconds{kind}`.
 public struct MeteredHandler: JobTaskHandler {
     let kind: String
     let inner: any JobTaskHandler

@@ -54,7 +54,7 @@ public struct WorkerServer: Sendable {
                 eventsExchange: configuration.farm.eventsExchange, concurrency: configuration.concurrency,
                 workerName: configuration.name, timeLimits: configuration.timeLimits,
                 shutdownGrace: configuration.shutdownGrace),
-            handlers: MeteredHandler.metering(handlers), logger: logger)
+            handlers: handlers, logger: logger)
         let router = Router()
         HealthRoutes.add(to: router) { transport.isConnected ? nil : "not connected to the broker" }
         let health = Application(
