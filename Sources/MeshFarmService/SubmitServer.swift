@@ -72,17 +72,33 @@ public struct SubmitServer: Sendable {
 
 /// The coordinator as a lifecycle service: starts consuming, processes until
 /// shutdown, then stops consuming and closes the broker connection.
+///
+/// On SIGTERM the loop finishes the commands it holds. Whatever still waits
+/// on the broker then (the topology while the broker cannot be reached, a
+/// publish it does not confirm) would hold the process until it is killed,
+/// so the connection closes at once when the broker is away and after
+/// ``closeGrace`` seconds otherwise; a task whose publication that cuts
+/// short stays unpublished in the store and is published at the next start.
 struct CoordinatorService: Service {
     let coordinator: Coordinator
     let transport: AMQPTransport
+    var closeGrace: Double = 3
 
     func run() async throws {
-        try await coordinator.start()
-        await withGracefulShutdownHandler {
+        try await withGracefulShutdownHandler {
+            do {
+                try await coordinator.start()
+            } catch AMQPError.shutdown {
+                return  // shut down before the broker was reached
+            }
             await coordinator.run()
-        } onGracefulShutdown: {
-            Task { await coordinator.stop() }
+            await transport.close()
+        } onGracefulShutdown: { [coordinator, transport, closeGrace] in
+            Task {
+                await coordinator.stop()
+                if transport.isConnected { try? await Task.sleep(for: .seconds(closeGrace)) }
+                await transport.close()
+            }
         }
-        await transport.close()
     }
 }

@@ -105,5 +105,23 @@ public final class WorkerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// SIGTERM, then waits up to `timeout` seconds for the exit: the seconds
+    /// it took and the exit status, or nil when it was still running (it is
+    /// killed then).
+    public func terminate(within timeout: Double) -> (seconds: Double, status: Int32, signaled: Bool)? {
+        let start = Date()
+        if process.isRunning { process.terminate() }
+        while process.isRunning {
+            if Date().timeIntervalSince(start) > timeout {
+                kill()
+                return nil
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return (
+            Date().timeIntervalSince(start), process.terminationStatus, process.terminationReason == .uncaughtSignal
+        )
+    }
+
     deinit { kill() }
 }

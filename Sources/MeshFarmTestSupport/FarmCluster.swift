@@ -40,9 +40,12 @@ public final class FarmCluster: @unchecked Sendable {
         return process
     }
 
-    /// Starts a worker of `pool` (`cpu` or `gpu`).
+    /// Starts a worker of `pool` (`cpu` or `gpu`) and waits for
+    /// `readyMarker` on its output (by default: consuming its queue).
     @discardableResult
-    public func startWorker(_ pool: String, name: String, arguments: [String] = []) throws -> WorkerProcess {
+    public func startWorker(_ pool: String, name: String, arguments: [String] = [], readyMarker: String = "consuming")
+        throws -> WorkerProcess
+    {
         let worker = try WorkerProcess(
             executable: TestEnvironment.executable("meshfarm-\(pool)-worker"),
             arguments: [
@@ -51,7 +54,7 @@ public final class FarmCluster: @unchecked Sendable {
                 "--metrics-port", "0", "--cache-dir", dataDirectory.appendingPathComponent("cache-\(name)").path,
                 "--shutdown-grace", "5",
             ] + arguments,
-            readyMarker: "consuming")
+            readyMarker: readyMarker)
         workers.append(worker)
         return worker
     }

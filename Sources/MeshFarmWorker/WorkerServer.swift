@@ -81,20 +81,34 @@ public struct WorkerServer: Sendable {
     }
 }
 
+/// The worker runtime as a lifecycle service. SIGTERM stops new deliveries
+/// and gives running tasks the grace period; then the broker connection
+/// closes. The close also ends every wait on the broker (the topology
+/// declaration while it cannot be reached, a consumer not yet subscribed),
+/// so a worker with nothing running exits at once, broker or no broker.
 struct RuntimeService: Service {
     let runtime: WorkerRuntime<TaskPayload, TaskResult>
     let transport: AMQPTransport
     let farm: FarmTopology
 
     func run() async throws {
-        try await transport.declare(farm.topology)
-        // A line scripts and tests wait for.
-        FileHandle.standardOutput.write(Data("consuming \(runtime.configuration.queue)\n".utf8))
+        // Lines scripts and tests wait for: signals are handled from here on,
+        // and then the queue is consumed.
+        FileHandle.standardOutput.write(Data("started \(runtime.configuration.queue)\n".utf8))
         try await withGracefulShutdownHandler {
+            do {
+                try await transport.declare(farm.topology)
+            } catch AMQPError.shutdown {
+                return  // shut down before the broker was reached
+            }
+            FileHandle.standardOutput.write(Data("consuming \(runtime.configuration.queue)\n".utf8))
             try await runtime.run()
+            await transport.close()
         } onGracefulShutdown: {
-            Task { await runtime.shutdown() }
+            Task {
+                await runtime.shutdown()
+                await transport.close()
+            }
         }
-        await transport.close()
     }
 }
