@@ -56,7 +56,9 @@ public struct TaskContext: Sendable {
     /// a `progress` event (rate-limited, never blocks the handler).
     public func progress(_ fraction: Double, stage: String? = nil) { reportProgress(fraction, stage) }
 
-    /// True once the worker is shutting down: a handler that can stop early
-    /// should (its task will be requeued).
+    /// True once the task has failed at its time limit (the failure is
+    /// reported already): a handler that can stop early should; whatever
+    /// it returns is dropped. A worker shutting down does not cancel its
+    /// tasks: they get the shutdown grace to finish.
     public var isCancelled: Bool { cancelled() }
 }

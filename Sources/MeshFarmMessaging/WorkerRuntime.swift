@@ -13,23 +13,36 @@ public struct WorkerConfiguration: Sendable {
     public var concurrency: Int
     /// Name in events and logs.
     public var workerName: String
-    /// Hard limit per task kind, seconds. Past it the process exits: the
-    /// task returns to the queue and a task that always overruns reaches
-    /// the delivery limit instead of occupying workers forever.
+    /// Hard limit per task kind, seconds. A task past its limit fails
+    /// permanently with the reason; its handler is asked to stop.
     public var timeLimits: [String: Double]
     /// Limit for kinds not in `timeLimits`.
     public var defaultTimeLimit: Double
+    /// The broker's `consumer_timeout`, seconds (nil: the broker has none).
+    /// A delivery held longer is taken back by the broker and handed to
+    /// another worker while the first copy still runs, so every time limit
+    /// is kept below it (``timeLimit(for:)``). Default: the shipped broker
+    /// configuration's 3 hours.
+    public var brokerConsumerTimeout: Double?
+    /// After its time limit a task has failed; a handler that has still not
+    /// returned this many seconds later ends the process, the only way to
+    /// free its thread (``WorkerRuntime/onStuck``).
+    public var stuckGrace: Double
     /// On shutdown, how long in-flight tasks may finish before they are
     /// requeued.
     public var shutdownGrace: Double
     /// Minimum seconds between two progress events of one task.
     public var progressInterval: Double
+    /// A running task silent this long gets a heartbeat: a `progress` event
+    /// repeating its last progress.
+    public var heartbeatInterval: Double
 
     public init(
         queue: String, eventsExchange: String, concurrency: Int = 1,
         workerName: String = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)",
-        timeLimits: [String: Double] = [:], defaultTimeLimit: Double = 4 * 3600, shutdownGrace: Double = 30,
-        progressInterval: Double = 0.5
+        timeLimits: [String: Double] = [:], defaultTimeLimit: Double = 4 * 3600,
+        brokerConsumerTimeout: Double? = 3 * 3600, stuckGrace: Double = 60, shutdownGrace: Double = 30,
+        progressInterval: Double = 0.5, heartbeatInterval: Double = 30
     ) {
         self.queue = queue
         self.eventsExchange = eventsExchange
@@ -37,11 +50,40 @@ public struct WorkerConfiguration: Sendable {
         self.workerName = workerName
         self.timeLimits = timeLimits
         self.defaultTimeLimit = defaultTimeLimit
+        self.brokerConsumerTimeout = brokerConsumerTimeout
+        self.stuckGrace = stuckGrace
         self.shutdownGrace = shutdownGrace
         self.progressInterval = progressInterval
+        self.heartbeatInterval = heartbeatInterval
     }
 
-    func timeLimit(for kind: String) -> Double { timeLimits[kind] ?? defaultTimeLimit }
+    /// The limit a task of `kind` runs under: its configured limit, kept
+    /// below the broker's consumer timeout by a margin that leaves time to
+    /// report the failure and acknowledge the task.
+    public func timeLimit(for kind: String) -> Double {
+        let configured = timeLimits[kind] ?? defaultTimeLimit
+        guard let timeout = brokerConsumerTimeout else { return configured }
+        return min(configured, timeout - Self.margin(beforeBrokerTimeout: timeout))
+    }
+
+    /// A quarter of the broker's timeout, at most a minute.
+    public static func margin(beforeBrokerTimeout timeout: Double) -> Double { min(60, timeout / 4) }
+
+    /// Why a task of `kind` failed at its limit.
+    func timeLimitMessage(for kind: String) -> String {
+        let limit = timeLimit(for: kind)
+        var text = "the task exceeded its time limit of \(Self.duration(limit))"
+        if let timeout = brokerConsumerTimeout, limit < timeLimits[kind] ?? defaultTimeLimit {
+            text += " (kept below the broker's consumer timeout of \(Self.duration(timeout)))"
+        }
+        return text
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        if seconds >= 3600 { return String(format: "%.1f h", seconds / 3600) }
+        if seconds >= 120 { return String(format: "%.0f min", seconds / 60) }
+        return String(format: "%.0f s", seconds)
+    }
 }
 
 /// Consumes tasks and runs them with their handlers, with the delivery
@@ -57,8 +99,13 @@ public struct WorkerConfiguration: Sendable {
 ///   and the broker redelivers it;
 /// - a message that does not decode is rejected without requeue, so it is
 ///   dead-lettered, and the consumer keeps going;
-/// - a task past its kind's time limit ends the process
-///   (``onTimeLimitExceeded``), which returns it to the queue;
+/// - a task past its kind's time limit (kept below the broker's consumer
+///   timeout, so the broker never hands a running task to a second worker)
+///   fails permanently with the reason and is acknowledged; its handler is
+///   asked to stop, and one that does not return within the stuck grace
+///   ends the process (``onStuck``);
+/// - a running task silent for the heartbeat interval gets a heartbeat
+///   (a `progress` event), so it is seen alive;
 /// - ``shutdown()`` cancels the consumer, lets in-flight tasks finish for
 ///   the grace period and requeues the rest.
 public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sendable {
@@ -69,33 +116,35 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     let transport: any MessageTransport
     let handlers: [String: any TaskHandler<Payload, Result>]
     let logger: Logger
-    /// Called when a task exceeds its time limit. Default: log and `exit(75)`.
-    let onTimeLimitExceeded: @Sendable (Envelope) -> Void
+    /// Called when a task's handler has not returned `stuckGrace` seconds
+    /// after its time limit (the task has failed and is settled already).
+    /// Default: log and `exit(75)`: only a new process frees the thread.
+    let onStuck: @Sendable (Envelope) -> Void
     private let state = Mutex(WorkerState())
     /// One dedicated thread per concurrency slot: prefetch = concurrency, so
     /// a delivery always finds a free thread.
     private let threads: TaskThreadPool
-    private let watchdog: Watchdog<Envelope>
+    private let monitor: TaskMonitor<Envelope>
 
     public init(
         transport: any MessageTransport, configuration: WorkerConfiguration,
         handlers: [String: any TaskHandler<Payload, Result>], logger: Logger = Logger(label: "meshfarm.worker"),
-        onTimeLimitExceeded: (@Sendable (Envelope) -> Void)? = nil
+        onStuck: (@Sendable (Envelope) -> Void)? = nil
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handlers = handlers
         self.logger = logger
         threads = TaskThreadPool(size: configuration.concurrency, name: "task")
-        let onExceeded: @Sendable (Envelope) -> Void =
-            onTimeLimitExceeded ?? { task in
+        self.onStuck =
+            onStuck ?? { task in
                 logger.critical(
-                    "task exceeded its time limit; exiting so the broker redelivers it",
+                    "a task's handler did not stop after its time limit; exiting to free its thread",
                     metadata: ["task": "\(task.taskID)", "kind": "\(task.kind)"])
                 exit(75)
             }
-        self.onTimeLimitExceeded = onExceeded
-        watchdog = Watchdog(onExpired: onExceeded)
+        monitor = TaskMonitor(heartbeatInterval: configuration.heartbeatInterval)
+        monitor.setHandler { [weak self] event in self?.monitored(event) }
     }
 
     /// Tasks currently running.
@@ -210,9 +259,16 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         }
         let seconds = Date().timeIntervalSince(started)
 
-        // Shutdown may have requeued this delivery already: then publishing a
-        // result would race the redelivery, so drop it.
-        if state.withLock({ $0.abandoning }) {
+        // The delivery is this thread's to settle only if nothing else took
+        // it: past its time limit the task failed and was settled already,
+        // and at shutdown its delivery may have been requeued. A result now
+        // would race those, so it is dropped. Claimed in one step, so the
+        // delivery is settled exactly once.
+        let claimed = state.withLock { s -> Bool in
+            if s.timedOut.remove(key) != nil || s.abandoning { return false }
+            return s.running.removeValue(forKey: key) != nil
+        }
+        guard claimed else {
             finish(key, completed: false)
             return
         }
@@ -237,9 +293,6 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             finish(key, completed: false)
             return
         }
-        // From here the delivery is settled by the ack after the confirm (or
-        // a requeue on failure), never by shutdown(): no double settlement.
-        state.withLock { $0.running[key] = nil }
         // Acknowledged only once the result is confirmed. If the ack cannot
         // be sent (the delivery's channel died), the broker redelivers the
         // task and the coordinator drops the duplicate by (task, attempt).
@@ -261,30 +314,80 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         }
     }
 
-    /// Runs the handler on this (task) thread under the time-limit watchdog.
+    /// Runs the handler on this (task) thread, watched by the monitor
+    /// (heartbeats, time limit).
     private func run(_ handler: any TaskHandler<Payload, Result>, _ task: Envelope, key: Int)
         -> Swift.Result<
             Result, TaskFailure
         >
     {
-        watchdog.arm(key, task: task, deadline: Date().addingTimeInterval(configuration.timeLimit(for: task.kind)))
-        defer { watchdog.disarm(key) }
+        monitor.watch(key, item: task, deadline: Date().addingTimeInterval(configuration.timeLimit(for: task.kind)))
+        defer { monitor.stop(key) }
         let progress = ProgressThrottle(interval: configuration.progressInterval)
         let context = TaskContext(
             reportProgress: { [self] fraction, stage in
                 guard progress.shouldSend() else { return }
+                let fraction = min(max(fraction, 0), 1)
+                monitor.heard(key, progress: fraction, stage: stage)
                 publishInBackground(
                     Event(
-                        kind: .progress, task: task, worker: configuration.workerName,
-                        progress: min(max(fraction, 0), 1), stage: stage))
+                        kind: .progress, task: task, worker: configuration.workerName, progress: fraction, stage: stage
+                    ))
             },
-            cancelled: { [self] in state.withLock { $0.stopping } })
+            cancelled: { [self] in state.withLock { $0.timedOut.contains(key) } })
         do {
             return .success(try handler.run(task, context: context))
         } catch let failure as TaskFailure {
             return .failure(failure)
         } catch {
             return .failure(.retryable("\(error)"))
+        }
+    }
+
+    /// What the monitor reports about a running task.
+    private func monitored(_ event: TaskMonitor<Envelope>.Event) {
+        switch event {
+        case .heartbeat(let task, let progress, let stage):
+            publishInBackground(
+                Event(kind: .progress, task: task, worker: configuration.workerName, progress: progress, stage: stage))
+        case .deadline(let key, let task):
+            timeLimitReached(key, task)
+        }
+    }
+
+    /// First deadline: the task fails permanently and is acknowledged once
+    /// the failure is confirmed, well before the broker would take it back;
+    /// the handler is asked to stop (`isCancelled`). Second deadline (the
+    /// stuck grace): the handler never returned.
+    private func timeLimitReached(_ key: Int, _ task: Envelope) {
+        let delivery = state.withLock { s -> Delivery? in
+            guard let delivery = s.running.removeValue(forKey: key) else { return nil }
+            s.timedOut.insert(key)
+            return delivery
+        }
+        guard let delivery else {
+            if state.withLock({ $0.timedOut.contains(key) }) { onStuck(task) }
+            return
+        }
+        monitor.rearm(key, deadline: Date().addingTimeInterval(configuration.stuckGrace))
+        let reason = configuration.timeLimitMessage(for: task.kind)
+        logger.error(
+            "task failed: time limit",
+            metadata: ["task": "\(task.taskID)", "kind": "\(task.kind)", "reason": "\(reason)"])
+        let event = Event(
+            kind: .failed, task: task, worker: configuration.workerName,
+            failure: .init(message: reason, retryable: false), deliveryCount: delivery.message.deliveryCount,
+            seconds: configuration.timeLimit(for: task.kind))
+        guard let message = try? eventMessage(event) else {
+            delivery.settleInBackground(.requeue)
+            return
+        }
+        transport.publish(message, thenAck: delivery) { [logger] error in
+            if let error {
+                logger.error(
+                    "could not publish a time-limit failure; requeueing the task", metadata: ["error": "\(error)"])
+                delivery.settleInBackground(.requeue)
+            }
         }
     }
 
@@ -300,45 +403,6 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     }
 }
 
-/// Ends processes whose tasks overrun: one thread checks the deadlines of
-/// running tasks four times a second, instead of a timer per task.
-final class Watchdog<Item: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var deadlines: [Int: (Item, Date)] = [:]
-    private let onExpired: @Sendable (Item) -> Void
-    private var thread: Thread?
-
-    init(onExpired: @escaping @Sendable (Item) -> Void) { self.onExpired = onExpired }
-
-    func arm(_ key: Int, task: Item, deadline: Date) {
-        lock.withLock {
-            deadlines[key] = (task, deadline)
-            if thread == nil {
-                let thread = Thread { [weak self] in
-                    Thread.current.name = "task-watchdog"  // named from inside, see TaskThreadPool
-                    while let self {
-                        self.check()
-                        Thread.sleep(forTimeInterval: 0.25)
-                    }
-                }
-                thread.start()
-                self.thread = thread
-            }
-        }
-    }
-
-    func disarm(_ key: Int) { lock.withLock { deadlines[key] = nil } }
-
-    private func check() {
-        let now = Date()
-        let expired = lock.withLock { () -> [Item] in
-            let keys = deadlines.filter { $0.value.1 <= now }.map(\.key)
-            return keys.map { deadlines.removeValue(forKey: $0)!.0 }
-        }
-        for task in expired { onExpired(task) }
-    }
-}
-
 /// The runtime's mutable state (kept in a `Mutex`).
 struct WorkerState: ~Copyable {
     var inFlight = 0
@@ -347,6 +411,8 @@ struct WorkerState: ~Copyable {
     var abandoning = false
     var consumer: MessageConsumer?
     var running: [Int: Delivery] = [:]
+    /// Tasks failed at their time limit whose handlers have not returned.
+    var timedOut: Set<Int> = []
     var nextKey = 0
     /// `run()` waiting for the end.
     var ended: CheckedContinuation<Void, Error>?

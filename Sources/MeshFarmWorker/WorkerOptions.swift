@@ -29,13 +29,31 @@ public struct WorkerOptions: ParsableArguments {
         help: "Seconds in-flight tasks may finish after SIGTERM before they are requeued (MESHFARM_SHUTDOWN_GRACE).")
     public var shutdownGrace: Double = Env.double("MESHFARM_SHUTDOWN_GRACE", 3600)
 
+    @Option(
+        help: """
+            Hard time limit of a task, seconds: past it the task fails permanently with the reason \
+            (MESHFARM_TIME_LIMIT).
+            """)
+    public var timeLimit: Double = Env.double("MESHFARM_TIME_LIMIT", 4 * 3600)
+
+    @Option(
+        help: """
+            The broker's consumer_timeout, seconds, 0 if it has none (MESHFARM_BROKER_CONSUMER_TIMEOUT). Time \
+            limits stay below it (by a quarter of it, at most a minute), so the broker never hands a running \
+            task to a second worker. Must match the broker's configuration.
+            """)
+    public var brokerConsumerTimeout: Double = Env.double("MESHFARM_BROKER_CONSUMER_TIMEOUT", 3 * 3600)
+
     @Option(help: "Directory caching downloaded artifacts (MESHFARM_CACHE_DIR).")
     public var cacheDir: String = Env.string(
         "MESHFARM_CACHE_DIR", FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-cache").path)
 
     public init() {}
 
-    public func validateURLs() throws {
+    public func validate() throws {
+        guard timeLimit > 0, brokerConsumerTimeout >= 0 else {
+            throw ValidationError("--time-limit must be positive and --broker-consumer-timeout 0 or more")
+        }
         guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
             throw ValidationError("--server must be an http:// or https:// URL, got '\(server)'")
         }
@@ -55,6 +73,8 @@ public struct WorkerOptions: ParsableArguments {
             brokerURL: broker, farm: FarmTopology(prefix: topologyPrefix, deliveryLimit: deliveryLimit), pool: pool,
             concurrency: concurrency, name: name, metricsPort: metricsPort)
         configuration.shutdownGrace = shutdownGrace
+        configuration.defaultTimeLimit = timeLimit
+        configuration.brokerConsumerTimeout = brokerConsumerTimeout > 0 ? brokerConsumerTimeout : nil
         return configuration
     }
 }

@@ -23,6 +23,11 @@ public struct WorkerServer: Sendable {
         public var heartbeat: Int = 30
         public var shutdownGrace: Double = 3600
         public var timeLimits: [String: Double] = [:]
+        /// Limit of kinds without their own, seconds.
+        public var defaultTimeLimit: Double = 4 * 3600
+        /// The broker's `consumer_timeout`, seconds (nil: none); every time
+        /// limit stays below it.
+        public var brokerConsumerTimeout: Double? = 3 * 3600
 
         public init(
             brokerURL: String, farm: FarmTopology, pool: String, concurrency: Int, name: String, metricsPort: Int
@@ -53,7 +58,8 @@ public struct WorkerServer: Sendable {
                 queue: configuration.farm.queue(forPool: configuration.pool),
                 eventsExchange: configuration.farm.eventsExchange, concurrency: configuration.concurrency,
                 workerName: configuration.name, timeLimits: configuration.timeLimits,
-                shutdownGrace: configuration.shutdownGrace),
+                defaultTimeLimit: configuration.defaultTimeLimit,
+                brokerConsumerTimeout: configuration.brokerConsumerTimeout, shutdownGrace: configuration.shutdownGrace),
             handlers: handlers, logger: logger)
         let router = Router()
         HealthRoutes.add(to: router) { transport.isConnected ? nil : "not connected to the broker" }

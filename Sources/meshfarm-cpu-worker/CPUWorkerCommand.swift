@@ -13,10 +13,9 @@ struct CPUWorkerCommand: AsyncParsableCommand {
         commandName: "meshfarm-cpu-worker",
         abstract: "MeshFarm CPU worker: import, analysis, polygon reduction and contact sheets.",
         discussion: """
-            Options also read environment variables (the flag wins): --broker MESHFARM_BROKER_URL, \
-            --server MESHFARM_SERVER_URL, --concurrency MESHFARM_CONCURRENCY, --metrics-port \
-            MESHFARM_METRICS_PORT. SIGTERM stops taking tasks; running ones get --shutdown-grace \
-            seconds, then return to the queue. Every model import runs in a child process \
+            Every option also reads the environment variable its help names (the flag wins). \
+            SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then return to \
+            the queue. A task past --time-limit fails permanently with the reason. Every model import runs in a child process \
             (meshfarm-import) under memory, CPU and wall-time limits: a file that crashes or \
             exhausts the importer fails its own job and nothing else.
             """)
@@ -29,7 +28,7 @@ struct CPUWorkerCommand: AsyncParsableCommand {
     @OptionGroup var importOptions: ImportContainmentOptions
 
     func validate() throws {
-        try options.validateURLs()
+        try options.validate()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
     }
 

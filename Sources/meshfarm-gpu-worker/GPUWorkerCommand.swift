@@ -14,9 +14,9 @@ struct GPUWorkerCommand: AsyncParsableCommand {
         commandName: "meshfarm-gpu-worker",
         abstract: "MeshFarm GPU worker: renders views with the Vulkan compute rasterizer.",
         discussion: """
-            Options also read environment variables (the flag wins): --broker MESHFARM_BROKER_URL, \
-            --server MESHFARM_SERVER_URL, --concurrency MESHFARM_CONCURRENCY, --metrics-port \
-            MESHFARM_METRICS_PORT, --device MESHFARM_VULKAN_DEVICE. Ready only after a compute \
+            Every option also reads the environment variable its help names (the flag wins). \
+            SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then return to \
+            the queue. A task past --time-limit fails permanently with the reason. Ready only after a compute \
             self-test passed on the device.
             """)
 
@@ -29,7 +29,7 @@ struct GPUWorkerCommand: AsyncParsableCommand {
     var device: Int = Env.int("MESHFARM_VULKAN_DEVICE", -1)
 
     func validate() throws {
-        try options.validateURLs()
+        try options.validate()
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
     }
 

@@ -3,7 +3,8 @@
 // kill it, starve it or poison it. Not shipped in any image.
 //
 //   meshfarm-test-worker --broker URL --prefix P [--pool cpu] [--concurrency N]
-//       [--heartbeat S] [--delivery-limit N] [--name NAME]
+//       [--heartbeat S] [--delivery-limit N] [--name NAME] [--time-limit S]
+//       [--broker-consumer-timeout S]
 import Foundation
 import Logging
 import MeshFarmAMQP
@@ -61,7 +62,9 @@ let runtime = WorkerRuntime(
     transport: transport,
     configuration: WorkerConfiguration(
         queue: farm.queue(forPool: options["pool"] ?? "cpu"), eventsExchange: farm.eventsExchange,
-        concurrency: Int(options["concurrency"] ?? "") ?? 1, workerName: name, shutdownGrace: 5),
+        concurrency: Int(options["concurrency"] ?? "") ?? 1, workerName: name,
+        defaultTimeLimit: Double(options["time-limit"] ?? "") ?? 4 * 3600,
+        brokerConsumerTimeout: Double(options["broker-consumer-timeout"] ?? "") ?? 3 * 3600, shutdownGrace: 5),
     handlers: handlers, logger: logger)
 
 signal(SIGTERM, SIG_IGN)

@@ -56,8 +56,8 @@ final class FarmFixture: @unchecked Sendable {
 
     /// A worker runtime in this process on its own connection.
     func makeWorker(
-        name: String, concurrency: Int = 1, heartbeat: Int = 30,
-        handlers: [String: any TaskHandler<JSONValue, JSONValue>]
+        name: String, concurrency: Int = 1, heartbeat: Int = 30, timeLimit: Double = 4 * 3600,
+        brokerConsumerTimeout: Double? = 3 * 3600, handlers: [String: any TaskHandler<JSONValue, JSONValue>]
     )
         -> (AMQPTransport, WorkerRuntime<JSONValue, JSONValue>)
     {
@@ -66,7 +66,7 @@ final class FarmFixture: @unchecked Sendable {
             transport: transport,
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: concurrency, workerName: name,
-                shutdownGrace: 1),
+                defaultTimeLimit: timeLimit, brokerConsumerTimeout: brokerConsumerTimeout, shutdownGrace: 1),
             handlers: handlers)
         return (transport, runtime)
     }

@@ -40,15 +40,16 @@ struct EventCollector {
 
     func runtime(
         _ transport: any MessageTransport, handlers: [String: any TaskHandler<JSONValue, JSONValue>],
-        timeLimit: Double = 60,
-        onTimeLimit: (@Sendable (JSONTask) -> Void)? = nil
+        timeLimit: Double = 60, stuckGrace: Double = 60, heartbeatInterval: Double = 30,
+        onStuck: (@Sendable (JSONTask) -> Void)? = nil
     ) -> WorkerRuntime<JSONValue, JSONValue> {
         WorkerRuntime<JSONValue, JSONValue>(
             transport: transport,
             configuration: WorkerConfiguration(
                 queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: 2, workerName: "test",
-                defaultTimeLimit: timeLimit, shutdownGrace: 0.2, progressInterval: 0),
-            handlers: handlers, onTimeLimitExceeded: onTimeLimit)
+                defaultTimeLimit: timeLimit, stuckGrace: stuckGrace, shutdownGrace: 0.2, progressInterval: 0,
+                heartbeatInterval: heartbeatInterval),
+            handlers: handlers, onStuck: onStuck)
     }
 
     @Test func successFailureAndMalformedMessages() async throws {
@@ -81,23 +82,94 @@ struct EventCollector {
         running.cancel()
     }
 
-    @Test func timeLimitTriggersTheExitHook() async throws {
+    @Test func aTaskPastItsTimeLimitFailsPermanentlyOnceAndItsHandlerIsAskedToStop() async throws {
         let transport = await InMemoryTransport()
         try await transport.declare(farm.topology)
-        let exceeded = Expectation()
+        let events = try await EventCollector(transport: transport, farm: farm)
+        let stopped = Expectation()
         let worker = runtime(
             transport,
             handlers: [
-                "slow": JSONTaskHandler { _, _ in
-                    Thread.sleep(forTimeInterval: 1); return .null
+                "slow": JSONTaskHandler { _, context in
+                    while !context.isCancelled { Thread.sleep(forTimeInterval: 0.01) }
+                    stopped.fulfill("asked to stop")
+                    return .string("too late")
                 }
             ],
-            timeLimit: 0.1, onTimeLimit: { task in exceeded.fulfill(task.taskID) })
+            timeLimit: 0.3, onStuck: { _ in Issue.record("the handler stopped; nothing is stuck") })
         let running = Task { try await worker.run() }
         try await publishTask(transport, "s", kind: "slow")
-        #expect(await exceeded.wait(seconds: 5) == "s")
+        let failed = try await events.next(1) { $0.kind == .failed || $0.kind == .succeeded }
+        #expect(failed.first?.kind == .failed)
+        #expect(failed.first?.failure?.retryable == false)
+        #expect(failed.first?.failure?.message.contains("time limit of 0 s") == true)
+        #expect(await stopped.wait(seconds: 5) == "asked to stop")
+        // Acknowledged with the failure: nothing goes back to the queue, and
+        // what the handler returned afterwards is dropped.
+        while worker.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
+        #expect(worker.completed == 0)
         await worker.shutdown()
         running.cancel()
+    }
+
+    @Test func aHandlerThatIgnoresItsTimeLimitTriggersTheStuckHook() async throws {
+        let transport = await InMemoryTransport()
+        try await transport.declare(farm.topology)
+        let stuck = Expectation()
+        let worker = runtime(
+            transport,
+            handlers: [
+                "hang": JSONTaskHandler { _, _ in
+                    Thread.sleep(forTimeInterval: 2); return .null
+                }
+            ],
+            timeLimit: 0.1, stuckGrace: 0.3, onStuck: { task in stuck.fulfill(task.taskID) })
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "h", kind: "hang")
+        #expect(await stuck.wait(seconds: 5) == "h")
+        await worker.shutdown()
+        running.cancel()
+    }
+
+    @Test func aSilentTaskSendsHeartbeats() async throws {
+        let transport = await InMemoryTransport()
+        try await transport.declare(farm.topology)
+        let events = try await EventCollector(transport: transport, farm: farm)
+        let worker = runtime(
+            transport,
+            handlers: [
+                "quiet": JSONTaskHandler { _, context in
+                    context.progress(0.25, stage: "thinking")
+                    Thread.sleep(forTimeInterval: 1.6)
+                    return .null
+                }
+            ],
+            heartbeatInterval: 0.3)
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "q", kind: "quiet")
+        var seen: [JSONTaskEvent] = []
+        while seen.last?.kind != .succeeded {
+            seen += try await events.next(1) { $0.kind == .progress || $0.kind == .succeeded }
+        }
+        let heartbeats = seen.filter { $0.kind == .progress }
+        // The handler's own event, then heartbeats repeating it while it is silent.
+        #expect(heartbeats.count >= 3, "\(seen.map(\.kind))")
+        #expect(heartbeats.allSatisfy { $0.progress == 0.25 && $0.stage == "thinking" })
+        await worker.shutdown()
+        running.cancel()
+    }
+
+    @Test func timeLimitsStayBelowTheBrokersConsumerTimeout() {
+        var configuration = WorkerConfiguration(
+            queue: "q", eventsExchange: "e", timeLimits: ["render": 600], defaultTimeLimit: 4 * 3600,
+            brokerConsumerTimeout: 3 * 3600)
+        #expect(configuration.timeLimit(for: "render") == 600)
+        #expect(configuration.timeLimit(for: "reduce") == 3 * 3600 - 60)
+        configuration.brokerConsumerTimeout = 20
+        #expect(configuration.timeLimit(for: "render") == 15)
+        configuration.brokerConsumerTimeout = nil
+        #expect(configuration.timeLimit(for: "reduce") == 4 * 3600)
     }
 
     @Test func cancellingTheRunningTaskShutsTheWorkerDown() async throws {
