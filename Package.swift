@@ -75,7 +75,7 @@ let package = Package(
             name: "MeshFarmCoordinator",
             dependencies: [
                 "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmArtifacts", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(
             name: "MeshFarmAPI",

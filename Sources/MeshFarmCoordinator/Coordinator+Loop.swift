@@ -3,6 +3,7 @@ import Logging
 import MeshFarmArtifacts
 import MeshFarmJobs
 import MeshFarmMessaging
+import Metrics
 
 extension Coordinator {
     /// The command loop's state: active jobs, touched by the loop only.
@@ -20,6 +21,11 @@ extension Coordinator {
         /// Each active job as the store last wrote it: a save writes only
         /// what changed since (a task's event rewrites that task's row).
         var stored: [String: JobRecord] = [:]
+        /// Consecutive store failures and the pause after the last one.
+        var storeHealth = StoreHealth()
+        var storePause: Double = 0
+        let storeErrors = Counter(label: "meshfarm_store_errors_total")
+        let storeFailing = Gauge(label: "meshfarm_store_consecutive_failures")
 
         var policy: RetryPolicy { configuration.retryPolicy }
 
@@ -163,8 +169,10 @@ extension Coordinator {
                 if job != before || !actions.isEmpty { try await commit(&job, actions) }
                 try? await delivery.ack()
             } catch {
-                // Not stored: leave the event to the broker, which redelivers it.
+                // Not stored: leave the event to the broker, which redelivers
+                // it, after the store's backoff (not at once: a hot loop).
                 logger.error("cannot apply an event; it will be redelivered", metadata: ["error": "\(error)"])
+                await pauseAfterStoreFailure()
                 try? await delivery.requeue()
             }
         }
@@ -195,14 +203,44 @@ extension Coordinator {
                 }
                 try? await delivery.ack()
             } catch {
+                await pauseAfterStoreFailure()
                 try? await delivery.requeue()
             }
+        }
+
+        /// Records a store call's outcome: health (shown by `/readyz`),
+        /// metrics, and the pause before the store is tried again.
+        private mutating func noteStore(_ error: (any Error)?) {
+            if let error {
+                storePause = storeHealth.failed(error)
+                storeErrors.increment()
+            } else if storeHealth.consecutiveFailures > 0 {
+                logger.info("the job store works again", metadata: ["failures": "\(storeHealth.consecutiveFailures)"])
+                storeHealth.succeeded()
+            } else {
+                return
+            }
+            storeFailing.record(storeHealth.consecutiveFailures)
+            view.publishStoreProblem(storeHealth.problem)
+        }
+
+        /// Leaves the store alone for the backoff of its last failure.
+        private mutating func pauseAfterStoreFailure() async {
+            guard storeHealth.consecutiveFailures > 0, storePause > 0 else { return }
+            try? await Task.sleep(for: .seconds(storePause))
+            storePause = 0
         }
 
         /// The active copy, or the stored one.
         private mutating func load(_ id: String) async throws -> JobRecord? {
             if let job = active[id] { return job }
-            let job = try await store.job(id)
+            let job: JobRecord?
+            // A read that works says nothing about writes: only a stored
+            // job clears the store's failures (in `save`).
+            do { job = try await store.job(id) } catch {
+                noteStore(error)
+                throw error
+            }
             // Remembered only for a job that may still change: a late event
             // for a finished one commits nothing, and would never clear it.
             if let job, !job.status.isTerminal { stored[id] = job }
@@ -245,8 +283,10 @@ extension Coordinator {
             do {
                 try await store.save(job, since: stored[job.id])
                 stored[job.id] = job
+                noteStore(nil)
             } catch {
                 stored[job.id] = nil
+                noteStore(error)
                 throw error
             }
         }

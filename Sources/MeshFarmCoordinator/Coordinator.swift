@@ -139,6 +139,10 @@ public final class Coordinator: Sendable {
         return view.workers(seenSince: cutoff)
     }
 
+    /// Why the job store cannot be used right now (it failed the last
+    /// time; the loop is backing off), for `/readyz`; nil while it works.
+    public var storeProblem: String? { view.storeProblem }
+
     /// Tasks per pool of unfinished jobs: waiting in the pool's queue,
     /// running, and held back by the coordinator until the queue has room.
     public func poolLoads() -> [String: Dispatcher.PoolLoad] { view.loads }

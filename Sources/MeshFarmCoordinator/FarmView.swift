@@ -23,6 +23,7 @@ final class FarmView: Sendable {
         var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
         var workers: [String: WorkerSighting] = [:]
         var loads: [String: Dispatcher.PoolLoad] = [:]
+        var storeProblem: String?
     }
 
     private let state = Mutex(State())
@@ -42,6 +43,8 @@ final class FarmView: Sendable {
     }
 
     func publishLoads(_ loads: [String: Dispatcher.PoolLoad]) { state.withLock { $0.loads = loads } }
+
+    func publishStoreProblem(_ problem: String?) { state.withLock { $0.storeProblem = problem } }
 
     func sighted(_ event: JobTaskEvent, pool: String) {
         state.withLock {
@@ -78,4 +81,6 @@ final class FarmView: Sendable {
     }
 
     var loads: [String: Dispatcher.PoolLoad] { state.withLock { $0.loads } }
+
+    var storeProblem: String? { state.withLock { $0.storeProblem } }
 }

@@ -49,7 +49,9 @@ public struct SubmitServer: Sendable {
                 dispatchPolicy: configuration.dispatchPolicy),
             logger: logger)
         let api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: configuration.limits) {
-            transport.isConnected ? nil : "not connected to the broker"
+            let problems = [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem]
+                .compactMap { $0 }
+            return problems.isEmpty ? nil : problems.joined(separator: "; ")
         }
         let app = Application(
             router: api.makeRouter(),
