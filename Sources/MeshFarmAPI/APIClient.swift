@@ -1,5 +1,6 @@
 import Foundation
 import MeshFarmJobs
+import MeshFarmMessaging
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -78,12 +79,33 @@ public struct APIClient: Sendable {
         try await download(url("/v1/jobs/\(jobID)/artifacts/\(path)"), to: destination)
     }
 
-    public func createJob(_ body: CreateJobRequest) async throws -> JobView {
+    /// Creates a job. With an `idempotencyKey`, sending the same request
+    /// again (for 24 hours) gives the same job, not a second one.
+    public func createJob(_ body: CreateJobRequest, idempotencyKey: String? = nil) async throws -> JobView {
         var request = URLRequest(url: url("/v1/jobs"))
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let idempotencyKey { request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key") }
         request.httpBody = try APICoding.encoder().encode(body)
         return try decode(JobView.self, try await send { try await session.data(for: request) })
+    }
+
+    /// Creates a job under a fresh idempotency key, sending the request
+    /// again with the same key while the service cannot be reached (up to
+    /// `attempts` times, backing off 0.5 s doubling to 8 s): a request
+    /// whose response was lost never creates a second job.
+    public func createJobRetrying(_ body: CreateJobRequest, attempts: Int = 6) async throws -> JobView {
+        let key = "meshfarm-\(UUID().uuidString)"
+        let backoff = Backoff(initial: 0.5, maximum: 8, jitter: true)
+        var attempt = 1
+        while true {
+            do {
+                return try await createJob(body, idempotencyKey: key)
+            } catch let error as APIError where error.status == 0 && attempt < attempts {
+                try await Task.sleep(for: .seconds(backoff.delay(retry: attempt)))
+                attempt += 1
+            }
+        }
     }
 
     public func job(_ id: String) async throws -> JobView {

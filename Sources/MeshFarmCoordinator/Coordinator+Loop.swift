@@ -85,15 +85,31 @@ extension Coordinator {
 
         private mutating func perform(_ command: Coordinator.Command) async {
             switch command {
-            case .submit(var job, let reply):
+            case .submit(var job, let claim, let reply):
                 do {
-                    try await store.insert(job)
+                    let now = Date()
+                    if let claim, let earlier = try await store.idempotencyRecord(claim.key, now: now) {
+                        guard earlier.requestSHA256 == claim.requestSHA256 else {
+                            throw IdempotencyConflict(key: claim.key, jobID: earlier.jobID)
+                        }
+                        guard let job = try await load(earlier.jobID) else {
+                            throw StorageError.io("job \(earlier.jobID) of key \(claim.key) is gone")
+                        }
+                        logger.info("job submitted again with its idempotency key", metadata: ["job": "\(job.id)"])
+                        return reply.resume(returning: Submitted(job: job, replayed: true))
+                    }
+                    try await store.insert(
+                        job,
+                        idempotency: claim.map {
+                            IdempotencyRecord(
+                                key: $0.key, requestSHA256: $0.requestSHA256, jobID: job.id, createdAt: now)
+                        })
                     stored[job.id] = job
                     logger.info("job submitted", metadata: ["job": "\(job.id)", "tasks": "\(job.tasks.count)"])
                     job.start(now: Date())
                     try await commit(&job, [])
                     await dispatch()
-                    reply.resume(returning: active[job.id] ?? job)
+                    reply.resume(returning: Submitted(job: active[job.id] ?? job, replayed: false))
                 } catch {
                     reply.resume(throwing: error)
                 }

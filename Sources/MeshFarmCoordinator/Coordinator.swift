@@ -37,7 +37,7 @@ public final class Coordinator: Sendable {
     }
 
     enum Command: Sendable {
-        case submit(JobRecord, CheckedContinuation<JobRecord, Error>)
+        case submit(JobRecord, IdempotencyClaim?, CheckedContinuation<Submitted, Error>)
         case cancel(String, CheckedContinuation<JobRecord?, Error>)
         case event(Delivery)
         case deadLetter(Delivery)
@@ -100,7 +100,34 @@ public final class Coordinator: Sendable {
 
     /// Stores a new job and publishes its first task.
     public func submit(_ job: JobRecord) async throws -> JobRecord {
-        try await withCheckedThrowingContinuation { post.yield(.submit(job, $0)) }
+        try await submit(job, idempotency: nil).job
+    }
+
+    /// A client's idempotency key and the fingerprint of its request.
+    public struct IdempotencyClaim: Sendable, Equatable {
+        public var key: String
+        public var requestSHA256: String
+
+        public init(key: String, requestSHA256: String) {
+            self.key = key
+            self.requestSHA256 = requestSHA256
+        }
+    }
+
+    /// What a submission did: created `job`, or found it created earlier
+    /// with the same key and request (`replayed`).
+    public struct Submitted: Sendable {
+        public var job: JobRecord
+        public var replayed: Bool
+    }
+
+    /// Stores a new job and publishes its first task, unless `idempotency`'s
+    /// key created a job in the last 24 hours: then that job, when the
+    /// request is the same, or ``IdempotencyConflict`` when it is not.
+    /// Submissions run one at a time in the loop, so two with one key never
+    /// both create.
+    public func submit(_ job: JobRecord, idempotency: IdempotencyClaim?) async throws -> Submitted {
+        try await withCheckedThrowingContinuation { post.yield(.submit(job, idempotency, $0)) }
     }
 
     /// Cancels a job; nil when there is no such job.
@@ -175,5 +202,16 @@ struct Timers: Sendable {
             if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
             post.yield(command)
         }
+    }
+}
+
+/// An idempotency key reused for a different request.
+public struct IdempotencyConflict: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    /// The job the key created.
+    public var jobID: String
+
+    public var description: String {
+        "Idempotency-Key '\(key)' was used for a different request (it created job \(jobID))"
     }
 }

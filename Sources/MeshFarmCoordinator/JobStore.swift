@@ -9,8 +9,12 @@ import MeshFarmJobs
 /// ``InMemoryJobStore`` (tests, `meshfarm run`). Storage errors surface as
 /// ``StorageError``; the database library never leaks upward.
 public protocol JobStore: Sendable {
-    /// Adds a new job; throws if the id exists.
-    func insert(_ job: JobRecord) async throws
+    /// Adds a new job and, when given, the idempotency key it was created
+    /// with, in one transaction; throws if the id or the key exists.
+    /// Keys older than ``IdempotencyRecord/lifetime`` may be forgotten.
+    func insert(_ job: JobRecord, idempotency: IdempotencyRecord?) async throws
+    /// The job created with `key` in the last ``IdempotencyRecord/lifetime``.
+    func idempotencyRecord(_ key: String, now: Date) async throws -> IdempotencyRecord?
     /// Stores `job`, writing only what differs from `previous`, the version
     /// this store last wrote (nil: write everything), in one transaction.
     func save(_ job: JobRecord, since previous: JobRecord?) async throws
@@ -21,15 +25,56 @@ public protocol JobStore: Sendable {
     func activeJobs() async throws -> [JobRecord]
 }
 
+extension JobStore {
+    /// Adds a new job created without an idempotency key.
+    public func insert(_ job: JobRecord) async throws { try await insert(job, idempotency: nil) }
+}
+
+/// A client's `Idempotency-Key` for creating a job: the job it created and
+/// the fingerprint (SHA-256) of the request it came with.
+public struct IdempotencyRecord: Sendable, Equatable {
+    public var key: String
+    public var requestSHA256: String
+    public var jobID: String
+    public var createdAt: Date
+
+    public init(key: String, requestSHA256: String, jobID: String, createdAt: Date) {
+        self.key = key
+        self.requestSHA256 = requestSHA256
+        self.jobID = jobID
+        self.createdAt = createdAt
+    }
+
+    /// How long a key is remembered: 24 hours.
+    public static let lifetime: Double = 24 * 3600
+
+    /// A key clients may send: 1 to 255 visible ASCII characters.
+    public static func isValid(_ key: String) -> Bool {
+        !key.isEmpty && key.utf8.count <= 255 && key.utf8.allSatisfy { (0x21...0x7e).contains($0) }
+    }
+
+    func isExpired(now: Date) -> Bool { now.timeIntervalSince(createdAt) > Self.lifetime }
+}
+
 /// Jobs in a dictionary.
 public actor InMemoryJobStore: JobStore {
     private var records: [String: JobRecord] = [:]
+    private var keys: [String: IdempotencyRecord] = [:]
 
     public init() {}
 
-    public func insert(_ job: JobRecord) throws {
+    public func insert(_ job: JobRecord, idempotency: IdempotencyRecord?) throws {
         guard records[job.id] == nil else { throw StorageError.io("job \(job.id) exists") }
+        if let idempotency {
+            keys = keys.filter { !$0.value.isExpired(now: idempotency.createdAt) }
+            guard keys[idempotency.key] == nil else { throw StorageError.io("key \(idempotency.key) exists") }
+            keys[idempotency.key] = idempotency
+        }
         records[job.id] = job
+    }
+
+    public func idempotencyRecord(_ key: String, now: Date) -> IdempotencyRecord? {
+        keys[key].flatMap { $0.isExpired(now: now) ? nil : $0 }
     }
 
     public func save(_ job: JobRecord, since previous: JobRecord?) { records[job.id] = job }

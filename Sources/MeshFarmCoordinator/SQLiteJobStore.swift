@@ -66,10 +66,19 @@ public final class SQLiteJobStore: JobStore {
                     arguments: [try encoder.encode(job.withoutTasks), job.id])
             }
         }
+        // Idempotency keys of `POST /v1/jobs` (24 h; see IdempotencyRecord).
+        migrator.registerMigration("v3-idempotency-keys") { db in
+            try db.create(table: "idempotencyKey") { t in
+                t.primaryKey("key", .text)
+                t.column("requestSHA256", .text).notNull()
+                t.column("jobID", .text).notNull()
+                t.column("createdAt", .double).notNull().indexed()
+            }
+        }
         return migrator
     }
 
-    public func insert(_ job: JobRecord) async throws {
+    public func insert(_ job: JobRecord, idempotency: IdempotencyRecord?) async throws {
         let header = try encoder.encode(job.withoutTasks)
         let encoder = self.encoder
         try await write { db in
@@ -80,6 +89,28 @@ public final class SQLiteJobStore: JobStore {
                     header,
                 ])
             try Self.writeTasks(job, positions: Array(job.tasks.indices), db: db, encoder: encoder, insert: true)
+            if let idempotency {
+                let created = idempotency.createdAt.timeIntervalSince1970
+                try db.execute(
+                    sql: "DELETE FROM idempotencyKey WHERE createdAt < ?",
+                    arguments: [created - IdempotencyRecord.lifetime])
+                try db.execute(
+                    sql: "INSERT INTO idempotencyKey (key, requestSHA256, jobID, createdAt) VALUES (?, ?, ?, ?)",
+                    arguments: [idempotency.key, idempotency.requestSHA256, job.id, created])
+            }
+        }
+    }
+
+    public func idempotencyRecord(_ key: String, now: Date) async throws -> IdempotencyRecord? {
+        try await read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT requestSHA256, jobID, createdAt FROM idempotencyKey WHERE key = ? AND createdAt >= ?",
+                arguments: [key, now.timeIntervalSince1970 - IdempotencyRecord.lifetime]
+            ).map {
+                IdempotencyRecord(
+                    key: key, requestSHA256: $0["requestSHA256"], jobID: $0["jobID"],
+                    createdAt: Date(timeIntervalSince1970: $0["createdAt"]))
+            }
         }
     }
 

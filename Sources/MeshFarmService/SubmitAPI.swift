@@ -156,7 +156,30 @@ public struct SubmitAPI: Sendable {
         }
         let name = create.name.isEmpty ? "model" : create.name
         let job = JobRecord(id: "j-\(RandomID.make().prefix(12))", spec: spec, model: create.model, fileName: name)
-        return try JSONResponse.make(JobView(try await coordinator.submit(job)), status: .created)
+        let submitted: Coordinator.Submitted
+        do {
+            submitted = try await coordinator.submit(job, idempotency: try Self.idempotencyClaim(request, job))
+        } catch let conflict as IdempotencyConflict {
+            throw APIFailure(.conflict, "idempotency-key-reused", conflict.description)
+        }
+        var response = try JSONResponse.make(JobView(submitted.job), status: .created)
+        if submitted.replayed { response.headers[Self.replayedHeader] = "true" }
+        return response
+    }
+
+    static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
+    static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
+
+    /// The request's `Idempotency-Key`, with the fingerprint of what it
+    /// asks for (the model, name and spec with defaults filled in, so
+    /// spelling a default out or leaving it out is the same request).
+    static func idempotencyClaim(_ request: Request, _ job: JobRecord) throws -> Coordinator.IdempotencyClaim? {
+        guard let key = request.headers[idempotencyKeyHeader] else { return nil }
+        guard IdempotencyRecord.isValid(key) else {
+            throw APIFailure.badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        }
+        let canonical = CreateJobRequest(model: job.model, name: job.fileName, spec: job.spec)
+        return .init(key: key, requestSHA256: SHA256Hasher.hex(try APICoding.encoder().encode(canonical)))
     }
 
     func listJobs(_ request: Request) async throws -> Response {

@@ -59,7 +59,7 @@ struct SubmitJobCommand: AsyncParsableCommand {
         defer { packed.cleanUp() }
         let job = try await reportingAPIErrors {
             let upload = try await client.upload(file: URL(fileURLWithPath: packed.path))
-            return try await client.createJob(
+            return try await client.createJobRetrying(
                 CreateJobRequest(model: upload.sha256, name: (model as NSString).lastPathComponent, spec: jobSpec))
         }
         FileHandle.standardOutput.write(Data("\(job.id)\n".utf8))  // unbuffered: before the progress bar

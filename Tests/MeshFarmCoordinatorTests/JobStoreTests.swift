@@ -27,6 +27,30 @@ import Testing
         #expect(try await store.activeJobs().allSatisfy { $0.id != job.id })
         #expect(try await store.jobs(status: .cancelled, limit: 10).contains { $0.id == job.id })
         #expect(try await store.job("missing") == nil)
+        try await exerciseIdempotencyKeys(store)
+    }
+
+    func exerciseIdempotencyKeys(_ store: any JobStore) async throws {
+        let then = Date(timeIntervalSince1970: 2_000_000_000)
+        let key = "key-\(UUID().uuidString)"
+        let record = IdempotencyRecord(key: key, requestSHA256: "f", jobID: "j-key", createdAt: then)
+        try await store.insert(
+            JobRecord(id: "j-key", spec: JobSpec(), model: "abc", fileName: "m.obj"), idempotency: record)
+        #expect(try await store.idempotencyRecord(key, now: then.addingTimeInterval(23 * 3600)) == record)
+        #expect(try await store.idempotencyRecord(key, now: then.addingTimeInterval(25 * 3600)) == nil)
+        #expect(try await store.idempotencyRecord("other", now: then) == nil)
+        // One key, one job: a second insert with it fails and stores nothing.
+        await #expect(throws: (any Error).self) {
+            try await store.insert(
+                JobRecord(id: "j-key2", spec: JobSpec(), model: "abc", fileName: "m.obj"), idempotency: record)
+        }
+        #expect(try await store.job("j-key2") == nil)
+        // An expired key is forgotten when a later one is stored.
+        let later = IdempotencyRecord(
+            key: key + "-later", requestSHA256: "g", jobID: "j-key3", createdAt: then.addingTimeInterval(25 * 3600))
+        try await store.insert(
+            JobRecord(id: "j-key3", spec: JobSpec(), model: "abc", fileName: "m.obj"), idempotency: later)
+        #expect(try await store.idempotencyRecord(key, now: then) == nil)
     }
 
     @Test func inMemory() async throws { try await exercise(InMemoryJobStore()) }
@@ -36,7 +60,7 @@ import Testing
         let store = try SQLiteJobStore(path: path)
         try await exercise(store)
         let reopened = try SQLiteJobStore(path: path)
-        #expect(try await reopened.jobs(status: nil, limit: 10).count == 1)
+        #expect(try await reopened.jobs(status: nil, limit: 10).count == 3)
     }
 
     @Test func changesNameOnlyWhatDiffers() {

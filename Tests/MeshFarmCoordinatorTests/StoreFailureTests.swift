@@ -16,7 +16,12 @@ final class FlakyJobStore: JobStore {
         var description: String { "disk full" }
     }
 
-    func insert(_ job: JobRecord) async throws { try await inner.insert(job) }
+    func insert(_ job: JobRecord, idempotency: IdempotencyRecord?) async throws {
+        try await inner.insert(job, idempotency: idempotency)
+    }
+    func idempotencyRecord(_ key: String, now: Date) async throws -> IdempotencyRecord? {
+        await inner.idempotencyRecord(key, now: now)
+    }
     func save(_ job: JobRecord, since previous: JobRecord?) async throws {
         if failing.load(ordering: .relaxed) {
             failedWrites.add(1, ordering: .relaxed)

@@ -150,6 +150,45 @@ import Testing
         }
     }
 
+    @Test func anIdempotencyKeyCreatesOneJob() async throws {
+        try await Service().test { client in
+            let sha = try await Self.upload(client, Self.triangle)
+            func create(_ body: String, key: String?) async throws -> (HTTPResponse.Status, String?, Bool, String) {
+                var headers = HTTPFields()
+                if let key { headers[HTTPField.Name("Idempotency-Key")!] = key }
+                return try await client.execute(
+                    uri: "/v1/jobs", method: .post, headers: headers, body: ByteBuffer(string: body)
+                ) { response in
+                    (
+                        response.status, Self.json(response)?["id"] as? String,
+                        response.headers[HTTPField.Name("Idempotent-Replayed")!] == "true", Self.errorMessage(response)
+                    )
+                }
+            }
+            let body = #"{"model": "\#(sha)", "name": "m.obj"}"#
+            let first = try await create(body, key: "order-17")
+            #expect(first.0 == .created && first.1 != nil && !first.2)
+            // The same request again (a client that lost the response): the same job.
+            let again = try await create(body, key: "order-17")
+            #expect(again.0 == .created && again.1 == first.1 && again.2)
+            // The defaults spelled out are the same request.
+            let spelled = try await create(
+                #"{"model": "\#(sha)", "name": "m.obj", "spec": {"lodRatios": [1, 0.25, 0.05]}}"#, key: "order-17")
+            #expect(spelled.1 == first.1 && spelled.2)
+            // Another request under the key: refused, naming the job it made.
+            let other = try await create(#"{"model": "\#(sha)", "name": "other.obj"}"#, key: "order-17")
+            #expect(other.0 == .conflict && other.3.contains(first.1 ?? "?"), "\(other.3)")
+            // Bad keys are refused; without a key every request is a new job.
+            let bad = try await create(body, key: "has space")
+            #expect(bad.0 == .badRequest && bad.3.contains("Idempotency-Key"))
+            let unkeyed = [try await create(body, key: nil), try await create(body, key: nil)]
+            #expect(Set(unkeyed.compactMap(\.1)).count == 2 && !unkeyed.contains { $0.1 == first.1 })
+            try await client.execute(uri: "/v1/jobs", method: .get) { response in
+                #expect((Self.json(response)?["jobs"] as? [Any])?.count == 3)
+            }
+        }
+    }
+
     @Test func aJobThroughTheAPI() async throws {
         let service = try await Service()
         // A hand-made CPU worker: it answers `analyze` with a result naming an uploaded OBJ.
