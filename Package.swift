@@ -182,7 +182,8 @@ let package = Package(
             name: "MeshFarmWorkerTests",
             dependencies: [
                 "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmRender", "MeshFarmMesh", "MeshFarmMessaging",
-                "MeshFarmJobs", .product(name: "Prometheus", package: "swift-prometheus"),
+                "MeshFarmJobs", "MeshFarmAPI", "MeshFarmArtifacts", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]),
     ],
     swiftLanguageModes: [.v6]

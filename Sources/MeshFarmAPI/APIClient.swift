@@ -13,6 +13,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
 
+    public init(status: Int, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
     public var description: String {
         status == 0 ? "cannot reach the service: \(message)" : "\(message) (HTTP \(status), \(code))"
     }

@@ -7,18 +7,26 @@ import MeshFarmArtifacts
 /// artifact, and a worker should download it once.
 ///
 /// Called from task threads, so the async HTTP calls are awaited by
-/// blocking (never on the cooperative pool).
+/// blocking (never on the cooperative pool). Transient failures are tried
+/// again within a budget (``TransferRetry``). Uploads are safe to repeat:
+/// artifacts are addressed by their SHA-256, so an upload whose response
+/// was lost is stored once and answered with the same hash, which is
+/// checked against the bytes sent.
 public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
     let client: APIClient
     let cacheDirectory: URL
     let cacheLimitBytes: Int
+    let retry: TransferRetry
     private let lock = NSLock()
     private var lastUse: [String: Date] = [:]
 
-    public init(client: APIClient, cacheDirectory: URL, cacheLimitBytes: Int = 2 << 30) throws {
+    public init(
+        client: APIClient, cacheDirectory: URL, cacheLimitBytes: Int = 2 << 30, retry: TransferRetry = TransferRetry()
+    ) throws {
         self.client = client
         self.cacheDirectory = cacheDirectory
         self.cacheLimitBytes = cacheLimitBytes
+        self.retry = retry
         try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
     }
 
@@ -29,11 +37,13 @@ public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
         if FileManager.default.fileExists(atPath: local.path) { return local }
         let partial = cacheDirectory.appendingPathComponent("\(sha256).\(UUID().uuidString).part")
         defer { try? FileManager.default.removeItem(at: partial) }  // gone after the rename, or on failure
-        try blocking { try await self.client.downloadArtifact(sha256, to: partial) }
-        // Verify what came over the wire before trusting it.
-        guard try SHA256Hasher.hex(file: partial) == sha256 else {
-            try? FileManager.default.removeItem(at: partial)
-            throw StorageError.io("artifact \(sha256) arrived corrupted")
+        try retry.run("downloading artifact \(sha256)") {
+            try blocking { try await self.client.downloadArtifact(sha256, to: partial) }
+            // Verify what came over the wire before trusting it.
+            guard try SHA256Hasher.hex(file: partial) == sha256 else {
+                try? FileManager.default.removeItem(at: partial)
+                throw TransferError.downloadCorrupted(sha256)
+            }
         }
         if rename(partial.path, local.path) != 0 { try? FileManager.default.removeItem(at: partial) }
         evictIfNeeded()
@@ -41,11 +51,19 @@ public final class HTTPArtifactAccess: ArtifactAccess, @unchecked Sendable {
     }
 
     public func store(file: URL) throws -> String {
-        try blocking { try await self.client.putArtifact(file: file) }.sha256
+        try upload(SHA256Hasher.hex(file: file)) { try await self.client.putArtifact(file: file) }
     }
 
     public func store(data: Data) throws -> String {
-        try blocking { try await self.client.putArtifact(data: data) }.sha256
+        try upload(SHA256Hasher.hex(data)) { try await self.client.putArtifact(data: data) }
+    }
+
+    private func upload(_ sha256: String, _ put: @escaping @Sendable () async throws -> StoredBlob) throws -> String {
+        try retry.run("uploading artifact \(sha256)") {
+            let stored = try blocking(put).sha256
+            guard stored == sha256 else { throw TransferError.uploadMismatch(sent: sha256, stored: stored) }
+            return stored
+        }
     }
 
     /// Deletes least recently used files beyond the cache limit, sparing

@@ -44,6 +44,13 @@ public struct WorkerOptions: ParsableArguments {
             """)
     public var brokerConsumerTimeout: Double = Env.double("MESHFARM_BROKER_CONSUMER_TIMEOUT", 3 * 3600)
 
+    @Option(
+        help: """
+            Seconds an artifact download or upload keeps being tried while the submit service is unreachable \
+            or failing, before its task fails (MESHFARM_TRANSFER_BUDGET).
+            """)
+    public var transferBudget: Double = Env.double("MESHFARM_TRANSFER_BUDGET", 300)
+
     @Option(help: "Directory caching downloaded artifacts (MESHFARM_CACHE_DIR).")
     public var cacheDir: String = Env.string(
         "MESHFARM_CACHE_DIR", FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-cache").path)
@@ -51,8 +58,9 @@ public struct WorkerOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard timeLimit > 0, brokerConsumerTimeout >= 0 else {
-            throw ValidationError("--time-limit must be positive and --broker-consumer-timeout 0 or more")
+        guard timeLimit > 0, brokerConsumerTimeout >= 0, transferBudget >= 0 else {
+            throw ValidationError(
+                "--time-limit must be positive, --broker-consumer-timeout and --transfer-budget 0 or more")
         }
         guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
             throw ValidationError("--server must be an http:// or https:// URL, got '\(server)'")
@@ -65,7 +73,8 @@ public struct WorkerOptions: ParsableArguments {
     /// Artifact access through the submit service.
     public func artifacts() throws -> HTTPArtifactAccess {
         try HTTPArtifactAccess(
-            client: APIClient(baseURL: URL(string: server)!), cacheDirectory: URL(fileURLWithPath: cacheDir))
+            client: APIClient(baseURL: URL(string: server)!), cacheDirectory: URL(fileURLWithPath: cacheDir),
+            retry: TransferRetry(budget: transferBudget))
     }
 
     public func configuration(pool: String, concurrency: Int) -> WorkerServer.Configuration {
