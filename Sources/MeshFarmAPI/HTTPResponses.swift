@@ -36,9 +36,18 @@ public enum JSONResponse {
 
 /// `/healthz`, `/readyz` and `/metrics` for any MeshFarm process.
 public enum HealthRoutes {
-    /// `ready` decides `/readyz` (200 or 503 with the reason).
+    /// `/readyz`'s body: `ready`, or `degraded` with what is.
+    struct Readiness: Codable {
+        var status: String
+        var degraded: [String]?
+    }
+
+    /// `ready` decides `/readyz` (503 with the reason, or 200); `degraded`
+    /// lists what does not work while the process still serves (200 with
+    /// `{"status": "degraded", "degraded": [...]}`).
     public static func add<Context: RequestContext>(
-        to router: Router<Context>, ready: @escaping @Sendable () async -> String?
+        to router: Router<Context>, ready: @escaping @Sendable () async -> String?,
+        degraded: @escaping @Sendable () async -> [String] = { [] }
     ) {
         router.get(RouterPath(stringLiteral: APIRoutes.health.path)) { _, _ in
             try JSONResponse.make(["status": "ok"])
@@ -48,7 +57,9 @@ public enum HealthRoutes {
                 return try JSONResponse.make(
                     ErrorBody(code: "not-ready", message: problem), status: .serviceUnavailable)
             }
-            return try JSONResponse.make(["status": "ready"])
+            let problems = await degraded()
+            return try JSONResponse.make(
+                problems.isEmpty ? Readiness(status: "ready") : Readiness(status: "degraded", degraded: problems))
         }
         router.get(RouterPath(stringLiteral: APIRoutes.metrics.path)) { _, _ in
             Response(

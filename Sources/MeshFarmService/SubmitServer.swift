@@ -49,9 +49,7 @@ public struct SubmitServer: Sendable {
                 dispatchPolicy: configuration.dispatchPolicy),
             logger: logger)
         let api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: configuration.limits) {
-            let problems = [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem]
-                .compactMap { $0 }
-            return problems.isEmpty ? nil : problems.joined(separator: "; ")
+            [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem].compactMap { $0 }
         }
         let app = Application(
             router: api.makeRouter(),

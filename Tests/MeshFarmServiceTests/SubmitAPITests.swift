@@ -25,7 +25,7 @@ import Testing
         let farm = FarmTopology(prefix: "api")
         let artifacts: DiskArtifactStore
 
-        init(limits: SubmitAPI.Limits = SubmitAPI.Limits(), ready: @escaping @Sendable () async -> String? = { nil })
+        init(limits: SubmitAPI.Limits = SubmitAPI.Limits(), degraded: @escaping @Sendable () async -> [String] = { [] })
             async throws
         {
             broker = InMemoryBroker()
@@ -36,7 +36,7 @@ import Testing
             try await coordinator.start()
             let coordinator = self.coordinator
             Task { await coordinator.run() }
-            api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: limits, ready: ready)
+            api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: limits, degraded: degraded)
         }
 
         func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
@@ -68,13 +68,18 @@ import Testing
 
     @Test func healthReadinessMetricsAndDashboard() async throws {
         Observability.bootstrap()  // as every server process does: requests are then counted
-        let notReady = try await Service(ready: { "not connected to the broker" })
-        try await notReady.test { client in
+        // Without the broker the service still serves (uploads, artifacts;
+        // jobs are stored and published later): ready, and says what is not.
+        let degraded = try await Service(degraded: { ["not connected to the broker"] })
+        try await degraded.test { client in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/readyz", method: .get) { response in
-                #expect(response.status == .serviceUnavailable)
-                #expect(Self.errorMessage(response) == "not connected to the broker")
+                #expect(response.status == .ok)
+                #expect(Self.json(response)?["status"] as? String == "degraded")
+                #expect(Self.json(response)?["degraded"] as? [String] == ["not connected to the broker"])
             }
+            let sha = try await Self.upload(client, Self.triangle)
+            try await client.execute(uri: "/v1/artifacts/\(sha)", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/plain") == true)
                 // The /healthz and /readyz requests above, by route and status.
@@ -86,7 +91,18 @@ import Testing
             }
         }
         try await Service().test { client in
-            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok && Self.json(response)?["status"] as? String == "ready")
+            }
+        }
+        // A process that cannot serve (a worker without its broker) is not ready.
+        let router = Router()
+        HealthRoutes.add(to: router, ready: { "not connected to the broker" })
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(Self.errorMessage(response) == "not connected to the broker")
+            }
         }
     }
 
