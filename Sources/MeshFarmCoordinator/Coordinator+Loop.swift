@@ -22,6 +22,11 @@ extension Coordinator {
         /// what changed since (a task's event rewrites that task's row).
         var stored: [String: JobRecord] = [:]
         /// Consecutive store failures and the pause after the last one.
+        /// When the loop last heard of each task with the broker (its
+        /// publication confirmed, or an event), for the ``Reconciler``;
+        /// tasks not heard of since the loop started count from `since`.
+        var heard: [TaskID: Date] = [:]
+        var since = Date()
         var storeHealth = StoreHealth()
         var storePause: Double = 0
         let storeErrors = Counter(label: "meshfarm_store_errors_total")
@@ -50,6 +55,8 @@ extension Coordinator {
                 }
             }
             await dispatch()
+            since = Date()
+            timers.schedule(.reconcile, at: Date().addingTimeInterval(configuration.reconciler.interval))
         }
 
         /// Handles one command, then publishes whatever ready work now fits
@@ -154,6 +161,10 @@ extension Coordinator {
                     timers.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
                 }
 
+            case .reconcile:
+                await reconcile()
+                timers.schedule(.reconcile, at: Date().addingTimeInterval(configuration.reconciler.interval))
+
             case .republish(let jobID, let taskID, let attempt, let tries):
                 guard var job = try? await load(jobID), !job.status.isTerminal,
                     let task = job.task(taskID), task.attempt == attempt, task.state == .queued, !task.published
@@ -165,6 +176,34 @@ extension Coordinator {
             }
         }
 
+        /// Publishes again what the ``Reconciler`` finds lost. The queues it
+        /// needs to see are asked for their depth; a broker that cannot say
+        /// makes no queue look empty.
+        private mutating func reconcile() async {
+            let now = Date()
+            let reconciler = configuration.reconciler
+            var empty: Set<String> = []
+            for pool in reconciler.poolsToInspect(active.values, heard: heard, since: since, now: now) {
+                let queue = configuration.farm.queue(forPool: pool)
+                if let count = try? await transport.messageCount(queue: queue), count == 0 { empty.insert(pool) }
+            }
+            for lost in reconciler.lostTasks(active.values, heard: heard, since: since, emptyQueues: empty, now: now) {
+                guard var job = active[lost.job], let action = job.republishLost(lost.task, now: now) else { continue }
+                logger.warning(
+                    "task lost; publishing it again", metadata: ["task": "\(lost.task)", "reason": "\(lost.reason)"])
+                heard[lost.task] = now
+                do { try await commit(&job, [action]) } catch {
+                    timers.schedule(.reload(job: lost.job), at: Date().addingTimeInterval(5))
+                }
+            }
+            // Forget tasks that left the broker.
+            let withBroker = Set(
+                active.values.flatMap { job in
+                    job.tasks.filter { $0.state == .queued || $0.state == .running }.map(\.id)
+                })
+            heard = heard.filter { withBroker.contains($0.key) }
+        }
+
         private mutating func handleEvent(_ delivery: Delivery) async {
             let event: JobTaskEvent
             do { event = try MessageCoding.decodeEvent(delivery.message.body, as: JobTaskEvent.self) } catch {
@@ -172,6 +211,7 @@ extension Coordinator {
                 try? await delivery.ack()
                 return
             }
+            if let id = TaskID(event.taskID) { heard[id] = Date() }
             do {
                 guard var job = try await load(event.jobID) else {
                     logger.warning(
@@ -323,6 +363,7 @@ extension Coordinator {
                         exchange: farm.tasksExchange, routingKey: envelope.routingKey,
                         body: try MessageCoding.encode(envelope), messageID: envelope.messageID))
                 job.markPublished(taskID, attempt: attempt)
+                heard[taskID] = Date()
             } catch let error as PayloadError {
                 logger.error("cannot build a task payload", metadata: ["task": "\(taskID)", "error": "\(error)"])
                 _ = job.deadLettered(taskID, attempt: attempt, reason: "internal error: \(error)", now: Date())

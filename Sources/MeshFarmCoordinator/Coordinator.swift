@@ -24,15 +24,19 @@ public final class Coordinator: Sendable {
         public var dispatchPolicy: DispatchPolicy
         /// Unacknowledged events in flight from the broker.
         public var eventPrefetch: Int
+        /// When a task the broker should hold is taken as lost.
+        public var reconciler: Reconciler
 
         public init(
             farm: FarmTopology = FarmTopology(), retryPolicy: RetryPolicy = RetryPolicy(),
-            dispatchPolicy: DispatchPolicy = DispatchPolicy(), eventPrefetch: Int = 64
+            dispatchPolicy: DispatchPolicy = DispatchPolicy(), eventPrefetch: Int = 64,
+            reconciler: Reconciler = Reconciler()
         ) {
             self.farm = farm
             self.retryPolicy = retryPolicy
             self.dispatchPolicy = dispatchPolicy
             self.eventPrefetch = eventPrefetch
+            self.reconciler = reconciler
         }
     }
 
@@ -46,6 +50,8 @@ public final class Coordinator: Sendable {
         case reload(job: String)
         /// Publishing failed; try again (`tries` so far).
         case republish(job: String, task: TaskID, attempt: Int, tries: Int)
+        /// Look for lost tasks (``Reconciler``).
+        case reconcile
     }
 
     public let configuration: Configuration

@@ -49,6 +49,25 @@ extension JobRecord {
         return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
     }
 
+    /// The current attempt was lost (``Reconciler``): its message is gone
+    /// from the queue, or its worker went silent. A new attempt is queued
+    /// at once; it is not a retry (``TaskRecord/republished``). Events of
+    /// the lost attempt are ignored from now on, except a success, which is
+    /// a valid result whichever attempt brings it.
+    public mutating func republishLost(_ taskID: TaskID, now: Date) -> JobAction? {
+        guard !status.isTerminal, let i = index(of: taskID), tasks[i].isWithBroker else { return nil }
+        tasks[i].attempt += 1
+        tasks[i].republished += 1
+        tasks[i].state = .queued
+        tasks[i].published = false
+        tasks[i].queuedAt = now
+        tasks[i].startedAt = nil
+        tasks[i].worker = nil
+        tasks[i].progress = nil
+        tasks[i].stage = nil
+        return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
+    }
+
     /// Records that the broker confirmed the publication of `attempt`.
     public mutating func markPublished(_ taskID: TaskID, attempt: Int) {
         guard let i = index(of: taskID), tasks[i].attempt == attempt else { return }
@@ -115,8 +134,8 @@ extension JobRecord {
                 task.finishedAt = event.at
                 return []
             }
-            if failure.retryable, task.attempt < policy.maxAttempts {
-                let at = now.addingTimeInterval(policy.backoff.delay(retry: task.attempt))
+            if failure.retryable, task.retryAttempts < policy.maxAttempts {
+                let at = now.addingTimeInterval(policy.backoff.delay(retry: task.retryAttempts))
                 task.state = .retrying
                 task.retryAt = at
                 return [.scheduleRetry(taskID: task.id, at: at)]

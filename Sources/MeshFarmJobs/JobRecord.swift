@@ -59,6 +59,10 @@ public struct TaskRecord: Sendable, Equatable, Codable {
     public var computeSeconds: Double
     /// Broker redeliveries seen (crashed or killed workers).
     public var redeliveries: Int
+    /// Attempts published again because the previous one was lost (its
+    /// message, or its worker, went silent: ``Reconciler``); they are not
+    /// retries and do not count against the retry policy.
+    public var republished: Int
 
     public init(task: PlannedTask) {
         self.task = task
@@ -67,13 +71,17 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         published = false
         computeSeconds = 0
         redeliveries = 0
+        republished = 0
     }
+
+    /// Attempts that count against the retry policy.
+    public var retryAttempts: Int { attempt - republished }
 
     public var id: TaskID { task.id }
 
     enum CodingKeys: String, CodingKey {
         case task, state, attempt, published, worker, queuedAt, startedAt, finishedAt, retryAt, progress, stage
-        case result, error, computeSeconds, redeliveries
+        case result, error, computeSeconds, redeliveries, republished
     }
 
     public init(from decoder: any Decoder) throws {
@@ -96,6 +104,7 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         error = try c.decodeIfPresent(String.self, forKey: .error)
         computeSeconds = try c.decode(Double.self, forKey: .computeSeconds)
         redeliveries = try c.decode(Int.self, forKey: .redeliveries)
+        republished = try c.decodeIfPresent(Int.self, forKey: .republished) ?? 0  // added in v3 of the store
     }
 }
 

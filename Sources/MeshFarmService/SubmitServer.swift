@@ -20,6 +20,7 @@ public struct SubmitServer: Sendable {
         public var farm: FarmTopology = FarmTopology()
         public var retryPolicy: RetryPolicy = RetryPolicy()
         public var dispatchPolicy: DispatchPolicy = DispatchPolicy()
+        public var reconciler: Reconciler = Reconciler()
         public var limits: SubmitAPI.Limits = SubmitAPI.Limits()
         public var heartbeat: Int = 30
 
@@ -46,7 +47,7 @@ public struct SubmitServer: Sendable {
             transport: transport, store: store,
             configuration: .init(
                 farm: configuration.farm, retryPolicy: configuration.retryPolicy,
-                dispatchPolicy: configuration.dispatchPolicy),
+                dispatchPolicy: configuration.dispatchPolicy, reconciler: configuration.reconciler),
             logger: logger)
         let api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: configuration.limits) {
             [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem].compactMap { $0 }

@@ -57,7 +57,16 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Attempts of a task before its failure fails the job (MESHFARM_RETRY_ATTEMPTS).")
     var retryAttempts: Int = Env.int("MESHFARM_RETRY_ATTEMPTS", 6)
 
+    @Option(
+        help: """
+            Seconds a running task may be silent (workers send a heartbeat every 30 s), or a queued one go \
+            unstarted while its queue is empty, before it is taken as lost and published again \
+            (MESHFARM_LOST_AFTER).
+            """)
+    var lostAfter: Double = Env.double("MESHFARM_LOST_AFTER", 300)
+
     func validate() throws {
+        guard lostAfter > 0 else { throw ValidationError("--lost-after must be positive") }
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("--port must be 0...65535") }
         guard queueWindow >= 1 else { throw ValidationError("--queue-window must be at least 1") }
         guard retryInitial > 0, retryMax >= retryInitial, retryAttempts >= 1 else {
@@ -74,6 +83,7 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.retryPolicy = RetryPolicy(
             backoff: Backoff(initial: retryInitial, maximum: retryMax), maxAttempts: retryAttempts)
         configuration.dispatchPolicy = DispatchPolicy(minimumWindow: queueWindow)
+        configuration.reconciler = Reconciler(lostAfter: lostAfter)
         configuration.limits.maxUploadBytes = maxUploadBytes
         try await SubmitServer(configuration: configuration).run { port in
             // A line scripts and tests wait for.

@@ -257,6 +257,23 @@ import Testing
         #expect(done.tasks.allSatisfy { $0.state == "succeeded" })
     }
 
+    @Test func aTaskWhoseMessageIsLostIsPublishedAgainAndTheJobSucceeds() async throws {
+        let farm = FarmCluster(submitArguments: ["--lost-after", "2"])
+        try farm.startSubmit()
+        defer { farm.stopAll() }
+        let client = APIClient(baseURL: farm.serverURL)
+        // No CPU worker yet: the analysis waits in its queue (the reply to
+        // the submission comes once its publication is confirmed). Lose it.
+        let job = try await submit(client, Self.spot)
+        _ = try farm.broker.ctl(["purge_queue", "\(farm.prefix).cpu"])
+        try farm.startWorker("cpu", name: "cpu-1")
+        try farm.startWorker("gpu", name: "gpu-1")
+        let done = try await waitFinished(client, job.id)
+        #expect(done.status == "succeeded", "\(done.error ?? "")")
+        // Published again once, as a new attempt; not counted as a retry.
+        #expect(done.tasks.first { $0.kind == "analyze" }?.attempts == 2)
+    }
+
     @Test func cancelledJobStopsSchedulingAndEndsCancelled() async throws {
         let farm = FarmCluster()
         defer { farm.stopAll() }
