@@ -247,7 +247,7 @@ extension Coordinator {
             switch delivery.message.headers["x-first-death-reason"]?.stringValue {
             case "delivery_limit":
                 reason =
-                    "the task was delivered \(configuration.farm.deliveryLimit + 1) times and its worker died or overran its time limit each time"
+                    "the task was delivered \(configuration.farm.deliveryLimit + 1) times and its worker died each time"
             case "rejected": reason = "no worker could read the task message"
             case let other: reason = "the broker dead-lettered the task (\(other ?? "unknown reason"))"
             }

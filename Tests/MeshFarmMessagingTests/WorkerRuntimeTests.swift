@@ -52,10 +52,16 @@ struct EventCollector {
             handlers: handlers, onStuck: onStuck)
     }
 
-    @Test func successFailureAndMalformedMessages() async throws {
+    /// The farm's topology on a fresh in-memory broker, and what its
+    /// workers publish.
+    func farmWithEvents() async throws -> (InMemoryTransport, EventCollector) {
         let transport = await InMemoryTransport()
         try await transport.declare(farm.topology)
-        let events = try await EventCollector(transport: transport, farm: farm)
+        return (transport, try await EventCollector(transport: transport, farm: farm))
+    }
+
+    @Test func successFailureAndMalformedMessages() async throws {
+        let (transport, events) = try await farmWithEvents()
         let worker = runtime(
             transport,
             handlers: [
@@ -83,9 +89,7 @@ struct EventCollector {
     }
 
     @Test func aTaskPastItsTimeLimitFailsPermanentlyOnceAndItsHandlerIsAskedToStop() async throws {
-        let transport = await InMemoryTransport()
-        try await transport.declare(farm.topology)
-        let events = try await EventCollector(transport: transport, farm: farm)
+        let (transport, events) = try await farmWithEvents()
         let stopped = Expectation()
         let worker = runtime(
             transport,
@@ -133,9 +137,7 @@ struct EventCollector {
     }
 
     @Test func aSilentTaskSendsHeartbeats() async throws {
-        let transport = await InMemoryTransport()
-        try await transport.declare(farm.topology)
-        let events = try await EventCollector(transport: transport, farm: farm)
+        let (transport, events) = try await farmWithEvents()
         let worker = runtime(
             transport,
             handlers: [
