@@ -67,7 +67,7 @@ public final class AMQPTransport: MessageTransport, @unchecked Sendable {
         self.logger = logger
         let loop = ConnectionLoop(configuration: configuration, inbox: inbox, stats: stats, logger: logger)
         thread = Thread {
-            Thread.current.name = "amqp-connection"  // named from inside, see TaskThreadPool
+            nameThisThread("amqp-connection")
             loop.run()
         }
         thread.start()

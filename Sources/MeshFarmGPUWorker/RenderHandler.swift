@@ -94,4 +94,7 @@ extension RenderError: RetryClassified {
 extension VulkanError: RetryClassified {
     /// Device trouble: another worker, or this one later, may do better.
     public var isRetryable: Bool { true }
+    /// A lost device does not come back in this process: the worker steps
+    /// aside and its orchestrator starts another.
+    public var breaksTheWorker: Bool { isDeviceLost }
 }

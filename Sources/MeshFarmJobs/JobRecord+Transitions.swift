@@ -49,8 +49,9 @@ extension JobRecord {
         return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
     }
 
-    /// The current attempt was lost (``Reconciler``): its message is gone
-    /// from the queue, or its worker went silent. A new attempt is queued
+    /// The current attempt was lost (``Reconciler``: its message is gone
+    /// from the queue, or its worker went silent) or handed back by its
+    /// worker (shutting down, or broken). A new attempt is queued
     /// at once; it is not a retry (``TaskRecord/republished``). Events of
     /// the lost attempt are ignored from now on, except a success, which is
     /// a valid result whichever attempt brings it.
@@ -126,6 +127,14 @@ extension JobRecord {
             guard task.isWithBroker, event.attempt == task.attempt else { return [] }
             let failure =
                 event.failure ?? .init(message: "the worker reported a failure without details", retryable: true)
+            if failure.handedBack == true {
+                // Not the task's failure: its worker shut down or stepped
+                // aside. Again at once, as a new attempt that is not a retry.
+                tasks[i] = task
+                let action = republishLost(task.id, now: now)
+                task = tasks[i]  // what the deferred write-back stores
+                return action.map { [$0] } ?? []
+            }
             task.computeSeconds += event.seconds ?? 0
             task.worker = event.worker
             task.error = failure.message

@@ -87,10 +87,17 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
         /// A transient problem (network, out of memory...): retry later.
         /// False for bad input: retrying cannot help.
         public var retryable: Bool
+        /// Not the task's failure: the worker handed it back (it shut down
+        /// before the task finished, or it is broken and steps aside). The
+        /// coordinator publishes it again at once, as a new attempt that is
+        /// not a retry. Added as an optional key, the version staying 1: a
+        /// coordinator of the previous release sees a retryable failure.
+        public var handedBack: Bool?
 
-        public init(message: String, retryable: Bool) {
+        public init(message: String, retryable: Bool, handedBack: Bool? = nil) {
             self.message = message
             self.retryable = retryable
+            self.handedBack = handedBack
         }
     }
 

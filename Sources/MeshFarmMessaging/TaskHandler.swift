@@ -27,16 +27,33 @@ public struct ClosureTaskHandler<Payload: TaskContent, Result: TaskContent>: Tas
 public struct TaskFailure: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var retryable: Bool
+    /// Not the task's failure: its worker hands it back (see
+    /// ``WorkerUnhealthy``).
+    public var handedBack: Bool?
 
-    public init(_ message: String, retryable: Bool) {
+    public init(_ message: String, retryable: Bool, handedBack: Bool? = nil) {
         self.message = message
         self.retryable = retryable
+        self.handedBack = handedBack
     }
 
     public static func permanent(_ message: String) -> TaskFailure { TaskFailure(message, retryable: false) }
     public static func retryable(_ message: String) -> TaskFailure { TaskFailure(message, retryable: true) }
 
     public var description: String { message }
+}
+
+/// Thrown by a handler when the worker itself is broken, not the task (a
+/// lost GPU device, a full temporary disk): the runtime hands the task back
+/// (it runs again elsewhere, without counting as its failure), stops taking
+/// tasks and reports the worker unhealthy, so that its orchestrator
+/// replaces it (``WorkerRuntime/onUnhealthy``).
+public struct WorkerUnhealthy: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public init(_ reason: String) { self.reason = reason }
+
+    public var description: String { "the worker is unhealthy: \(reason)" }
 }
 
 /// What a running handler can tell the runtime.

@@ -40,7 +40,7 @@ final class TaskMonitor<Item: Sendable>: @unchecked Sendable {
             entries[key] = Entry(item: item, deadline: deadline, lastHeard: Date())
             if thread == nil {
                 let thread = Thread { [weak self] in
-                    Thread.current.name = "task-monitor"  // named from inside, see TaskThreadPool
+                    nameThisThread("task-monitor")
                     while let self {
                         self.check(now: Date())
                         Thread.sleep(forTimeInterval: 0.25)

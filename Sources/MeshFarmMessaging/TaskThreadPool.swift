@@ -35,9 +35,7 @@ package final class TaskThreadPool: @unchecked Sendable {
             let slot = Slot()
             idle.append(slot)
             let thread = Thread { [self] in
-                // Named from inside: a name given before `start()` does not
-                // reach the OS thread (perf and gdb show the dispatch default).
-                Thread.current.name = "\(name)-\(index)"
+                nameThisThread("\(name)-\(index)")
                 serve(slot)
             }
             thread.stackSize = stackSize
@@ -76,4 +74,24 @@ package final class TaskThreadPool: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Names the calling thread for the OS (what `perf`, `gdb` and `top -H`
+/// show; at most 15 bytes), through `/proc/thread-self/comm`. Called from
+/// inside the thread: Foundation's `Thread.name` reaches the OS thread only
+/// when the creating thread has already recorded the new thread's handle,
+/// a race a thread that starts at once can lose (it then keeps the name it
+/// inherited from its creator, often a dispatch queue's).
+package func nameThisThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array(name.utf8.prefix(15))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+}
+
+/// The calling thread's OS name.
+package func currentThreadName() -> String {
+    (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?
+        .trimmingCharacters(in: .newlines) ?? ""
 }

@@ -107,7 +107,9 @@ public struct WorkerConfiguration: Sendable {
 /// - a running task silent for the heartbeat interval gets a heartbeat
 ///   (a `progress` event), so it is seen alive;
 /// - ``shutdown()`` cancels the consumer, lets in-flight tasks finish for
-///   the grace period and requeues the rest.
+///   the grace period and hands the rest back (``handBack(_:_:reason:)``);
+/// - a handler that throws ``WorkerUnhealthy`` hands its task back, and the
+///   worker stops taking tasks and reports itself (``onUnhealthy``).
 public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sendable {
     public typealias Envelope = TaskEnvelope<Payload>
     public typealias Event = TaskEvent<Result>
@@ -120,7 +122,12 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     /// after its time limit (the task has failed and is settled already).
     /// Default: log and `exit(75)`: only a new process frees the thread.
     let onStuck: @Sendable (Envelope) -> Void
-    private let state = Mutex(WorkerState())
+    /// Called once when a handler reports the worker broken
+    /// (``WorkerUnhealthy``), after consuming stopped. Default: log, let
+    /// the other tasks finish within the shutdown grace, and `exit(70)`, so
+    /// that the orchestrator starts a healthy replacement.
+    let onUnhealthy: (@Sendable (String) -> Void)?
+    private let state = Mutex(WorkerState<Envelope>())
     /// One dedicated thread per concurrency slot: prefetch = concurrency, so
     /// a delivery always finds a free thread.
     private let threads: TaskThreadPool
@@ -129,7 +136,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     public init(
         transport: any MessageTransport, configuration: WorkerConfiguration,
         handlers: [String: any TaskHandler<Payload, Result>], logger: Logger = Logger(label: "meshfarm.worker"),
-        onStuck: (@Sendable (Envelope) -> Void)? = nil
+        onStuck: (@Sendable (Envelope) -> Void)? = nil, onUnhealthy: (@Sendable (String) -> Void)? = nil
     ) {
         self.transport = transport
         self.configuration = configuration
@@ -144,8 +151,12 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
                 exit(75)
             }
         monitor = TaskMonitor(heartbeatInterval: configuration.heartbeatInterval)
+        self.onUnhealthy = onUnhealthy
         monitor.setHandler { [weak self] event in self?.monitored(event) }
     }
+
+    /// Why the worker stepped aside, once a handler reported it broken.
+    public var unhealthyReason: String? { state.withLock { $0.unhealthy } }
 
     /// Tasks currently running.
     public var inFlight: Int { state.withLock { $0.inFlight } }
@@ -204,13 +215,14 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         await consumer?.cancel()
         let deadline = Date().addingTimeInterval(configuration.shutdownGrace)
         while inFlight > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        let abandoned = state.withLock { s -> [Delivery] in
+        let abandoned = state.withLock { s -> [(delivery: Delivery, task: Envelope)] in
             s.abandoning = true
+            defer { s.running = [:] }
             return Array(s.running.values)
         }
-        for delivery in abandoned {
-            logger.warning("requeueing a task still running at shutdown")
-            try? await delivery.requeue()
+        for (delivery, task) in abandoned {
+            logger.warning("handing back a task still running at shutdown", metadata: ["task": "\(task.taskID)"])
+            await handBack(delivery, task, reason: "the worker shut down before the task finished")
         }
         state.withLock { $0.end() }
     }
@@ -231,7 +243,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         let key = state.withLock {
             $0.inFlight += 1
             $0.nextKey += 1
-            $0.running[$0.nextKey] = delivery
+            $0.running[$0.nextKey] = (delivery, task)
             return $0.nextKey
         }
         let deliveryCount = delivery.message.deliveryCount
@@ -282,7 +294,8 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         case .failure(let failure):
             event = Event(
                 kind: .failed, task: task, worker: configuration.workerName,
-                failure: .init(message: failure.message, retryable: failure.retryable), deliveryCount: deliveryCount,
+                failure: .init(message: failure.message, retryable: failure.retryable, handedBack: failure.handedBack),
+                deliveryCount: deliveryCount,
                 seconds: seconds)
             log.warning("failed", metadata: ["error": "\(failure.message)", "retryable": "\(failure.retryable)"])
         }
@@ -339,8 +352,52 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             return .success(try handler.run(task, context: context))
         } catch let failure as TaskFailure {
             return .failure(failure)
+        } catch let unhealthy as WorkerUnhealthy {
+            becameUnhealthy(unhealthy.reason)
+            return .failure(TaskFailure(unhealthy.description, retryable: true, handedBack: true))
         } catch {
             return .failure(.retryable("\(error)"))
+        }
+    }
+
+    /// Stops taking tasks (once) and tells ``onUnhealthy``.
+    private func becameUnhealthy(_ reason: String) {
+        let consumer = state.withLock { s -> MessageConsumer?? in
+            guard s.unhealthy == nil else { return .none }
+            s.unhealthy = reason
+            return .some(s.consumer)
+        }
+        guard case .some(let consumer) = consumer else { return }
+        Task {
+            await consumer?.cancel()
+            if let onUnhealthy { return onUnhealthy(reason) }
+            logger.critical(
+                "the worker is unhealthy; exiting once its other tasks are settled", metadata: ["reason": "\(reason)"])
+            await shutdown()
+            exit(70)
+        }
+    }
+
+    /// Settles a task that is not done without counting it against the
+    /// task: a `failed` event marked `handedBack` (the coordinator publishes
+    /// the task again at once, as a new attempt that is not a retry), then
+    /// the ack. A requeue would count toward the quorum queue's delivery
+    /// limit, which is kept for workers that vanish mid-task; it is the
+    /// fallback only when the event cannot be published.
+    func handBack(_ delivery: Delivery, _ task: Envelope, reason: String) async {
+        let event = Event(
+            kind: .failed, task: task, worker: configuration.workerName,
+            failure: .init(message: reason, retryable: true, handedBack: true),
+            deliveryCount: delivery.message.deliveryCount)
+        guard let message = try? eventMessage(event) else {
+            try? await delivery.requeue()
+            return
+        }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            transport.publish(message, thenAck: delivery) { error in
+                if error != nil { delivery.settleInBackground(.requeue) }
+                done.resume()
+            }
         }
     }
 
@@ -361,7 +418,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     /// stuck grace): the handler never returned.
     private func timeLimitReached(_ key: Int, _ task: Envelope) {
         let delivery = state.withLock { s -> Delivery? in
-            guard let delivery = s.running.removeValue(forKey: key) else { return nil }
+            guard let delivery = s.running.removeValue(forKey: key)?.delivery else { return nil }
             s.timedOut.insert(key)
             return delivery
         }
@@ -404,13 +461,16 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
 }
 
 /// The runtime's mutable state (kept in a `Mutex`).
-struct WorkerState: ~Copyable {
+struct WorkerState<Envelope>: ~Copyable {
     var inFlight = 0
     var completed = 0
     var stopping = false
     var abandoning = false
     var consumer: MessageConsumer?
-    var running: [Int: Delivery] = [:]
+    /// Deliveries not yet settled, with their tasks.
+    var running: [Int: (delivery: Delivery, task: Envelope)] = [:]
+    /// Why the worker stepped aside (``WorkerUnhealthy``), once it has.
+    var unhealthy: String?
     /// Tasks failed at their time limit whose handlers have not returned.
     var timedOut: Set<Int> = []
     var nextKey = 0

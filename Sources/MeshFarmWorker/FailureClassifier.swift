@@ -1,3 +1,4 @@
+import Foundation
 import MeshFarmJobs
 import MeshFarmMesh
 import MeshFarmMessaging
@@ -9,6 +10,13 @@ import MeshFarmMessaging
 public protocol RetryClassified: Error, CustomStringConvertible {
     /// True for transient trouble (I/O, a device), false for bad content.
     var isRetryable: Bool { get }
+    /// True when the worker, not the task, is broken (a lost device): the
+    /// task is handed back and the worker steps aside (`WorkerUnhealthy`).
+    var breaksTheWorker: Bool { get }
+}
+
+extension RetryClassified {
+    public var breaksTheWorker: Bool { false }
 }
 
 /// How every handler, CPU or GPU, classes what went wrong: bad content is
@@ -17,6 +25,23 @@ public protocol RetryClassified: Error, CustomStringConvertible {
 /// Transient I/O (an artifact download, a missing importer program, a file
 /// that cannot be read right now) is worth a retry, as is anything unknown.
 public enum FailureClassifier {
+    /// The worker is broken, not the task: a lost device, or no space left
+    /// on its disk (`ENOSPC`, from a write of its own).
+    public static func unhealthy(_ error: any Error) -> WorkerUnhealthy? {
+        switch error {
+        case let unhealthy as WorkerUnhealthy: return unhealthy
+        case let known as any RetryClassified where known.breaksTheWorker: return WorkerUnhealthy(known.description)
+        default:
+            let ns = error as NSError
+            if (ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC))
+                || (ns.domain == NSCocoaErrorDomain && ns.code == CocoaError.fileWriteOutOfSpace.rawValue)
+            {
+                return WorkerUnhealthy("no space left on the worker's disk: \(error)")
+            }
+            return nil
+        }
+    }
+
     public static func classify(_ error: any Error) -> TaskFailure {
         switch error {
         case let failure as TaskFailure: failure

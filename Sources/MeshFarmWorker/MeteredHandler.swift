@@ -7,13 +7,16 @@ import Metrics
 /// classed by ``FailureClassifier`` (the one place that decides retryable
 /// or permanent), and its tasks are counted and timed for `/metrics`:
 /// `meshfarm_tasks_total{kind, outcome}` (`succeeded`, `failed_retryable`,
-/// `failed_permanent`) and `meshfarm_task_duration_seconds{kind}`.
+/// `failed_permanent`, `handed_back`: the worker is broken, see
+/// ``FailureClassifier/unhealthy(_:)``) and
+/// `meshfarm_task_duration_seconds{kind}`.
 public struct MeteredHandler: JobTaskHandler {
     let kind: String
     let inner: any JobTaskHandler
     let succeeded: Counter
     let failedRetryable: Counter
     let failedPermanent: Counter
+    let handedBack: Counter
     let duration: Metrics.Timer
 
     public init(kind: String, _ inner: any JobTaskHandler, factory: any MetricsFactory = MetricsSystem.factory) {
@@ -26,6 +29,7 @@ public struct MeteredHandler: JobTaskHandler {
         succeeded = counter("succeeded")
         failedRetryable = counter("failed_retryable")
         failedPermanent = counter("failed_permanent")
+        handedBack = counter("handed_back")
         duration = Metrics.Timer(
             label: "meshfarm_task_duration_seconds", dimensions: [("kind", kind)], preferredDisplayUnit: .seconds,
             factory: factory)
@@ -44,6 +48,10 @@ public struct MeteredHandler: JobTaskHandler {
             succeeded.increment()
             return result
         } catch {
+            if let unhealthy = FailureClassifier.unhealthy(error) {
+                handedBack.increment()
+                throw unhealthy
+            }
             let failure = FailureClassifier.classify(error)
             (failure.retryable ? failedRetryable : failedPermanent).increment()
             throw failure

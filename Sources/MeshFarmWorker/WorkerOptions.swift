@@ -26,7 +26,7 @@ public struct WorkerOptions: ParsableArguments {
     public var deliveryLimit: Int = Env.int("MESHFARM_DELIVERY_LIMIT", 5)
 
     @Option(
-        help: "Seconds in-flight tasks may finish after SIGTERM before they are requeued (MESHFARM_SHUTDOWN_GRACE).")
+        help: "Seconds in-flight tasks may finish after SIGTERM before they are handed back (MESHFARM_SHUTDOWN_GRACE).")
     public var shutdownGrace: Double = Env.double("MESHFARM_SHUTDOWN_GRACE", 3600)
 
     @Option(

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// A worker process: the runtime on a broker connection plus a small HTTP
 /// server for `/healthz`, `/readyz` and `/metrics`, stopped gracefully on
 /// SIGTERM (no new tasks; in-flight ones finish within the grace period or
-/// return to the queue).
+/// are handed back).
 public struct WorkerServer: Sendable {
     public struct Configuration: Sendable {
         public var brokerURL: String
@@ -62,7 +62,10 @@ public struct WorkerServer: Sendable {
                 brokerConsumerTimeout: configuration.brokerConsumerTimeout, shutdownGrace: configuration.shutdownGrace),
             handlers: handlers, logger: logger)
         let router = Router()
-        HealthRoutes.add(to: router) { transport.isConnected ? nil : "not connected to the broker" }
+        HealthRoutes.add(to: router) {
+            runtime.unhealthyReason.map { "unhealthy: \($0)" }
+                ?? (transport.isConnected ? nil : "not connected to the broker")
+        }
         let health = Application(
             router: router,
             configuration: .init(

@@ -15,8 +15,8 @@ struct GPUWorkerCommand: AsyncParsableCommand {
         abstract: "MeshFarm GPU worker: renders views with the Vulkan compute rasterizer.",
         discussion: """
             Every option also reads the environment variable its help names (the flag wins). \
-            SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then return to \
-            the queue. A task past --time-limit fails permanently with the reason. Ready only after a compute \
+            SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then are handed \
+            back to the coordinator. A task past --time-limit fails permanently with the reason. Ready only after a compute \
             self-test passed on the device.
             """)
 

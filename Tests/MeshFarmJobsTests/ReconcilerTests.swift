@@ -78,4 +78,14 @@ import Testing
         // Nothing to republish once the task left the broker.
         #expect(job.republishLost("j.analyze", now: t0) == nil)
     }
+
+    @Test func aTaskHandedBackByItsWorkerIsPublishedAgainNotRetried() {
+        var job = published()
+        _ = job.apply(event(.started, job), now: t0, policy: policy)
+        let actions = job.apply(
+            event(.failed, job, failure: .init(message: "shutting down", retryable: true, handedBack: true)), now: t0,
+            policy: policy)
+        #expect(actions == [.publish(taskID: "j.analyze", attempt: 2)])
+        #expect(job.task("j.analyze")?.republished == 1 && job.task("j.analyze")?.retryAttempts == 1)
+    }
 }

@@ -38,7 +38,7 @@ import Testing
         let name = Mutex<String?>(nil)
         let done = DispatchSemaphore(value: 0)
         pool.run {
-            name.withLock { $0 = Thread.current.name }
+            name.withLock { $0 = currentThreadName() }
             done.signal()
         }
         done.wait()

@@ -190,10 +190,8 @@ struct EventCollector {
         #expect(worker.completed == 1)
     }
 
-    @Test func shutdownRequeuesTasksPastTheGracePeriod() async throws {
-        let broker = InMemoryBroker()
-        let transport = await InMemoryTransport(broker: broker)
-        try await transport.declare(farm.topology)
+    @Test func shutdownHandsBackTasksPastTheGracePeriodWithoutARequeue() async throws {
+        let (transport, events) = try await farmWithEvents()
         let worker = runtime(
             transport,
             handlers: [
@@ -205,7 +203,38 @@ struct EventCollector {
         try await publishTask(transport, "l", kind: "long")
         while worker.inFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
         await worker.shutdown()
+        // Acknowledged with a hand-back, not requeued: a requeue would count
+        // toward the queue's delivery limit, kept for workers that vanish.
+        let back = try await events.next(1) { $0.kind == .failed }
+        #expect(back.first?.failure?.handedBack == true && back.first?.failure?.retryable == true)
+        #expect(back.first?.failure?.message == "the worker shut down before the task finished")
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
+        running.cancel()
+    }
+
+    @Test func anUnhealthyWorkerHandsItsTaskBackAndStopsTakingTasks() async throws {
+        let (transport, events) = try await farmWithEvents()
+        let reported = Expectation()
+        let worker = WorkerRuntime<JSONValue, JSONValue>(
+            transport: transport,
+            configuration: WorkerConfiguration(
+                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: 1, workerName: "sick"),
+            handlers: [
+                "render": JSONTaskHandler { _, _ in throw WorkerUnhealthy("Vulkan: device lost") },
+                "echo": JSONTaskHandler { task, _ in task.payload },
+            ],
+            onUnhealthy: { reported.fulfill($0) })
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "r", kind: "render")
+        let back = try await events.next(1) { $0.kind == .failed }
+        #expect(back.first?.failure?.handedBack == true)
+        #expect(await reported.wait(seconds: 5) == "Vulkan: device lost")
+        #expect(worker.unhealthyReason == "Vulkan: device lost")
+        // It takes nothing more: the next task waits for a healthy worker.
+        try await publishTask(transport, "e", kind: "echo")
+        try await Task.sleep(for: .milliseconds(300))
         #expect(try await transport.messageCount(queue: farm.cpuQueue) == 1)
+        await worker.shutdown()
         running.cancel()
     }
 }

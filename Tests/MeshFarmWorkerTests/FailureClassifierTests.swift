@@ -30,6 +30,15 @@ import Testing
         #expect(classify(Unknown()).retryable)
     }
 
+    @Test func aLostDeviceOrAFullDiskBreaksTheWorkerNotTheTask() {
+        #expect(FailureClassifier.unhealthy(VulkanError("queue submit", result: -4)) != nil)  // VK_ERROR_DEVICE_LOST
+        #expect(FailureClassifier.unhealthy(VulkanError("out of memory", result: -2)) == nil)
+        #expect(FailureClassifier.unhealthy(POSIXError(.ENOSPC)) != nil)
+        #expect(FailureClassifier.unhealthy(CocoaError(.fileWriteOutOfSpace)) != nil)
+        #expect(FailureClassifier.unhealthy(MeshError.emptyFile) == nil)
+        #expect(FailureClassifier.unhealthy(URLError(.timedOut)) == nil)
+    }
+
     @Test func aHandlersOwnVerdictStandsAndMessagesSayWhatHappened() {
         #expect(classify(TaskFailure.permanent("no such view")) == (false, "no such view"))
         let message = classify(MeshError.emptyFile).message

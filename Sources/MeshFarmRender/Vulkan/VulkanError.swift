@@ -13,6 +13,9 @@ public struct VulkanError: Error, CustomStringConvertible, Sendable {
         self.result = result
     }
 
+    /// `VK_ERROR_DEVICE_LOST`: the device is gone for this process.
+    public var isDeviceLost: Bool { result == VK_ERROR_DEVICE_LOST.rawValue }
+
     public var description: String {
         if let result { return "Vulkan: \(message) (\(Self.name(of: result)))" }
         return "Vulkan: \(message)"
