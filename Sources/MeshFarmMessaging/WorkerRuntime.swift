@@ -29,7 +29,7 @@ public struct WorkerConfiguration: Sendable {
     /// free its thread (``WorkerRuntime/onStuck``).
     public var stuckGrace: Double
     /// On shutdown, how long in-flight tasks may finish before they are
-    /// requeued.
+    /// handed back.
     public var shutdownGrace: Double
     /// Minimum seconds between two progress events of one task.
     public var progressInterval: Double
@@ -205,8 +205,8 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     }
 
     /// Graceful stop: no new deliveries; in-flight tasks get the grace period
-    /// to finish, after which their deliveries are requeued. Returns when
-    /// every delivery is settled.
+    /// to finish, after which they are handed back
+    /// (``handBack(_:_:reason:)``). Returns when every delivery is settled.
     public func shutdown() async {
         let consumer = state.withLock { s -> MessageConsumer? in
             s.stopping = true
@@ -273,7 +273,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
 
         // The delivery is this thread's to settle only if nothing else took
         // it: past its time limit the task failed and was settled already,
-        // and at shutdown its delivery may have been requeued. A result now
+        // and at shutdown it may have been handed back. A result now
         // would race those, so it is dropped. Claimed in one step, so the
         // delivery is settled exactly once.
         let claimed = state.withLock { s -> Bool in
