@@ -27,6 +27,8 @@ extension Coordinator {
         /// tasks not heard of since the loop started count from `since`.
         var heard: [TaskID: Date] = [:]
         var since = Date()
+        var lastReconcile = Date()
+        var lastEvent = Date()
         var storeHealth = StoreHealth()
         var storePause: Double = 0
         let storeErrors = Counter(label: "meshfarm_store_errors_total")
@@ -56,6 +58,8 @@ extension Coordinator {
             }
             await dispatch()
             since = Date()
+            lastReconcile = since
+            lastEvent = since
             timers.schedule(.reconcile, at: Date().addingTimeInterval(configuration.reconciler.interval))
         }
 
@@ -118,6 +122,11 @@ extension Coordinator {
                     await dispatch()
                     reply.resume(returning: Submitted(job: active[job.id] ?? job, replayed: false))
                 } catch {
+                    // Stored but not started (a failed write after the
+                    // insert): start it from the store shortly, so that a
+                    // job the store holds, and that a retry with the same
+                    // idempotency key finds, is not left behind.
+                    timers.schedule(.reload(job: job.id), at: Date().addingTimeInterval(5))
                     reply.resume(throwing: error)
                 }
 
@@ -156,6 +165,7 @@ extension Coordinator {
             case .reload(let jobID):
                 do {
                     guard var job = try await load(jobID), !job.status.isTerminal else { return }
+                    job.start(now: Date())  // as at a restart: marks ready what is runnable
                     try await commit(&job, [])
                 } catch {
                     timers.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
@@ -182,6 +192,27 @@ extension Coordinator {
         private mutating func reconcile() async {
             let now = Date()
             let reconciler = configuration.reconciler
+            // Silence is only evidence while this side hears the farm: after
+            // the loop stalled (a long store or broker wait), or while no
+            // event has arrived from any worker although tasks run (the
+            // broker or this connection is away), counting starts again.
+            let stalled = now.timeIntervalSince(lastReconcile) > 2 * reconciler.interval + 1
+            let deaf =
+                now.timeIntervalSince(lastEvent) > 2 * reconciler.interval
+                && active.values.contains { $0.tasks.contains { $0.state == .running } }
+            lastReconcile = now
+            if stalled || deaf {
+                since = now
+                heard = [:]
+                lastEvent = now
+                return
+            }
+            // A task first seen here (a job loaded again) counts from now.
+            for job in active.values {
+                for task in job.tasks where (task.state == .queued || task.state == .running) && task.published {
+                    if heard[task.id] == nil { heard[task.id] = now }
+                }
+            }
             var empty: Set<String> = []
             for pool in reconciler.poolsToInspect(active.values, heard: heard, since: since, now: now) {
                 let queue = configuration.farm.queue(forPool: pool)
@@ -211,7 +242,8 @@ extension Coordinator {
                 try? await delivery.ack()
                 return
             }
-            if let id = TaskID(event.taskID) { heard[id] = Date() }
+            lastEvent = Date()
+            if let id = TaskID(event.taskID) { heard[id] = lastEvent }
             do {
                 guard var job = try await load(event.jobID) else {
                     logger.warning(

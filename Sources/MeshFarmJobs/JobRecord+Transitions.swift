@@ -127,9 +127,12 @@ extension JobRecord {
             guard task.isWithBroker, event.attempt == task.attempt else { return [] }
             let failure =
                 event.failure ?? .init(message: "the worker reported a failure without details", retryable: true)
-            if failure.handedBack == true {
+            if failure.handedBack == true, !status.isTerminal, task.republished < policy.maxAttempts {
                 // Not the task's failure: its worker shut down or stepped
                 // aside. Again at once, as a new attempt that is not a retry.
+                // Bounded: a task that breaks every worker it lands on (a
+                // mesh that loses the device) is, past the retry policy's
+                // count, handled as the retryable failure it then is.
                 tasks[i] = task
                 let action = republishLost(task.id, now: now)
                 task = tasks[i]  // what the deferred write-back stores

@@ -208,6 +208,13 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     /// to finish, after which they are handed back
     /// (``handBack(_:_:reason:)``). Returns when every delivery is settled.
     public func shutdown() async {
+        await drain()
+        state.withLock { $0.end() }
+    }
+
+    /// Stops deliveries, gives in-flight tasks the grace period, hands back
+    /// the rest.
+    private func drain() async {
         let consumer = state.withLock { s -> MessageConsumer? in
             s.stopping = true
             return s.consumer
@@ -224,7 +231,6 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             logger.warning("handing back a task still running at shutdown", metadata: ["task": "\(task.taskID)"])
             await handBack(delivery, task, reason: "the worker shut down before the task finished")
         }
-        state.withLock { $0.end() }
     }
 
     // MARK: - One delivery, on a task thread
@@ -365,6 +371,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         let consumer = state.withLock { s -> MessageConsumer?? in
             guard s.unhealthy == nil else { return .none }
             s.unhealthy = reason
+            s.stopping = true  // the consumer's end is ours, not the end of run()
             return .some(s.consumer)
         }
         guard case .some(let consumer) = consumer else { return }
@@ -373,8 +380,8 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             if let onUnhealthy { return onUnhealthy(reason) }
             logger.critical(
                 "the worker is unhealthy; exiting once its other tasks are settled", metadata: ["reason": "\(reason)"])
-            await shutdown()
-            exit(70)
+            await drain()
+            exit(70)  // before run() returns: the process must not look like a clean stop
         }
     }
 
@@ -393,13 +400,26 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             try? await delivery.requeue()
             return
         }
+        // Bounded: with the broker away the publish would wait for it, and
+        // a shutdown would hang until SIGKILL. Past the bound the delivery
+        // is left to the connection's close, which returns it to the queue.
+        let waiter = ResumeOnce()
+        let transport = self.transport
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            waiter.set(done)
             transport.publish(message, thenAck: delivery) { error in
                 if error != nil { delivery.settleInBackground(.requeue) }
-                done.resume()
+                waiter.resume()
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(Self.handBackBound))
+                waiter.resume()
             }
         }
     }
+
+    /// Seconds a hand-back waits for its event to be confirmed.
+    static var handBackBound: Double { 5 }
 
     /// What the monitor reports about a running task.
     private func monitored(_ event: TaskMonitor<Envelope>.Event) {
@@ -503,4 +523,13 @@ final class ProgressThrottle: @unchecked Sendable {
             return true
         }
     }
+}
+
+/// A continuation resumed by whichever of several callers comes first.
+final class ResumeOnce: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<Void, Never>) { self.continuation.withLock { $0 = continuation } }
+
+    func resume() { continuation.withLock { $0.take() }?.resume() }
 }

@@ -31,9 +31,9 @@ public struct SubmitAPI: Sendable {
     let artifacts: DiskArtifactStore
     let limits: Limits
     /// What does not work right now (the broker, the job store). The
-    /// service stays ready meanwhile: uploads and the artifact API work
-    /// without either, and jobs are stored and published once the broker
-    /// is back, so `/readyz` answers 200 and lists them.
+    /// service stays ready meanwhile, as uploads and the artifact API work
+    /// without either, so `/readyz` answers 200 and lists them. Creating
+    /// and cancelling jobs waits for the broker (without a bound so far).
     let degraded: @Sendable () async -> [String]
     let fileIO = FileIO()
 

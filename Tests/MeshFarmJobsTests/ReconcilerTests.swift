@@ -87,5 +87,20 @@ import Testing
             policy: policy)
         #expect(actions == [.publish(taskID: "j.analyze", attempt: 2)])
         #expect(job.task("j.analyze")?.republished == 1 && job.task("j.analyze")?.retryAttempts == 1)
+        // A task that breaks every worker it lands on is not handed around
+        // forever: past the policy's count a hand-back is a retryable
+        // failure, and the retries run out.
+        let handBack = JobTaskEvent.Failure(message: "device lost", retryable: true, handedBack: true)
+        job.markPublished("j.analyze", attempt: 2)
+        _ = job.apply(event(.failed, job, failure: handBack), now: t0, policy: policy)
+        #expect(job.task("j.analyze")?.republished == 2 && job.task("j.analyze")?.state == .queued)
+        job.markPublished("j.analyze", attempt: 3)
+        _ = job.apply(event(.failed, job, failure: handBack), now: t0, policy: policy)
+        #expect(job.task("j.analyze")?.state == .retrying)
+        job.retryDue("j.analyze", now: t0)
+        _ = job.dispatch("j.analyze")
+        job.markPublished("j.analyze", attempt: 4)
+        _ = job.apply(event(.failed, job, failure: handBack), now: t0, policy: policy)
+        #expect(job.task("j.analyze")?.state == .failed && job.status == .failed)
     }
 }

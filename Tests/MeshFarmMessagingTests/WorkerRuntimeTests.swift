@@ -224,12 +224,19 @@ struct EventCollector {
                 "echo": JSONTaskHandler { task, _ in task.payload },
             ],
             onUnhealthy: { reported.fulfill($0) })
-        let running = Task { try await worker.run() }
+        let ended = Expectation()
+        let running = Task {
+            try await worker.run()
+            ended.fulfill("ended")
+        }
         try await publishTask(transport, "r", kind: "render")
         let back = try await events.next(1) { $0.kind == .failed }
         #expect(back.first?.failure?.handedBack == true)
         #expect(await reported.wait(seconds: 5) == "Vulkan: device lost")
         #expect(worker.unhealthyReason == "Vulkan: device lost")
+        // Stepping aside is not the end of run(): the worker's other tasks
+        // and its exit are the unhealthy path's to settle.
+        #expect(await ended.wait(seconds: 0.3) == nil)
         // It takes nothing more: the next task waits for a healthy worker.
         try await publishTask(transport, "e", kind: "echo")
         try await Task.sleep(for: .milliseconds(300))
