@@ -209,7 +209,7 @@ extension Coordinator {
             }
             // A task first seen here (a job loaded again) counts from now.
             for job in active.values {
-                for task in job.tasks where (task.state == .queued || task.state == .running) && task.published {
+                for task in job.tasks where task.isWithBroker && task.published {
                     if heard[task.id] == nil { heard[task.id] = now }
                 }
             }
@@ -230,7 +230,7 @@ extension Coordinator {
             // Forget tasks that left the broker.
             let withBroker = Set(
                 active.values.flatMap { job in
-                    job.tasks.filter { $0.state == .queued || $0.state == .running }.map(\.id)
+                    job.tasks.filter(\.isWithBroker).map(\.id)
                 })
             heard = heard.filter { withBroker.contains($0.key) }
         }

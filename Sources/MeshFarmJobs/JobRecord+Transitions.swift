@@ -230,5 +230,5 @@ extension TaskRecord {
     /// only then do a worker's `started`, `progress` and `failed` events for
     /// it mean anything. (A `ready` or `retrying` task keeps the number of
     /// its last, finished attempt until it is dispatched again.)
-    var isWithBroker: Bool { state == .queued || state == .running }
+    public var isWithBroker: Bool { state == .queued || state == .running }
 }

@@ -396,21 +396,13 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             kind: .failed, task: task, worker: configuration.workerName,
             failure: .init(message: reason, retryable: true, handedBack: true),
             deliveryCount: delivery.message.deliveryCount)
-        guard let message = try? eventMessage(event) else {
-            try? await delivery.requeue()
-            return
-        }
         // Bounded: with the broker away the publish would wait for it, and
         // a shutdown would hang until SIGKILL. Past the bound the delivery
         // is left to the connection's close, which returns it to the queue.
         let waiter = ResumeOnce()
-        let transport = self.transport
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             waiter.set(done)
-            transport.publish(message, thenAck: delivery) { error in
-                if error != nil { delivery.settleInBackground(.requeue) }
-                waiter.resume()
-            }
+            settle(delivery, with: event) { waiter.resume() }
             Task {
                 try? await Task.sleep(for: .seconds(Self.handBackBound))
                 waiter.resume()
@@ -455,16 +447,25 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             kind: .failed, task: task, worker: configuration.workerName,
             failure: .init(message: reason, retryable: false), deliveryCount: delivery.message.deliveryCount,
             seconds: configuration.timeLimit(for: task.kind))
+        settle(delivery, with: event) {}
+    }
+
+    /// Publishes `event` and acknowledges `delivery` once it is confirmed;
+    /// when it cannot be published, requeues the delivery instead (the task
+    /// must run again). `done` runs either way.
+    private func settle(_ delivery: Delivery, with event: Event, done: @escaping @Sendable () -> Void) {
         guard let message = try? eventMessage(event) else {
             delivery.settleInBackground(.requeue)
-            return
+            return done()
         }
         transport.publish(message, thenAck: delivery) { [logger] error in
             if let error {
                 logger.error(
-                    "could not publish a time-limit failure; requeueing the task", metadata: ["error": "\(error)"])
+                    "could not publish a task's \(event.kind.rawValue) event; requeueing the task",
+                    metadata: ["task": "\(event.taskID)", "error": "\(error)"])
                 delivery.settleInBackground(.requeue)
             }
+            done()
         }
     }
 
