@@ -124,7 +124,10 @@ extension ConnectionLoop {
                     arguments["x-overflow"] = .string("reject-publish")
                 }
             }
-            try connection.declareQueue(channel: channel, name: queue.name, durable: true, arguments: arguments)
+            if queue.transient { arguments["x-expires"] = .int(300_000) }
+            try connection.declareQueue(
+                channel: channel, name: queue.name, durable: !queue.transient, autoDelete: queue.transient,
+                arguments: arguments)
         }
         for binding in topology.bindings {
             try connection.bindQueue(

@@ -29,6 +29,11 @@ extension Coordinator {
         var since = Date()
         var lastReconcile = Date()
         var lastEvent = Date()
+        /// Finished (cancelled or failed) jobs that still have tasks with the
+        /// broker: announced to the workers, which stop those tasks, every
+        /// ``announceInterval`` until none is left.
+        var abandoning: Set<String> = []
+        var announcing = false
         var storeHealth = StoreHealth()
         var storePause: Double = 0
         let storeErrors = Counter(label: "meshfarm_store_errors_total")
@@ -57,6 +62,7 @@ extension Coordinator {
                 }
             }
             await dispatch()
+            await resumeAnnouncements()
             since = Date()
             lastReconcile = since
             lastEvent = since
@@ -171,6 +177,10 @@ extension Coordinator {
                     timers.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
                 }
 
+            case .announceCancellations:
+                announcing = false
+                await announceCancellations()
+
             case .reconcile:
                 await reconcile()
                 timers.schedule(.reconcile, at: Date().addingTimeInterval(configuration.reconciler.interval))
@@ -233,6 +243,49 @@ extension Coordinator {
                     job.tasks.filter(\.isWithBroker).map(\.id)
                 })
             heard = heard.filter { withBroker.contains($0.key) }
+        }
+
+        static var announceInterval: Double { 2 }
+
+        /// Tells every worker which finished jobs still have tasks with the
+        /// broker (queued, or running somewhere), and again shortly while
+        /// any do: a worker that missed a message, or that started since,
+        /// hears it within the interval. Each such task comes back as a
+        /// `cancelled` event (or its result), and the job drops out.
+        private mutating func announceCancellations() async {
+            for id in abandoning {
+                do {
+                    let job = try await store.job(id)
+                    if job?.tasks.contains(where: \.isWithBroker) != true { abandoning.remove(id) }
+                } catch {
+                    continue  // the store is away: keep announcing the job
+                }
+            }
+            guard !abandoning.isEmpty else { return }
+            do {
+                transport.publishInBackground(
+                    try ControlMessage(cancelledJobs: abandoning.sorted()).message(
+                        exchange: configuration.farm.controlExchange))
+            } catch {
+                logger.error("cannot encode a control message", metadata: ["error": "\(error)"])
+            }
+            guard !announcing else { return }
+            announcing = true
+            timers.schedule(.announceCancellations, at: Date().addingTimeInterval(Self.announceInterval))
+        }
+
+        /// After a restart: jobs that finished in the last day with tasks
+        /// still with the broker are announced again.
+        private mutating func resumeAnnouncements() async {
+            let recent = Date().addingTimeInterval(-86_400)
+            for status in [JobStatus.cancelled, .failed] {
+                guard let jobs = try? await store.jobs(status: status, limit: 500) else { continue }
+                for job in jobs
+                where (job.finishedAt ?? .distantPast) > recent && job.tasks.contains(where: \.isWithBroker) {
+                    abandoning.insert(job.id)
+                }
+            }
+            if !abandoning.isEmpty { await announceCancellations() }
         }
 
         private mutating func handleEvent(_ delivery: Delivery) async {
@@ -363,6 +416,9 @@ extension Coordinator {
             active[job.id] = job.status.isTerminal ? nil : job
             if job.status.isTerminal { stored[job.id] = nil }
             view.publishSnapshot(job)
+            if job.status.isTerminal, job.tasks.contains(where: \.isWithBroker), abandoning.insert(job.id).inserted {
+                await announceCancellations()
+            }
         }
 
         /// Writes what changed since the store's version; on failure the

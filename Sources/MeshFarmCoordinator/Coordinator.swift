@@ -7,8 +7,8 @@ import Synchronization
 
 /// Drives jobs through their task graphs: publishes a task when its
 /// dependencies have succeeded, applies worker events, retries with
-/// backoff, turns dead letters into failures, cancels, and resumes from the
-/// store after a restart.
+/// backoff, turns dead letters into failures, cancels (telling the workers
+/// to stop the job's tasks), and resumes from the store after a restart.
 ///
 /// Every change goes through one mailbox processed by one loop, each
 /// command completing (store write, publications) before the next starts:
@@ -52,6 +52,9 @@ public final class Coordinator: Sendable {
         case republish(job: String, task: TaskID, attempt: Int, tries: Int)
         /// Look for lost tasks (``Reconciler``).
         case reconcile
+        /// Tell the workers again which finished jobs still have tasks with
+        /// the broker (``ControlMessage``).
+        case announceCancellations
     }
 
     public let configuration: Configuration

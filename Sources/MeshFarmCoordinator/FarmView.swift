@@ -58,6 +58,8 @@ final class FarmView: Sendable {
             case .succeeded, .failed:
                 worker.tasksFinished += 1
                 if worker.currentTask == event.taskID { worker.currentTask = nil }
+            case .cancelled:
+                if worker.currentTask == event.taskID { worker.currentTask = nil }
             case .progress: break
             }
             $0.workers[event.worker] = worker

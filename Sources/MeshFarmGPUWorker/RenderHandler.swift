@@ -43,7 +43,7 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
         let options = RenderOptions(ssaa: payload.ssaa, depth: payload.depth, normals: payload.normals)
         var views: [RenderedViewResult] = []
         for offset in 0..<payload.viewCount {
-            if context.isCancelled { throw TaskFailure.permanent("stopped at the time limit") }
+            try context.stopIfCancelled()
             let index = payload.firstView + offset
             let camera = rig.camera(index, bounds: bounds)
             let view = try renderer.render(gpuMesh, camera: camera, options: options)

@@ -159,6 +159,24 @@ extension JobRecord {
             return finish(
                 .failed, error: "\(task.task.kind.rawValue) task \(task.id) failed\(attempts): \(failure.message)",
                 now: now)
+
+        case .cancelled:
+            // The worker abandoned or skipped the attempt because the job
+            // was cancelled. A job that is not finished never asked for
+            // that (a stale id): the attempt is handed back.
+            guard task.isWithBroker, event.attempt == task.attempt else { return [] }
+            guard status.isTerminal else {
+                tasks[i] = task
+                let action = republishLost(task.id, now: now)
+                task = tasks[i]
+                return action.map { [$0] } ?? []
+            }
+            task.state = .cancelled
+            task.worker = event.worker
+            task.finishedAt = event.at
+            task.progress = nil
+            task.stage = nil
+            return []
         }
     }
 
@@ -180,8 +198,10 @@ extension JobRecord {
         return finish(.failed, error: "\(tasks[i].task.kind.rawValue) task \(taskID) failed: \(reason)", now: now)
     }
 
-    /// Stops scheduling: pending and retrying tasks are cancelled; tasks
-    /// already with a worker finish, and their results are recorded.
+    /// Stops scheduling: pending and retrying tasks are cancelled. Tasks
+    /// with the broker are stopped by their workers, told over the control
+    /// exchange (``ControlMessage``): each comes back as a `cancelled`
+    /// event; a result that arrives first is still recorded.
     public mutating func cancel(now: Date, reason: String = "cancelled by request") -> [JobAction] {
         guard !status.isTerminal else { return [] }
         return finish(.cancelled, error: reason, now: now)

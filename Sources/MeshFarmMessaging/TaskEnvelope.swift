@@ -79,6 +79,9 @@ public struct TaskEnvelope<Payload: TaskContent>: Sendable, Equatable, Codable {
 public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
         case started, progress, succeeded, failed
+        /// The worker abandoned this attempt, or skipped it, because its
+        /// job was cancelled (``ControlMessage``).
+        case cancelled
     }
 
     /// Why a task failed, and whether trying again could help.

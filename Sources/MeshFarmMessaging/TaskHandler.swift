@@ -73,9 +73,17 @@ public struct TaskContext: Sendable {
     /// a `progress` event (rate-limited, never blocks the handler).
     public func progress(_ fraction: Double, stage: String? = nil) { reportProgress(fraction, stage) }
 
-    /// True once the task has failed at its time limit (the failure is
-    /// reported already): a handler that can stop early should; whatever
-    /// it returns is dropped. A worker shutting down does not cancel its
-    /// tasks: they get the shutdown grace to finish.
+    /// True once the task is settled without its handler: it failed at its
+    /// time limit, or its job was cancelled (reported already). A handler
+    /// that can stop early should; whatever it returns is dropped. A
+    /// worker shutting down does not cancel its tasks: they get the
+    /// shutdown grace to finish.
     public var isCancelled: Bool { cancelled() }
+
+    /// Throws once ``isCancelled``: a handler calls it between steps.
+    public func stopIfCancelled() throws {
+        if cancelled() {
+            throw TaskFailure.permanent("the task was stopped: past its time limit, or its job cancelled")
+        }
+    }
 }

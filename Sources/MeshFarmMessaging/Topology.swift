@@ -20,12 +20,22 @@ public struct Topology: Sendable, Equatable {
         public var deliveryLimit: Int?
         /// Exchange receiving this queue's dead letters.
         public var deadLetterExchange: String?
+        /// A worker's own queue (its control queue): classic, not durable,
+        /// deleted once its consumer is gone (auto-delete) or, never
+        /// consumed, after five minutes. Not exclusive: after a dropped
+        /// connection the broker may not yet have noticed, and an exclusive
+        /// queue would refuse the new connection (405 RESOURCE_LOCKED).
+        public var transient: Bool
 
-        public init(name: String, quorum: Bool, deliveryLimit: Int? = nil, deadLetterExchange: String? = nil) {
+        public init(
+            name: String, quorum: Bool, deliveryLimit: Int? = nil, deadLetterExchange: String? = nil,
+            transient: Bool = false
+        ) {
             self.name = name
-            self.quorum = quorum
+            self.quorum = quorum && !transient
             self.deliveryLimit = deliveryLimit
             self.deadLetterExchange = deadLetterExchange
+            self.transient = transient
         }
     }
 
@@ -67,6 +77,9 @@ public struct FarmTopology: Sendable, Equatable {
     public var tasksExchange: String { "\(prefix).tasks" }
     public var eventsExchange: String { "\(prefix).events" }
     public var deadExchange: String { "\(prefix).dead" }
+    /// Fanout from the coordinator to every worker (``ControlMessage``);
+    /// each worker binds its own transient queue.
+    public var controlExchange: String { "\(prefix).control" }
     public var cpuQueue: String { "\(prefix).cpu" }
     public var gpuQueue: String { "\(prefix).gpu" }
     public var coordinatorQueue: String { "\(prefix).coordinator" }
@@ -75,7 +88,8 @@ public struct FarmTopology: Sendable, Equatable {
     /// The queue consumed by a worker pool (`cpu`, `gpu`).
     public func queue(forPool pool: String) -> String { "\(prefix).\(pool)" }
 
-    /// Topic exchanges for tasks and events; a fanout dead-letter exchange;
+    /// Topic exchanges for tasks and events; fanout exchanges for dead
+    /// letters and for control messages to the workers;
     /// quorum task queues with a delivery limit, dead-lettered at least once
     /// (which needs `x-overflow: reject-publish`); the coordinator's event
     /// queue; the dead-letter queue the coordinator also reads.
@@ -83,7 +97,7 @@ public struct FarmTopology: Sendable, Equatable {
         Topology(
             exchanges: [
                 .init(name: tasksExchange, type: "topic"), .init(name: eventsExchange, type: "topic"),
-                .init(name: deadExchange, type: "fanout"),
+                .init(name: deadExchange, type: "fanout"), .init(name: controlExchange, type: "fanout"),
             ],
             queues: [
                 .init(name: cpuQueue, quorum: true, deliveryLimit: deliveryLimit, deadLetterExchange: deadExchange),

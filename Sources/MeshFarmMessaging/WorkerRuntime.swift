@@ -8,6 +8,10 @@ public struct WorkerConfiguration: Sendable {
     public var queue: String
     /// Exchange receiving task events.
     public var eventsExchange: String
+    /// The coordinator's control exchange (``ControlMessage``), nil for
+    /// none: the worker binds a private queue to it and abandons the tasks
+    /// of cancelled jobs.
+    public var controlExchange: String?
     /// Tasks run at once; also the broker prefetch, so a busy worker is
     /// never handed more than it can start.
     public var concurrency: Int
@@ -38,7 +42,7 @@ public struct WorkerConfiguration: Sendable {
     public var heartbeatInterval: Double
 
     public init(
-        queue: String, eventsExchange: String, concurrency: Int = 1,
+        queue: String, eventsExchange: String, controlExchange: String? = nil, concurrency: Int = 1,
         workerName: String = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)",
         timeLimits: [String: Double] = [:], defaultTimeLimit: Double = 4 * 3600,
         brokerConsumerTimeout: Double? = 3 * 3600, stuckGrace: Double = 60, shutdownGrace: Double = 30,
@@ -46,6 +50,7 @@ public struct WorkerConfiguration: Sendable {
     ) {
         self.queue = queue
         self.eventsExchange = eventsExchange
+        self.controlExchange = controlExchange
         self.concurrency = max(1, concurrency)
         self.workerName = workerName
         self.timeLimits = timeLimits
@@ -106,6 +111,10 @@ public struct WorkerConfiguration: Sendable {
 ///   ends the process (``onStuck``);
 /// - a running task silent for the heartbeat interval gets a heartbeat
 ///   (a `progress` event), so it is seen alive;
+/// - the tasks of a job the coordinator says is cancelled (the control
+///   exchange, ``ControlMessage``) are abandoned when running (a
+///   `cancelled` event, the ack, and `isCancelled` for the handler, whose
+///   result is dropped) and skipped when delivered later;
 /// - ``shutdown()`` cancels the consumer, lets in-flight tasks finish for
 ///   the grace period and hands the rest back (``handBack(_:_:reason:)``);
 /// - a handler that throws ``WorkerUnhealthy`` hands its task back, and the
@@ -183,6 +192,10 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             if over { return ended.resume() }
             Task {
                 do {
+                    if let exchange = configuration.controlExchange {
+                        let control = try await listenForControl(exchange)
+                        state.withLock { $0.control = control }
+                    }
                     let consumer = try await transport.consume(
                         queue: configuration.queue, prefetch: configuration.concurrency,
                         onDelivery: { [self] delivery in threads.run { self.execute(delivery) } },
@@ -193,7 +206,10 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
                         s.consumer = consumer
                         return s.stopping
                     }
-                    if stopNow { await consumer.cancel() }
+                    if stopNow {
+                        await consumer.cancel()
+                        await state.withLock { $0.control }?.cancel()
+                    }
                     logger.info(
                         "consuming",
                         metadata: ["queue": "\(configuration.queue)", "concurrency": "\(configuration.concurrency)"])
@@ -215,11 +231,12 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     /// Stops deliveries, gives in-flight tasks the grace period, hands back
     /// the rest.
     private func drain() async {
-        let consumer = state.withLock { s -> MessageConsumer? in
+        let (consumer, control) = state.withLock { s -> (MessageConsumer?, MessageConsumer?) in
             s.stopping = true
-            return s.consumer
+            return (s.consumer, s.control)
         }
         await consumer?.cancel()
+        await control?.cancel()
         let deadline = Date().addingTimeInterval(configuration.shutdownGrace)
         while inFlight > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         let abandoned = state.withLock { s -> [(delivery: Delivery, task: Envelope)] in
@@ -246,13 +263,25 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             delivery.settleInBackground(.reject)
             return
         }
-        let key = state.withLock {
-            $0.inFlight += 1
-            $0.nextKey += 1
-            $0.running[$0.nextKey] = (delivery, task)
-            return $0.nextKey
+        // Checked in the step that makes the task visible to `heard(_:)`, so
+        // a cancellation is never missed between the two.
+        let key = state.withLock { s -> Int? in
+            if s.cancelledJobs.contains(task.jobID) { return nil }
+            s.inFlight += 1
+            s.nextKey += 1
+            s.running[s.nextKey] = (delivery, task)
+            return s.nextKey
         }
         let deliveryCount = delivery.message.deliveryCount
+        guard let key else {
+            logger.info("skipping a task: its job was cancelled", metadata: ["task": "\(task.taskID)"])
+            settle(
+                delivery,
+                with: Event(
+                    kind: .cancelled, task: task, worker: configuration.workerName, deliveryCount: deliveryCount)
+            ) {}
+            return
+        }
         var log = logger
         log.handler.metadata.merge(
             [
@@ -279,11 +308,12 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
 
         // The delivery is this thread's to settle only if nothing else took
         // it: past its time limit the task failed and was settled already,
-        // and at shutdown it may have been handed back. A result now
+        // a cancelled job's task was abandoned, and at shutdown it may have
+        // been handed back. A result now
         // would race those, so it is dropped. Claimed in one step, so the
         // delivery is settled exactly once.
         let claimed = state.withLock { s -> Bool in
-            if s.timedOut.remove(key) != nil || s.abandoning { return false }
+            if s.abandoned.removeValue(forKey: key) != nil || s.abandoning { return false }
             return s.running.removeValue(forKey: key) != nil
         }
         guard claimed else {
@@ -353,7 +383,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
                         kind: .progress, task: task, worker: configuration.workerName, progress: fraction, stage: stage
                     ))
             },
-            cancelled: { [self] in state.withLock { $0.timedOut.contains(key) } })
+            cancelled: { [self] in state.withLock { $0.abandoned[key] != nil } })
         do {
             return .success(try handler.run(task, context: context))
         } catch let failure as TaskFailure {
@@ -431,11 +461,11 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     private func timeLimitReached(_ key: Int, _ task: Envelope) {
         let delivery = state.withLock { s -> Delivery? in
             guard let delivery = s.running.removeValue(forKey: key)?.delivery else { return nil }
-            s.timedOut.insert(key)
+            s.abandoned[key] = .timeLimit
             return delivery
         }
         guard let delivery else {
-            if state.withLock({ $0.timedOut.contains(key) }) { onStuck(task) }
+            if state.withLock({ $0.abandoned[key] == .timeLimit }) { onStuck(task) }
             return
         }
         monitor.rearm(key, deadline: Date().addingTimeInterval(configuration.stuckGrace))
@@ -448,6 +478,53 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             failure: .init(message: reason, retryable: false), deliveryCount: delivery.message.deliveryCount,
             seconds: configuration.timeLimit(for: task.kind))
         settle(delivery, with: event) {}
+    }
+
+    /// Binds a private queue of this worker to the coordinator's control
+    /// exchange and listens. Declared like the rest of the topology, so
+    /// the transport declares it again after a reconnect.
+    private func listenForControl(_ exchange: String) async throws -> MessageConsumer {
+        let queue = "\(exchange).\(configuration.workerName).\(RandomID.make().prefix(8))"
+        try await transport.declare(
+            Topology(
+                exchanges: [.init(name: exchange, type: "fanout")],
+                queues: [.init(name: queue, quorum: false, transient: true)],
+                bindings: [.init(queue: queue, exchange: exchange, pattern: "#")]))
+        return try await transport.consume(
+            queue: queue, prefetch: 16,
+            onDelivery: { [self] delivery in
+                delivery.settleInBackground(.ack)
+                do { heard(try ControlMessage.decode(delivery.message.body)) } catch {
+                    logger.error("ignoring an unreadable control message", metadata: ["error": "\(error)"])
+                }
+            }, onEnd: {})
+    }
+
+    /// A control message: remembers the cancelled jobs and abandons their
+    /// running tasks: a `cancelled` event, then the ack; the handler sees
+    /// `isCancelled`, and what it returns is dropped. The handler's thread
+    /// stays taken until it returns, so handlers look at `isCancelled`
+    /// between steps (and the importer kills its child).
+    func heard(_ control: ControlMessage) {
+        let abandoned = state.withLock { s -> [(key: Int, delivery: Delivery, task: Envelope)] in
+            s.cancelledJobs.heard(control.cancelledJobs, now: Date())
+            let hit = s.running.filter { s.cancelledJobs.contains($0.value.task.jobID) }
+            for key in hit.keys {
+                s.running[key] = nil
+                s.abandoned[key] = .jobCancelled
+            }
+            return hit.map { ($0.key, $0.value.delivery, $0.value.task) }
+        }
+        for (key, delivery, task) in abandoned {
+            monitor.stop(key)  // no more heartbeats, no time limit: it is settled
+            logger.info("abandoning a running task: its job was cancelled", metadata: ["task": "\(task.taskID)"])
+            settle(
+                delivery,
+                with: Event(
+                    kind: .cancelled, task: task, worker: configuration.workerName,
+                    deliveryCount: delivery.message.deliveryCount)
+            ) {}
+        }
     }
 
     /// Publishes `event` and acknowledges `delivery` once it is confirmed;
@@ -488,12 +565,18 @@ struct WorkerState<Envelope>: ~Copyable {
     var stopping = false
     var abandoning = false
     var consumer: MessageConsumer?
+    /// The consumer of this worker's control queue.
+    var control: MessageConsumer?
+    /// Jobs the coordinator says are cancelled.
+    var cancelledJobs = CancelledJobs()
     /// Deliveries not yet settled, with their tasks.
     var running: [Int: (delivery: Delivery, task: Envelope)] = [:]
     /// Why the worker stepped aside (``WorkerUnhealthy``), once it has.
     var unhealthy: String?
-    /// Tasks failed at their time limit whose handlers have not returned.
-    var timedOut: Set<Int> = []
+    /// Tasks settled by someone else than their handler (failed at the
+    /// time limit, or abandoned with their cancelled job) whose handlers
+    /// have not returned: they see `isCancelled`.
+    var abandoned: [Int: Abandonment] = [:]
     var nextKey = 0
     /// `run()` waiting for the end.
     var ended: CheckedContinuation<Void, Error>?
@@ -506,6 +589,15 @@ struct WorkerState<Envelope>: ~Copyable {
         if let error { ended?.resume(throwing: error) } else { ended?.resume() }
         ended = nil
     }
+}
+
+/// Why a running task was settled behind its handler's back.
+enum Abandonment: Equatable {
+    /// Failed at its time limit: a handler that never returns ends the
+    /// process (``WorkerRuntime/onStuck``).
+    case timeLimit
+    /// Its job was cancelled: the handler finishes in its own time.
+    case jobCancelled
 }
 
 /// Lets one progress event through per interval.

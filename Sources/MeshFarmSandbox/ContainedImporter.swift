@@ -33,9 +33,14 @@ public struct ContainedImporter: ModelLoading {
         try load(path: path, artifact: nil)
     }
 
+    /// Imports `path`, killing the child as soon as `stop` returns true.
+    public func load(path: String, stop: @escaping @Sendable () -> Bool) throws -> ImportedModel {
+        try load(path: path, artifact: nil, stop: stop)
+    }
+
     /// Imports `path`; when `artifact` is given, the mesh artifact the child
     /// wrote is moved there (a caller that stores it saves re-encoding).
-    public func load(path: String, artifact: URL?) throws -> ImportedModel {
+    public func load(path: String, artifact: URL?, stop: @Sendable () -> Bool = { false }) throws -> ImportedModel {
         let scratch = containment.scratchDirectory.appendingPathComponent("meshfarm-import-\(UUID().uuidString)")
         do {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -51,7 +56,8 @@ public struct ContainedImporter: ModelLoading {
             containment.executable, path, "--artifact", meshFile.path, "--report", reportFile.path, "--scratch",
             scratch.path, "--limits", limitsJSON,
         ]
-        let exit = try run(arguments, stdout: scratch.appendingPathComponent("stdout.log"), stderr: stderrFile)
+        let exit = try run(
+            arguments, stdout: scratch.appendingPathComponent("stdout.log"), stderr: stderrFile, stop: stop)
         let report = (try? Data(contentsOf: reportFile)).flatMap {
             try? JSONDecoder().decode(ImportChildReport.self, from: $0)
         }
@@ -95,8 +101,9 @@ public struct ContainedImporter: ModelLoading {
         "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=67108864"
 
     /// Starts the child with the limits, waits for it (killing it at the
-    /// wall-clock deadline) and reports how it ended.
-    func run(_ arguments: [String], stdout: URL, stderr: URL) throws -> ChildExit {
+    /// wall-clock deadline, or when `stop` says so) and reports how it
+    /// ended.
+    func run(_ arguments: [String], stdout: URL, stderr: URL, stop: () -> Bool = { false }) throws -> ChildExit {
         var childLimits = meshfarm_child_limits(
             address_space_bytes: UInt64(containment.memoryBytes), cpu_seconds: UInt64(containment.cpuSeconds),
             // Big enough for any artifact within the triangle limit and any unpacked archive.
@@ -133,6 +140,11 @@ public struct ContainedImporter: ModelLoading {
             if done == pid { break }
             if done < 0 { throw ContainedImportError.protocolBroken("waiting for it failed: errno \(errno)") }
             peak = max(peak, Self.addressSpacePeak(pid))
+            if stop() {
+                kill(pid, SIGKILL)
+                _ = meshfarm_wait(pid, 0, &waitStatus, &usage)
+                throw ContainedImportError.stopped
+            }
             if DispatchTime.now().uptimeNanoseconds >= deadline {
                 kill(pid, SIGKILL)
                 killed = true

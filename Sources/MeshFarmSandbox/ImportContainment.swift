@@ -90,12 +90,15 @@ public enum ContainedImportError: Error, Sendable, CustomStringConvertible {
     case noImporter(String)
     case cannotStart(String)
     case protocolBroken(String)
+    /// The caller gave up (its task was abandoned); the child was killed.
+    case stopped
 
     public var description: String {
         switch self {
         case .noImporter(let reason): "no importer: \(reason)"
         case .cannotStart(let reason): "cannot start the importer: \(reason)"
         case .protocolBroken(let reason): "the importer misbehaved: \(reason)"
+        case .stopped: "the import was stopped: its task was abandoned"
         }
     }
 }

@@ -32,8 +32,10 @@ public struct AnalyzeHandler: JobTaskHandler {
         guard case .analyze(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
         context.progress(0, stage: "downloading")
         let file = try artifacts.fetch(payload.model)
+        try context.stopIfCancelled()
         context.progress(0.2, stage: "importing")
-        let model = try importer.load(path: file.path)
+        let model = try importer.load(path: file.path) { context.isCancelled }
+        try context.stopIfCancelled()
         context.progress(0.6, stage: "analyzing")
         let analysis = MeshAnalysis(model: model)
         let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
@@ -56,8 +58,10 @@ public struct ReduceHandler: JobTaskHandler {
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         guard case .reduce(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
         let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
+        try context.stopIfCancelled()
         context.progress(0.1, stage: "reducing to \(payload.ratio)")
         let result = try Simplifier().simplify(mesh, to: .ratio(payload.ratio))
+        try context.stopIfCancelled()
         context.progress(0.9, stage: "storing")
         return .reduce(
             ReduceResult(
@@ -75,7 +79,10 @@ public struct FinalizeHandler: JobTaskHandler {
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         guard case .finalize(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
         let rows = try payload.rows.map { row in
-            try row.map { try PNGCodec.read(path: try artifacts.fetch($0).path) }
+            try row.map {
+                try context.stopIfCancelled()
+                return try PNGCodec.read(path: try artifacts.fetch($0).path)
+            }
         }
         context.progress(0.5, stage: "composing")
         let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize)

@@ -56,7 +56,8 @@ public struct WorkerServer: Sendable {
             transport: transport,
             configuration: WorkerConfiguration(
                 queue: configuration.farm.queue(forPool: configuration.pool),
-                eventsExchange: configuration.farm.eventsExchange, concurrency: configuration.concurrency,
+                eventsExchange: configuration.farm.eventsExchange,
+                controlExchange: configuration.farm.controlExchange, concurrency: configuration.concurrency,
                 workerName: configuration.name, timeLimits: configuration.timeLimits,
                 defaultTimeLimit: configuration.defaultTimeLimit,
                 brokerConsumerTimeout: configuration.brokerConsumerTimeout, shutdownGrace: configuration.shutdownGrace),

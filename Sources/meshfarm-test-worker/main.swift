@@ -45,6 +45,13 @@ let handlers: [String: any TaskHandler<JSONValue, JSONValue>] = [
         context.progress(1)
         return .object(["worker": .string(name), "x": .number(Double(x % 1000))])
     },
+    "wait": JSONTaskHandler { task, context in
+        // Waits the given seconds, or until the task is abandoned.
+        let seconds = task.payload["seconds"].flatMap { if case .number(let s) = $0 { s } else { nil } } ?? 1
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end, !context.isCancelled { Thread.sleep(forTimeInterval: 0.02) }
+        return .object(["worker": .string(name), "stopped": .bool(context.isCancelled)])
+    },
     "echo": JSONTaskHandler { task, _ in task.payload },
     "crash": JSONTaskHandler { _, _ in
         kill(getpid(), SIGKILL)
@@ -62,6 +69,7 @@ let runtime = WorkerRuntime(
     transport: transport,
     configuration: WorkerConfiguration(
         queue: farm.queue(forPool: options["pool"] ?? "cpu"), eventsExchange: farm.eventsExchange,
+        controlExchange: farm.controlExchange,
         concurrency: Int(options["concurrency"] ?? "") ?? 1, workerName: name,
         defaultTimeLimit: Double(options["time-limit"] ?? "") ?? 4 * 3600,
         brokerConsumerTimeout: Double(options["broker-consumer-timeout"] ?? "") ?? 3 * 3600, shutdownGrace: 5),

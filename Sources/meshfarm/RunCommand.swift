@@ -108,13 +108,15 @@ final class LocalFarm: Sendable {
         let cpu = WorkerRuntime(
             transport: await InMemoryTransport(broker: broker),
             configuration: WorkerConfiguration(
-                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: cpuConcurrency,
+                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, controlExchange: farm.controlExchange,
+                concurrency: cpuConcurrency,
                 workerName: "local-cpu"),
             handlers: CPUTaskHandlers.make(artifacts: access, importer: importer), logger: logger)
         let gpu = WorkerRuntime(
             transport: await InMemoryTransport(broker: broker),
             configuration: WorkerConfiguration(
-                queue: farm.gpuQueue, eventsExchange: farm.eventsExchange, concurrency: 1, workerName: "local-gpu"),
+                queue: farm.gpuQueue, eventsExchange: farm.eventsExchange, controlExchange: farm.controlExchange,
+                concurrency: 1, workerName: "local-gpu"),
             handlers: RenderHandler.handlers(artifacts: access, renderer: renderer), logger: logger)
         for worker in [cpu, gpu] { Task { try await worker.run() } }
         return LocalFarm(artifacts: artifacts, coordinator: coordinator, workers: [cpu, gpu], scratch: scratch)

@@ -29,8 +29,10 @@ final class FarmFixture: @unchecked Sendable {
         }
     }
 
-    func publishTask(_ id: String, kind: String, payload: JSONValue = .null, pool: String = "cpu") async throws {
-        let task = JSONTask(taskID: id, attempt: 1, kind: kind, pool: pool, jobID: "job", payload: payload)
+    func publishTask(
+        _ id: String, kind: String, payload: JSONValue = .null, pool: String = "cpu", jobID: String = "job"
+    ) async throws {
+        let task = JSONTask(taskID: id, attempt: 1, kind: kind, pool: pool, jobID: jobID, payload: payload)
         try await publisher.publish(
             OutgoingMessage(
                 exchange: farm.tasksExchange, routingKey: task.routingKey,
@@ -65,7 +67,8 @@ final class FarmFixture: @unchecked Sendable {
         let runtime = WorkerRuntime<JSONValue, JSONValue>(
             transport: transport,
             configuration: WorkerConfiguration(
-                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: concurrency, workerName: name,
+                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, controlExchange: farm.controlExchange,
+                concurrency: concurrency, workerName: name,
                 defaultTimeLimit: timeLimit, brokerConsumerTimeout: brokerConsumerTimeout, shutdownGrace: 1),
             handlers: handlers)
         return (transport, runtime)

@@ -33,6 +33,32 @@ import Testing
         await fixture.close()
     }
 
+    @Test func aCancelledJobsTasksStopOverTheControlExchange() async throws {
+        let fixture = try await FarmFixture()
+        let worker = try fixture.spawnWorker(name: "w")
+        try await fixture.publishTask("long", kind: "wait", payload: seconds(60), jobID: "doomed")
+        #expect(await fixture.wait(timeout: 20) { $0.contains { $0.taskID == "long" && $0.kind == .started } })
+        let sent = Date()
+        try await fixture.publisher.publish(
+            try ControlMessage(cancelledJobs: ["doomed"]).message(exchange: fixture.farm.controlExchange))
+        #expect(await fixture.wait(timeout: 10) { $0.contains { $0.taskID == "long" && $0.kind == .cancelled } })
+        #expect(Date().timeIntervalSince(sent) < 5)
+        // One slot: the next job's task runs only if the abandoned one freed
+        // it; a task of the cancelled job delivered now never starts.
+        try await fixture.publishTask("later", kind: "wait", payload: seconds(60), jobID: "doomed")
+        try await fixture.publishTask("other", kind: "echo", payload: .number(1), jobID: "alive")
+        #expect(
+            await fixture.wait(timeout: 20) { events in
+                events.contains { $0.taskID == "later" && $0.kind == .cancelled }
+                    && events.contains { $0.taskID == "other" && $0.kind == .succeeded }
+            })
+        #expect(!fixture.allEvents.contains { $0.taskID == "later" && $0.kind == .started })
+        #expect(!fixture.allEvents.contains { $0.taskID == "long" && $0.kind == .succeeded })
+        #expect(try await fixture.publisher.messageCount(queue: fixture.farm.cpuQueue) == 0)
+        worker.terminate()
+        await fixture.close()
+    }
+
     @Test func killedWorkerTaskIsRedeliveredAndCompletesOnce() async throws {
         let fixture = try await FarmFixture()
         let first = try fixture.spawnWorker(name: "doomed")

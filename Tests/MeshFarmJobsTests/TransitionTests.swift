@@ -178,6 +178,29 @@ import Testing
         #expect(job.cancel(now: t0) == [])
     }
 
+    @Test func aCancelledEventEndsATaskOfACancelledJobAndHandsBackOneOfALiveJob() {
+        var job = newJob()
+        job.start(now: t0)
+        _ = dispatchAll(&job)
+        job.markPublished("j.analyze", attempt: 1)
+        #expect(job.apply(event(.started, job, "j.analyze"), now: t0, policy: policy) == [])
+        // Not cancelled: a stale control message made the worker drop the
+        // task; it is published again, not counted as a retry.
+        #expect(
+            job.apply(event(.cancelled, job, "j.analyze"), now: t0, policy: policy) == [
+                .publish(taskID: "j.analyze", attempt: 2)
+            ])
+        #expect(job.task("j.analyze")?.retryAttempts == 1 && job.task("j.analyze")?.republished == 1)
+        _ = job.cancel(now: t0)
+        #expect(job.task("j.analyze")?.isWithBroker == true)
+        // An older attempt's event changes nothing; the current one ends the task.
+        #expect(job.apply(event(.cancelled, job, "j.analyze", attempt: 1), now: t0, policy: policy) == [])
+        #expect(job.task("j.analyze")?.state == .queued)
+        #expect(job.apply(event(.cancelled, job, "j.analyze"), now: t0, policy: policy) == [])
+        #expect(job.task("j.analyze")?.state == .cancelled && job.task("j.analyze")?.isWithBroker == false)
+        #expect(job.status == .cancelled)
+    }
+
     @Test func restartSeesUnpublishedTasks() {
         var job = newJob()
         job.start(now: t0)

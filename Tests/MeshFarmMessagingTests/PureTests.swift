@@ -14,6 +14,23 @@ import Testing
 }
 
 @Suite struct BackoffTests {
+    @Test func cancelledJobsAreForgottenOnlyWhenNoLongerRepeated() throws {
+        let t0 = Date(timeIntervalSince1970: 1_000)
+        var jobs = CancelledJobs(memory: 60)
+        jobs.heard(["a", "b"], now: t0)
+        jobs.heard(["a"], now: t0 + 50)
+        #expect(jobs.contains("a") && jobs.contains("b"))
+        jobs.heard([], now: t0 + 70)  // b not repeated for 70 s
+        #expect(jobs.contains("a") && !jobs.contains("b"))
+        jobs.heard([], now: t0 + 111)
+        #expect(jobs.count == 0)
+        let message = ControlMessage(cancelledJobs: ["a"])
+        #expect(try ControlMessage.decode(try message.message(exchange: "x").body) == message)
+        #expect(throws: MessagingError.unsupportedVersion(2)) {
+            try ControlMessage.decode(Data(#"{"version":2,"cancelledJobs":[]}"#.utf8))
+        }
+    }
+
     @Test func kubernetesLikeRetrySchedule() {
         let backoff = Backoff(initial: 10, maximum: 360)
         #expect((1...7).map { backoff.baseDelay(retry: $0) } == [10, 20, 40, 80, 160, 320, 360])

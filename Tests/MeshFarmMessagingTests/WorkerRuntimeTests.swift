@@ -1,5 +1,6 @@
 import Foundation
 import MeshFarmMessaging
+import Synchronization
 import Testing
 
 /// Collects the events a worker publishes.
@@ -27,10 +28,11 @@ struct EventCollector {
 @Suite struct WorkerRuntimeTests {
     let farm = FarmTopology(prefix: "w", deliveryLimit: 3)
 
-    func publishTask(_ transport: any MessageTransport, _ id: String, kind: String, payload: JSONValue = .null)
-        async throws
-    {
-        let task = JSONTask(taskID: id, attempt: 1, kind: kind, pool: "cpu", jobID: "job", payload: payload)
+    func publishTask(
+        _ transport: any MessageTransport, _ id: String, kind: String, payload: JSONValue = .null,
+        jobID: String = "job"
+    ) async throws {
+        let task = JSONTask(taskID: id, attempt: 1, kind: kind, pool: "cpu", jobID: jobID, payload: payload)
         try await transport.publish(
             OutgoingMessage(
                 exchange: farm.tasksExchange, routingKey: task.routingKey,
@@ -46,7 +48,8 @@ struct EventCollector {
         WorkerRuntime<JSONValue, JSONValue>(
             transport: transport,
             configuration: WorkerConfiguration(
-                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, concurrency: 2, workerName: "test",
+                queue: farm.cpuQueue, eventsExchange: farm.eventsExchange, controlExchange: farm.controlExchange,
+                concurrency: 2, workerName: "test",
                 defaultTimeLimit: timeLimit, stuckGrace: stuckGrace, shutdownGrace: 0.2, progressInterval: 0,
                 heartbeatInterval: heartbeatInterval),
             handlers: handlers, onStuck: onStuck)
@@ -113,6 +116,46 @@ struct EventCollector {
         while worker.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
         #expect(worker.completed == 0)
+        await worker.shutdown()
+        running.cancel()
+    }
+
+    @Test func aCancelledJobsTasksAreAbandonedWhenRunningAndSkippedWhenDelivered() async throws {
+        let (transport, events) = try await farmWithEvents()
+        let stopped = Expectation()
+        let ran = Mutex<[String]>([])
+        let worker = runtime(
+            transport,
+            handlers: [
+                "block": JSONTaskHandler { task, context in
+                    ran.withLock { $0.append(task.taskID) }
+                    let end = Date().addingTimeInterval(20)
+                    while !context.isCancelled, Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+                    stopped.fulfill(context.isCancelled ? "asked to stop" : "never asked")
+                    return .string("dropped")
+                },
+                "echo": JSONTaskHandler { task, _ in task.payload },
+            ], onStuck: { _ in Issue.record("a cancelled task is not a stuck one") })
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "a", kind: "block", jobID: "doomed")
+        _ = try await events.next(1) { $0.kind == .started }
+        try await transport.publish(
+            try ControlMessage(cancelledJobs: ["doomed"]).message(exchange: farm.controlExchange))
+        let abandoned = try await events.next(1) { $0.kind != .progress }
+        #expect(abandoned.map(\.kind) == [.cancelled] && abandoned.first?.taskID == "a")
+        #expect(await stopped.wait(seconds: 5) == "asked to stop")
+        // Delivered after the cancellation: skipped, its handler never
+        // called; another job's task runs.
+        try await publishTask(transport, "b", kind: "block", jobID: "doomed")
+        try await publishTask(transport, "c", kind: "echo", payload: .number(7), jobID: "other")
+        let rest = try await events.next(2) {
+            ($0.kind == .cancelled && $0.taskID == "b") || ($0.kind == .succeeded && $0.taskID == "c")
+        }
+        #expect(rest.count == 2)
+        #expect(ran.withLock { $0 } == ["a"])
+        while worker.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
+        #expect(worker.completed == 1)
         await worker.shutdown()
         running.cancel()
     }

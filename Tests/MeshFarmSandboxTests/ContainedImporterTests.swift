@@ -82,6 +82,18 @@ import Testing
         #expect(elapsed >= 1.5 && elapsed < 5, "\(elapsed)")
     }
 
+    @Test func anAbandonedImportKillsItsChildAtOnce() throws {
+        let path = try file("abandoned.obj", "MESHFARM-TEST hang\n")
+        let start = Date()
+        #expect(throws: ContainedImportError.self) {
+            try ContainedImporter(containment: containment(wall: 30)).load(path: path) {
+                Date().timeIntervalSince(start) > 0.3
+            }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed >= 0.3 && elapsed < 3, "\(elapsed)")
+    }
+
     @Test func spinningHitsTheCPULimit() throws {
         let path = try file("spin.obj", "MESHFARM-TEST spin\n")
         #expect(failure(path, containment(cpu: 1, wall: 30)) as? MeshError == .importCPUExceeded(seconds: 1))

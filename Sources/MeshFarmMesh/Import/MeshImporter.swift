@@ -31,6 +31,18 @@ public protocol ModelLoading: Sendable {
     /// Imports the model at `path`; blocking. A ``MeshError`` says the file
     /// is at fault; any other error, that the loader could not do its work.
     func load(path: String) throws -> ImportedModel
+    /// The same, giving up early once `stop` returns true (the task was
+    /// abandoned); what it throws then does not matter.
+    func load(path: String, stop: @escaping @Sendable () -> Bool) throws -> ImportedModel
+}
+
+extension ModelLoading {
+    /// A loader that cannot stop midway finishes, then gives up.
+    public func load(path: String, stop: @escaping @Sendable () -> Bool) throws -> ImportedModel {
+        let model = try load(path: path)
+        if stop() { throw CancellationError() }
+        return model
+    }
 }
 
 /// Imports model files, in this process, with format detection from

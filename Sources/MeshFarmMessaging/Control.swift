@@ -1,0 +1,56 @@
+import Foundation
+
+/// What the coordinator tells every worker, over the control exchange
+/// (fanout: each worker binds a private queue of its own).
+///
+/// Today one thing: which jobs are cancelled while some of their tasks may
+/// still be queued or running. The coordinator sends it when a job is
+/// cancelled and again every few seconds while such tasks remain, so a
+/// worker that was away, or that started since, learns it too; a worker
+/// abandons the running tasks of those jobs and skips their queued ones.
+public struct ControlMessage: Sendable, Equatable, Codable {
+    public var version: Int
+    /// Cancelled jobs whose tasks may still reach a worker.
+    public var cancelledJobs: [String]
+
+    public init(cancelledJobs: [String]) {
+        version = 1
+        self.cancelledJobs = cancelledJobs
+    }
+
+    /// Decodes a control message, checking its version.
+    public static func decode(_ data: Data) throws -> ControlMessage {
+        let message = try MessageCoding.decoder().decode(ControlMessage.self, from: data)
+        guard message.version == 1 else { throw MessagingError.unsupportedVersion(message.version) }
+        return message
+    }
+
+    /// Transient and not mandatory: with no worker bound, nobody needs it,
+    /// and the coordinator repeats it while it matters.
+    public func message(exchange: String) throws -> OutgoingMessage {
+        OutgoingMessage(
+            exchange: exchange, routingKey: "cancelled-jobs", body: try MessageCoding.encode(self), persistent: false,
+            mandatory: false)
+    }
+}
+
+/// A worker's memory of cancelled jobs: ids heard in ``ControlMessage``s,
+/// each forgotten once it has not been repeated for `memory` seconds (the
+/// coordinator repeats an id while its job still has tasks with the
+/// broker, so only ids that no longer matter are forgotten).
+public struct CancelledJobs: Sendable, Equatable {
+    public var memory: Double
+    private var lastHeard: [String: Date] = [:]
+
+    public init(memory: Double = 600) { self.memory = memory }
+
+    /// Records the ids of a control message; forgets stale ones.
+    public mutating func heard(_ ids: [String], now: Date) {
+        lastHeard = lastHeard.filter { now.timeIntervalSince($0.value) < memory }
+        for id in ids { lastHeard[id] = now }
+    }
+
+    public func contains(_ jobID: String) -> Bool { lastHeard[jobID] != nil }
+
+    public var count: Int { lastHeard.count }
+}
