@@ -168,7 +168,7 @@ let package = Package(
             name: "MeshFarmFarmTests",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",
-                "MeshFarmTestSupport",
+                "MeshFarmTestSupport", "MeshFarmAMQP", "MeshFarmMessaging",
             ]),
         .testTarget(
             name: "MeshFarmServiceTests",
@@ -182,7 +182,8 @@ let package = Package(
             name: "MeshFarmWorkerTests",
             dependencies: [
                 "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmRender", "MeshFarmMesh", "MeshFarmMessaging",
-                "MeshFarmJobs", "MeshFarmAPI", "MeshFarmArtifacts", .product(name: "Prometheus", package: "swift-prometheus"),
+                "MeshFarmJobs", "MeshFarmAPI", "MeshFarmArtifacts", "MeshFarmTestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]),
     ],

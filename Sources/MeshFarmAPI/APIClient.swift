@@ -97,9 +97,10 @@ public struct APIClient: Sendable {
     }
 
     /// Creates a job under a fresh idempotency key, sending the request
-    /// again with the same key while the service cannot be reached (up to
-    /// `attempts` times, backing off 0.5 s doubling to 8 s): a request
-    /// whose response was lost never creates a second job.
+    /// again with the same key while the service cannot be reached or
+    /// answers 503 (not ready to take jobs; up to `attempts` times, backing
+    /// off 0.5 s doubling to 8 s): a request whose response was lost never
+    /// creates a second job.
     public func createJobRetrying(_ body: CreateJobRequest, attempts: Int = 6) async throws -> JobView {
         let key = "meshfarm-\(UUID().uuidString)"
         let backoff = Backoff(initial: 0.5, maximum: 8, jitter: true)
@@ -107,7 +108,7 @@ public struct APIClient: Sendable {
         while true {
             do {
                 return try await createJob(body, idempotencyKey: key)
-            } catch let error as APIError where error.status == 0 && attempt < attempts {
+            } catch let error as APIError where (error.status == 0 || error.status == 503) && attempt < attempts {
                 try await Task.sleep(for: .seconds(backoff.delay(retry: attempt)))
                 attempt += 1
             }

@@ -9,18 +9,23 @@ public struct APIFailure: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    /// Seconds after which the request may be sent again (`Retry-After`).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public static func badRequest(_ message: String) -> APIFailure { APIFailure(.badRequest, "bad-request", message) }
     public static func notFound(_ message: String) -> APIFailure { APIFailure(.notFound, "not-found", message) }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        try JSONResponse.make(ErrorBody(code: code, message: message), status: status)
+        var response = try JSONResponse.make(ErrorBody(code: code, message: message), status: status)
+        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
+        return response
     }
 }
 

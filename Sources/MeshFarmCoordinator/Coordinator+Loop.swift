@@ -4,6 +4,7 @@ import MeshFarmArtifacts
 import MeshFarmJobs
 import MeshFarmMessaging
 import Metrics
+import Synchronization
 
 extension Coordinator {
     /// The command loop's state: active jobs, touched by the loop only.
@@ -102,7 +103,11 @@ extension Coordinator {
 
         private mutating func perform(_ command: Coordinator.Command) async {
             switch command {
-            case .submit(var job, let claim, let reply):
+            case .submit(var job, let claim, let ticket, let reply):
+                guard ticket.take() else {
+                    logger.info("dropping a submission its caller gave up on", metadata: ["job": "\(job.id)"])
+                    return
+                }
                 do {
                     let now = Date()
                     if let claim, let earlier = try await store.idempotencyRecord(claim.key, now: now) {
@@ -185,6 +190,9 @@ extension Coordinator {
                 await reconcile()
                 timers.schedule(.reconcile, at: Date().addingTimeInterval(configuration.reconciler.interval))
 
+            case .published(let jobID, let taskID, let attempt, let tries, let error):
+                await published(jobID, taskID, attempt, tries: tries, error: error)
+
             case .republish(let jobID, let taskID, let attempt, let tries):
                 guard var job = try? await load(jobID), !job.status.isTerminal,
                     let task = job.task(taskID), task.attempt == attempt, task.state == .queued, !task.published
@@ -225,8 +233,7 @@ extension Coordinator {
             }
             var empty: Set<String> = []
             for pool in reconciler.poolsToInspect(active.values, heard: heard, since: since, now: now) {
-                let queue = configuration.farm.queue(forPool: pool)
-                if let count = try? await transport.messageCount(queue: queue), count == 0 { empty.insert(pool) }
+                if await depth(of: configuration.farm.queue(forPool: pool)) == 0 { empty.insert(pool) }
             }
             for lost in reconciler.lostTasks(active.values, heard: heard, since: since, emptyQueues: empty, now: now) {
                 guard var job = active[lost.job], let action = job.republishLost(lost.task, now: now) else { continue }
@@ -435,44 +442,84 @@ extension Coordinator {
             }
         }
 
-        /// Publishes one attempt with a confirm and records it. A refused
-        /// publish (a nack while a quorum queue elects a leader, a queue being
-        /// re-declared) is retried with backoff; after five tries the task
-        /// and its job fail with the reason.
+        /// Publishes one attempt without waiting for the broker: its confirm
+        /// (or refusal) comes back as a `published` command. Until then the
+        /// task is queued and unpublished in the store, so a restart
+        /// publishes it again; while the broker is away the transport holds
+        /// the message and sends it once it is back. The loop never waits,
+        /// so submissions, cancels and events go on meanwhile.
         private mutating func publish(_ job: inout JobRecord, _ taskID: TaskID, _ attempt: Int, tries: Int) async {
             let farm = configuration.farm
             guard let planned = job.task(taskID)?.task else { return }
+            let message: OutgoingMessage
             do {
                 let envelope = JobTask(
                     taskID: taskID.description, attempt: attempt, kind: planned.kind.rawValue, pool: planned.pool,
                     jobID: job.id, payload: try job.payload(for: taskID), traceID: job.traceID)
-                try await transport.publish(
-                    OutgoingMessage(
-                        exchange: farm.tasksExchange, routingKey: envelope.routingKey,
-                        body: try MessageCoding.encode(envelope), messageID: envelope.messageID))
-                job.markPublished(taskID, attempt: attempt)
-                heard[taskID] = Date()
-            } catch let error as PayloadError {
-                logger.error("cannot build a task payload", metadata: ["task": "\(taskID)", "error": "\(error)"])
-                _ = job.deadLettered(taskID, attempt: attempt, reason: "internal error: \(error)", now: Date())
+                message = OutgoingMessage(
+                    exchange: farm.tasksExchange, routingKey: envelope.routingKey,
+                    body: try MessageCoding.encode(envelope), messageID: envelope.messageID)
             } catch {
-                guard tries < 5 else {
-                    logger.error("giving up publishing a task", metadata: ["task": "\(taskID)", "error": "\(error)"])
-                    _ = job.deadLettered(
-                        taskID, attempt: attempt, reason: "could not be published: \(error)", now: Date())
-                    await saveBestEffort(job)
-                    return
-                }
-                let delay = Backoff(initial: 1, maximum: 30).delay(retry: tries + 1)
-                logger.warning(
-                    "publishing a task failed; retrying",
-                    metadata: ["task": "\(taskID)", "error": "\(error)", "in": "\(delay)s"])
-                timers.schedule(
-                    .republish(job: job.id, task: taskID, attempt: attempt, tries: tries + 1),
-                    at: Date().addingTimeInterval(delay))
+                logger.error("cannot build a task message", metadata: ["task": "\(taskID)", "error": "\(error)"])
+                _ = job.deadLettered(taskID, attempt: attempt, reason: "internal error: \(error)", now: Date())
+                await saveBestEffort(job)
                 return
             }
-            await saveBestEffort(job)
+            let (timers, jobID) = (self.timers, job.id)
+            transport.publish(message, thenAck: nil) { error in
+                timers.now(
+                    .published(job: jobID, task: taskID, attempt: attempt, tries: tries, error: error.map { "\($0)" }))
+            }
+        }
+
+        /// The broker's answer to a publication. Confirmed: recorded. Refused
+        /// (a nack while a quorum queue elects a leader, a queue being
+        /// re-declared): published again with backoff; after five tries the
+        /// task and its job fail with the reason.
+        private mutating func published(_ jobID: String, _ taskID: TaskID, _ attempt: Int, tries: Int, error: String?)
+            async
+        {
+            guard var job = try? await load(jobID), !job.status.isTerminal, let task = job.task(taskID),
+                task.attempt == attempt, task.state == .queued || task.state == .running, !task.published
+            else { return }
+            guard let error else {
+                job.markPublished(taskID, attempt: attempt)
+                heard[taskID] = Date()
+                await saveBestEffort(job)
+                active[job.id] = job
+                view.publishSnapshot(job)
+                return
+            }
+            guard tries < 5 else {
+                logger.error("giving up publishing a task", metadata: ["task": "\(taskID)", "error": "\(error)"])
+                let actions = job.deadLettered(
+                    taskID, attempt: attempt, reason: "could not be published: \(error)", now: Date())
+                do { try await commit(&job, actions) } catch {
+                    timers.schedule(.reload(job: jobID), at: Date().addingTimeInterval(5))
+                }
+                return
+            }
+            let delay = Backoff(initial: 1, maximum: 30).delay(retry: tries + 1)
+            logger.warning(
+                "publishing a task failed; retrying",
+                metadata: ["task": "\(taskID)", "error": "\(error)", "in": "\(delay)s"])
+            timers.schedule(
+                .republish(job: jobID, task: taskID, attempt: attempt, tries: tries + 1),
+                at: Date().addingTimeInterval(delay))
+        }
+
+        /// A queue's depth, or nil when the broker does not answer within
+        /// two seconds (it is away): the loop never waits for the broker.
+        private func depth(of queue: String) async -> Int? {
+            let transport = self.transport
+            return await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
+                let first = FirstAnswer(continuation)
+                Task { first.give(try? await transport.messageCount(queue: queue)) }
+                Task {
+                    try? await Task.sleep(for: .seconds(2))
+                    first.give(nil)
+                }
+            }
         }
 
         /// After a publication the broker holds the task whatever happens to
@@ -485,4 +532,13 @@ extension Coordinator {
             }
         }
     }
+}
+
+/// Resumes a continuation with the first value given; later ones are dropped.
+final class FirstAnswer<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Mutex(continuation) }
+
+    func give(_ value: Value) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }

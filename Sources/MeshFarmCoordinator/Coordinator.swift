@@ -26,22 +26,29 @@ public final class Coordinator: Sendable {
         public var eventPrefetch: Int
         /// When a task the broker should hold is taken as lost.
         public var reconciler: Reconciler
+        /// Seconds a submission waits for the loop to take it (nil: no
+        /// bound). The loop never waits for the broker, so only a
+        /// coordinator that has not started (its broker unreachable at
+        /// start-up) or a stalled store keeps it longer; the caller then
+        /// gets ``CoordinatorUnavailable`` and nothing is created.
+        public var submitWait: Double?
 
         public init(
             farm: FarmTopology = FarmTopology(), retryPolicy: RetryPolicy = RetryPolicy(),
             dispatchPolicy: DispatchPolicy = DispatchPolicy(), eventPrefetch: Int = 64,
-            reconciler: Reconciler = Reconciler()
+            reconciler: Reconciler = Reconciler(), submitWait: Double? = 10
         ) {
             self.farm = farm
             self.retryPolicy = retryPolicy
             self.dispatchPolicy = dispatchPolicy
             self.eventPrefetch = eventPrefetch
             self.reconciler = reconciler
+            self.submitWait = submitWait
         }
     }
 
     enum Command: Sendable {
-        case submit(JobRecord, IdempotencyClaim?, CheckedContinuation<Submitted, Error>)
+        case submit(JobRecord, IdempotencyClaim?, Ticket, CheckedContinuation<Submitted, Error>)
         case cancel(String, CheckedContinuation<JobRecord?, Error>)
         case event(Delivery)
         case deadLetter(Delivery)
@@ -50,6 +57,8 @@ public final class Coordinator: Sendable {
         case reload(job: String)
         /// Publishing failed; try again (`tries` so far).
         case republish(job: String, task: TaskID, attempt: Int, tries: Int)
+        /// The broker confirmed (error nil) or refused a task's publication.
+        case published(job: String, task: TaskID, attempt: Int, tries: Int, error: String?)
         /// Look for lost tasks (``Reconciler``).
         case reconcile
         /// Tell the workers again which finished jobs still have tasks with
@@ -134,9 +143,20 @@ public final class Coordinator: Sendable {
     /// key created a job in the last 24 hours: then that job, when the
     /// request is the same, or ``IdempotencyConflict`` when it is not.
     /// Submissions run one at a time in the loop, so two with one key never
-    /// both create.
+    /// both create. Throws ``CoordinatorUnavailable`` when the loop has not
+    /// taken the submission within ``Configuration/submitWait``; the loop
+    /// then drops it when it gets there, so nothing is created.
     public func submit(_ job: JobRecord, idempotency: IdempotencyClaim?) async throws -> Submitted {
-        try await withCheckedThrowingContinuation { post.yield(.submit(job, idempotency, $0)) }
+        let ticket = Ticket()
+        let wait = configuration.submitWait
+        return try await withCheckedThrowingContinuation { continuation in
+            post.yield(.submit(job, idempotency, ticket, continuation))
+            guard let wait else { return }
+            Task {
+                try? await Task.sleep(for: .seconds(wait))
+                if ticket.abandon() { continuation.resume(throwing: CoordinatorUnavailable(seconds: wait)) }
+            }
+        }
     }
 
     /// Cancels a job; nil when there is no such job.
@@ -203,6 +223,9 @@ struct Timers: Sendable {
         schedule(.retryDue(job: job, task: task), at: date)
     }
 
+    /// Posts `command` now.
+    func now(_ command: Coordinator.Command) { post.yield(command) }
+
     /// Posts `command` at `date`.
     func schedule(_ command: Coordinator.Command, at date: Date) {
         let post = self.post
@@ -211,6 +234,39 @@ struct Timers: Sendable {
             if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
             post.yield(command)
         }
+    }
+}
+
+/// A submission's place in the mailbox: taken by the loop, or given up by
+/// its caller after the wait; never both.
+final class Ticket: Sendable {
+    private enum State { case waiting, taken, abandoned }
+    private let state = Mutex(State.waiting)
+
+    /// The loop takes the submission: false when its caller gave up.
+    func take() -> Bool { transition(to: .taken) }
+    /// The caller gives up: false when the loop took it already.
+    func abandon() -> Bool { transition(to: .abandoned) }
+
+    private func transition(to next: State) -> Bool {
+        state.withLock {
+            guard $0 == .waiting else { return false }
+            $0 = next
+            return true
+        }
+    }
+}
+
+/// The coordinator did not take a submission in time: it has not started
+/// (its broker was unreachable at start-up) or its store stalls. Nothing
+/// was created; the request may be sent again (with the same idempotency
+/// key).
+public struct CoordinatorUnavailable: Error, Sendable, CustomStringConvertible {
+    public var seconds: Double
+
+    public var description: String {
+        "the coordinator did not take the job within \(Int(seconds)) s (it is starting, or cannot reach the broker "
+            + "or its store); nothing was created: send the request again, with the same Idempotency-Key"
     }
 }
 

@@ -165,6 +165,8 @@ public struct SubmitAPI: Sendable {
             submitted = try await coordinator.submit(job, idempotency: try Self.idempotencyClaim(request, job))
         } catch let conflict as IdempotencyConflict {
             throw APIFailure(.conflict, "idempotency-key-reused", conflict.description)
+        } catch let unavailable as CoordinatorUnavailable {
+            throw APIFailure(.serviceUnavailable, "unavailable", unavailable.description, retryAfter: 5)
         }
         var response = try JSONResponse.make(JobView(submitted.job), status: .created)
         if submitted.replayed { response.headers[Self.replayedHeader] = "true" }

@@ -76,3 +76,11 @@ public struct ChildProcess {
         return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }
+
+/// Runs blocking work (a child process wait, a task thread's I/O) on a
+/// thread of its own, never on the cooperative pool that async code needs.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

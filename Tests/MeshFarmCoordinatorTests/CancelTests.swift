@@ -70,6 +70,24 @@ import Testing
         await coordinator.stop()
     }
 
+    @Test(.timeLimit(.minutes(1))) func aSubmissionTheLoopDoesNotTakeInTimeFailsAndCreatesNothing() async throws {
+        let store = InMemoryJobStore()
+        let coordinator = Coordinator(
+            transport: await InMemoryTransport(), store: store, configuration: .init(farm: farm, submitWait: 0.3))
+        try await coordinator.start()
+        // The loop is not running (as while the broker was unreachable at start-up).
+        let asked = Date()
+        await #expect(throws: CoordinatorUnavailable.self) { try await coordinator.submit(job("late", at: 0)) }
+        #expect(Date().timeIntervalSince(asked) < 5)
+        let loop = Task { await coordinator.run() }
+        defer { loop.cancel() }
+        // The loop reaches the abandoned submission and drops it; the next one is created.
+        _ = try await coordinator.submit(job("next", at: 1))
+        #expect(try await store.job("late") == nil)
+        #expect(try await store.job("next") != nil)
+        await coordinator.stop()
+    }
+
     func waitUntil(_ condition: () async throws -> Bool) async throws {
         while try await !condition() { try await Task.sleep(for: .milliseconds(20)) }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MeshFarmAPI
 import MeshFarmArtifacts
+import MeshFarmTestSupport
 import MeshFarmWorker
 import NIOCore
 import Synchronization
@@ -121,13 +122,5 @@ import Testing
                 #expect(server.requests.load(ordering: .relaxed) > 3)
             }
         }
-    }
-}
-
-/// Runs blocking work (as a task thread does) on a thread of its own, never
-/// on the cooperative pool the HTTP client needs.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
