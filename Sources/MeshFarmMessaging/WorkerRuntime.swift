@@ -396,6 +396,11 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         }
     }
 
+    /// The worker found itself broken outside a task (a failed periodic
+    /// self-test): as when a handler throws ``WorkerUnhealthy``, it stops
+    /// taking tasks and reports itself (``onUnhealthy``).
+    public func stepAside(_ reason: String) { becameUnhealthy(reason) }
+
     /// Stops taking tasks (once) and tells ``onUnhealthy``.
     private func becameUnhealthy(_ reason: String) {
         let consumer = state.withLock { s -> MessageConsumer?? in

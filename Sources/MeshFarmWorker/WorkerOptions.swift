@@ -51,6 +51,14 @@ public struct WorkerOptions: ParsableArguments {
             """)
     public var transferBudget: Double = Env.double("MESHFARM_TRANSFER_BUDGET", 300)
 
+    @Option(
+        help: """
+            Seconds between two self-tests while the worker is idle, 0 for none after the one at start-up \
+            (MESHFARM_SELF_TEST_INTERVAL). A failing self-test makes the worker stop taking tasks, report \
+            not-ready and exit (70).
+            """)
+    public var selfTestInterval: Double = Env.double("MESHFARM_SELF_TEST_INTERVAL", 300)
+
     @Option(help: "Directory caching downloaded artifacts (MESHFARM_CACHE_DIR).")
     public var cacheDir: String = Env.string(
         "MESHFARM_CACHE_DIR", FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-cache").path)
@@ -58,9 +66,10 @@ public struct WorkerOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard timeLimit > 0, brokerConsumerTimeout >= 0, transferBudget >= 0 else {
+        guard timeLimit > 0, brokerConsumerTimeout >= 0, transferBudget >= 0, selfTestInterval >= 0 else {
             throw ValidationError(
-                "--time-limit must be positive, --broker-consumer-timeout and --transfer-budget 0 or more")
+                "--time-limit must be positive, --broker-consumer-timeout, --transfer-budget and "
+                    + "--self-test-interval 0 or more")
         }
         guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
             throw ValidationError("--server must be an http:// or https:// URL, got '\(server)'")
@@ -84,6 +93,7 @@ public struct WorkerOptions: ParsableArguments {
         configuration.shutdownGrace = shutdownGrace
         configuration.defaultTimeLimit = timeLimit
         configuration.brokerConsumerTimeout = brokerConsumerTimeout > 0 ? brokerConsumerTimeout : nil
+        configuration.selfTestInterval = selfTestInterval > 0 ? selfTestInterval : nil
         return configuration
     }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MeshFarmAMQP
 import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmJobs
 import MeshFarmMessaging
 import ServiceLifecycle
@@ -28,6 +29,9 @@ public struct WorkerServer: Sendable {
         /// The broker's `consumer_timeout`, seconds (nil: none); every time
         /// limit stays below it.
         public var brokerConsumerTimeout: Double? = 3 * 3600
+        /// Seconds between two self-tests while the worker is idle (nil:
+        /// only the one at start-up).
+        public var selfTestInterval: Double? = 300
 
         public init(
             brokerURL: String, farm: FarmTopology, pool: String, concurrency: Int, name: String, metricsPort: Int
@@ -45,8 +49,13 @@ public struct WorkerServer: Sendable {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
-    /// Runs until SIGTERM/SIGINT.
-    public func run(handlers: [String: any TaskHandler<TaskPayload, TaskResult>]) async throws {
+    /// Runs until SIGTERM/SIGINT. `selfTest` (blocking; it throws when the
+    /// worker is broken) is run again every ``Configuration/selfTestInterval``
+    /// while the worker is idle (``SelfTestService``).
+    public func run(
+        handlers: [String: any TaskHandler<TaskPayload, TaskResult>],
+        selfTest: (@Sendable () throws -> Void)? = nil
+    ) async throws {
         Observability.bootstrap()
         let logger = Logger(label: "meshfarm.\(configuration.pool)-worker")
         let transport = AMQPTransport(
@@ -74,12 +83,20 @@ public struct WorkerServer: Sendable {
                 serverName: "meshfarm-\(configuration.pool)-worker"),
             logger: logger)
         let farm = configuration.farm
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: RuntimeService(runtime: runtime, transport: transport, farm: farm)),
+            .init(service: health),
+        ]
+        if let selfTest, let interval = configuration.selfTestInterval {
+            services.append(
+                .init(
+                    service: SelfTestService(
+                        interval: interval, isIdle: { runtime.inFlight == 0 }, test: selfTest,
+                        stepAside: runtime.stepAside), successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: RuntimeService(runtime: runtime, transport: transport, farm: farm)),
-                    .init(service: health),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info(
             "starting",
@@ -118,6 +135,45 @@ struct RuntimeService: Service {
             Task {
                 await runtime.shutdown()
                 await transport.close()
+            }
+        }
+    }
+}
+
+/// Runs the worker's self-test again every `interval` seconds while it is
+/// idle (a busy worker shows it works by finishing tasks): a device that
+/// broke since start-up (a GPU gone bad, a lost driver, a full temporary
+/// disk for the importer) makes the worker step aside as a failing task
+/// would: it stops taking tasks, `/readyz` says why, and it exits (70) so
+/// that its orchestrator starts a healthy one. Ends at the first failure or
+/// at shutdown.
+package struct SelfTestService: Service {
+    let interval: Double
+    let isIdle: @Sendable () -> Bool
+    let test: @Sendable () throws -> Void
+    let stepAside: @Sendable (String) -> Void
+
+    package init(
+        interval: Double, isIdle: @escaping @Sendable () -> Bool, test: @escaping @Sendable () throws -> Void,
+        stepAside: @escaping @Sendable (String) -> Void
+    ) {
+        self.interval = interval
+        self.isIdle = isIdle
+        self.test = test
+        self.stepAside = stepAside
+    }
+
+    package func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: .seconds(interval))
+                guard isIdle() else { continue }
+                do {
+                    try await BlockingIO.run(test)
+                } catch {
+                    stepAside("the self-test failed: \(error)")
+                    return
+                }
             }
         }
     }

@@ -37,7 +37,7 @@ struct CPUWorkerCommand: AsyncParsableCommand {
         try await BlockingIO.run { try Self.selfTest(importer) }
         let handlers = CPUTaskHandlers.make(artifacts: try options.artifacts(), importer: importer)
         try await WorkerServer(configuration: options.configuration(pool: "cpu", concurrency: concurrency))
-            .run(handlers: handlers)
+            .run(handlers: handlers, selfTest: { try Self.selfTest(importer) })
     }
 
     /// Imports a one-triangle model through the containment before taking

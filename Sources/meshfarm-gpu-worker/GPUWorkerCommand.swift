@@ -17,7 +17,7 @@ struct GPUWorkerCommand: AsyncParsableCommand {
             Every option also reads the environment variable its help names (the flag wins). \
             SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then are handed \
             back to the coordinator. A task past --time-limit fails permanently with the reason. Ready only after a compute \
-            self-test passed on the device.
+            self-test passed on the device; the self-test runs again every --self-test-interval seconds while idle.
             """)
 
     @OptionGroup var options: WorkerOptions
@@ -36,16 +36,17 @@ struct GPUWorkerCommand: AsyncParsableCommand {
     func run() async throws {
         // Vulkan set-up, pipeline compilation and the self-test block for a while: off the cooperative pool.
         let device = self.device
-        let renderer = try await BlockingIO.run {
+        let (context, renderer) = try await BlockingIO.run {
             let context = try VulkanContext(
                 options: .init(
                     deviceIndex: device >= 0 ? device : nil, pipelineCachePath: VulkanContext.defaultPipelineCachePath))
             // Prove the device works before taking tasks (and before /readyz says so).
             try DeviceSelfTest(count: 1 << 16).verify(on: context)
-            return try ComputeRenderer(context: context)
+            return (context, try ComputeRenderer(context: context))
         }
         let handlers = RenderHandler.handlers(artifacts: try options.artifacts(), renderer: renderer)
+        // Again while idle: a device that broke since start-up makes the worker step aside.
         try await WorkerServer(configuration: options.configuration(pool: "gpu", concurrency: concurrency))
-            .run(handlers: handlers)
+            .run(handlers: handlers, selfTest: { try DeviceSelfTest(count: 1 << 16).verify(on: context) })
     }
 }
