@@ -309,9 +309,9 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         // The delivery is this thread's to settle only if nothing else took
         // it: past its time limit the task failed and was settled already,
         // a cancelled job's task was abandoned, and at shutdown it may have
-        // been handed back. A result now
-        // would race those, so it is dropped. Claimed in one step, so the
-        // delivery is settled exactly once.
+        // been handed back. A result now would race those, so it is
+        // dropped. Claimed in one step, so the delivery is settled exactly
+        // once.
         let claimed = state.withLock { s -> Bool in
             if s.abandoned.removeValue(forKey: key) != nil || s.abandoning { return false }
             return s.running.removeValue(forKey: key) != nil
