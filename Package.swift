@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -77,10 +78,13 @@ let package = Package(
                 "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmArtifacts", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]),
+        // Who may do what: roles, tokens and the tokens file.
+        .target(
+            name: "MeshFarmAuth", dependencies: ["MeshFarmArtifacts", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "MeshFarmAPI",
             dependencies: [
-                "MeshFarmJobs", "MeshFarmMessaging", .product(name: "Hummingbird", package: "hummingbird"),
+                "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmAuth", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
             ]),
@@ -88,7 +92,8 @@ let package = Package(
             name: "MeshFarmService",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmCoordinator", "MeshFarmArtifacts", "MeshFarmJobs", "MeshFarmMessaging",
-                "MeshFarmAMQP", .product(name: "Hummingbird", package: "hummingbird"),
+                "MeshFarmAMQP", "MeshFarmAuth", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
@@ -109,14 +114,14 @@ let package = Package(
             dependencies: [
                 "MeshFarmMesh", "MeshFarmRender", "MeshFarmImage", "MeshFarmJobs", "MeshFarmMessaging",
                 "MeshFarmArtifacts", "MeshFarmCoordinator", "MeshFarmWorker", "MeshFarmGPUWorker", "MeshFarmAPI",
-                "MeshFarmSandbox", "MeshFarmZip", .product(name: "Logging", package: "swift-log"),
+                "MeshFarmSandbox", "MeshFarmZip", "MeshFarmAuth", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .executableTarget(
             name: "meshfarm-submit",
             dependencies: [
-                "MeshFarmService", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmMessaging",
+                "MeshFarmService", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -158,6 +163,7 @@ let package = Package(
             name: "MeshFarmRenderTests", dependencies: ["MeshFarmRender", "MeshFarmRenderReference", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmAMQPTests", dependencies: ["MeshFarmAMQP", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmJobsTests", dependencies: ["MeshFarmJobs"]),
+        .testTarget(name: "MeshFarmAuthTests", dependencies: ["MeshFarmAuth", "MeshFarmTestSupport"]),
         .testTarget(
             name: "MeshFarmCoordinatorTests",
             dependencies: [
@@ -168,13 +174,14 @@ let package = Package(
             name: "MeshFarmFarmTests",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",
-                "MeshFarmTestSupport", "MeshFarmAMQP", "MeshFarmMessaging",
+                "MeshFarmTestSupport", "MeshFarmAMQP", "MeshFarmMessaging", "MeshFarmAuth",
             ]),
         .testTarget(
             name: "MeshFarmServiceTests",
             dependencies: [
                 "MeshFarmService", "MeshFarmAPI", "MeshFarmArtifacts", "MeshFarmCoordinator", "MeshFarmJobs",
-                "MeshFarmMessaging", "MeshFarmTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "MeshFarmMessaging", "MeshFarmTestSupport", "MeshFarmAuth",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "MeshFarmArtifactsTests", dependencies: ["MeshFarmArtifacts", "MeshFarmTestSupport"]),
         .testTarget(name: "MeshFarmMessagingTests", dependencies: ["MeshFarmMessaging", "MeshFarmTestSupport"]),

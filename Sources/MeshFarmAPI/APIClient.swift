@@ -32,13 +32,23 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 public struct APIClient: Sendable {
     public let baseURL: URL
     let session: URLSession
+    /// Sent as `Authorization: Bearer` on every request.
+    let token: String?
 
-    public init(baseURL: URL, timeout: Double = 300) {
+    public init(baseURL: URL, timeout: Double = 300, token: String? = nil) {
         self.baseURL = baseURL
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         let configuration = URLSessionConfiguration.default
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = 24 * 3600
         session = URLSession(configuration: configuration)
+    }
+
+    /// A request for `url` carrying the token.
+    func authorized(_ url: URL) -> URLRequest {
+        var request = URLRequest(url: url)
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        return request
     }
 
     func url(_ path: String, query: [String: String] = [:]) -> URL {
@@ -53,7 +63,7 @@ public struct APIClient: Sendable {
 
     /// Uploads a model file (streamed); returns its content address.
     public func upload(file: URL) async throws -> StoredBlob {
-        var request = URLRequest(url: url("/v1/uploads", query: ["name": file.lastPathComponent]))
+        var request = authorized(url("/v1/uploads", query: ["name": file.lastPathComponent]))
         request.httpMethod = "PUT"
         request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
         return try decode(StoredBlob.self, try await send { try await session.upload(for: request, fromFile: file) })
@@ -61,7 +71,7 @@ public struct APIClient: Sendable {
 
     /// Stores a blob (workers' outputs).
     public func putArtifact(file: URL) async throws -> StoredBlob {
-        var request = URLRequest(url: url("/v1/artifacts"))
+        var request = authorized(url("/v1/artifacts"))
         request.httpMethod = "PUT"
         request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
         return try decode(StoredBlob.self, try await send { try await session.upload(for: request, fromFile: file) })
@@ -69,7 +79,7 @@ public struct APIClient: Sendable {
 
     /// Stores bytes.
     public func putArtifact(data: Data) async throws -> StoredBlob {
-        var request = URLRequest(url: url("/v1/artifacts"))
+        var request = authorized(url("/v1/artifacts"))
         request.httpMethod = "PUT"
         request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
         return try decode(StoredBlob.self, try await send { try await session.upload(for: request, from: data) })
@@ -88,7 +98,7 @@ public struct APIClient: Sendable {
     /// Creates a job. With an `idempotencyKey`, sending the same request
     /// again (for 24 hours) gives the same job, not a second one.
     public func createJob(_ body: CreateJobRequest, idempotencyKey: String? = nil) async throws -> JobView {
-        var request = URLRequest(url: url("/v1/jobs"))
+        var request = authorized(url("/v1/jobs"))
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         if let idempotencyKey { request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key") }
@@ -116,11 +126,11 @@ public struct APIClient: Sendable {
     }
 
     public func job(_ id: String) async throws -> JobView {
-        try decode(JobView.self, try await send { try await session.data(for: URLRequest(url: url("/v1/jobs/\(id)"))) })
+        try decode(JobView.self, try await send { try await session.data(for: authorized(url("/v1/jobs/\(id)"))) })
     }
 
     public func cancel(_ id: String) async throws -> JobView {
-        var request = URLRequest(url: url("/v1/jobs/\(id)/cancel"))
+        var request = authorized(url("/v1/jobs/\(id)/cancel"))
         request.httpMethod = "POST"
         return try decode(JobView.self, try await send { try await session.data(for: request) })
     }
@@ -128,7 +138,7 @@ public struct APIClient: Sendable {
     public func artifacts(_ id: String) async throws -> ArtifactList {
         try decode(
             ArtifactList.self,
-            try await send { try await session.data(for: URLRequest(url: url("/v1/jobs/\(id)/artifacts"))) }
+            try await send { try await session.data(for: authorized(url("/v1/jobs/\(id)/artifacts"))) }
         )
     }
 
@@ -136,7 +146,7 @@ public struct APIClient: Sendable {
 
     private func download(_ source: URL, to destination: URL) async throws {
         let (temporary, response) = try await transportErrors {
-            try await session.download(for: URLRequest(url: source))
+            try await session.download(for: authorized(source))
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {

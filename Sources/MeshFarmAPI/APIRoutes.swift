@@ -1,14 +1,26 @@
+import MeshFarmAuth
+
 /// Every route of the submit service, the single source the router is
 /// built from and the OpenAPI document (`docs/openapi.json`) is checked
-/// against.
+/// against, with the roles that may call it.
 public struct APIRoute: Sendable, Hashable {
     public enum Method: String, Sendable, Hashable, CaseIterable {
-        case get = "GET", post = "POST", put = "PUT"
+        case get = "GET", post = "POST", put = "PUT", delete = "DELETE"
     }
 
     public var method: Method
     /// Router pattern: `:name` captures one segment, `**` the rest.
     public var path: String
+    /// Roles that may call it; nil: anyone, without a token (health, the
+    /// dashboard's page, signing in). Job routes also check the job's
+    /// owner (``Principal/mayRead(jobOwnedBy:)``).
+    public var roles: Set<Role>?
+
+    public init(method: Method, path: String, roles: Set<Role>?) {
+        self.method = method
+        self.path = path
+        self.roles = roles
+    }
 
     /// The path in OpenAPI form: `{name}` for captures, `{path}` for `**`.
     public var openAPIPath: String {
@@ -21,25 +33,40 @@ public struct APIRoute: Sendable, Hashable {
 }
 
 public enum APIRoutes {
-    public static let health = APIRoute(method: .get, path: "/healthz")
-    public static let ready = APIRoute(method: .get, path: "/readyz")
-    public static let metrics = APIRoute(method: .get, path: "/metrics")
-    public static let dashboard = APIRoute(method: .get, path: "/")
-    public static let upload = APIRoute(method: .put, path: "/v1/uploads")
-    public static let createJob = APIRoute(method: .post, path: "/v1/jobs")
-    public static let listJobs = APIRoute(method: .get, path: "/v1/jobs")
-    public static let getJob = APIRoute(method: .get, path: "/v1/jobs/:id")
-    public static let jobEvents = APIRoute(method: .get, path: "/v1/jobs/:id/events")
-    public static let cancelJob = APIRoute(method: .post, path: "/v1/jobs/:id/cancel")
-    public static let listJobArtifacts = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts")
-    public static let getJobArtifact = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts/**")
-    public static let getArtifact = APIRoute(method: .get, path: "/v1/artifacts/:sha256")
-    public static let putArtifact = APIRoute(method: .put, path: "/v1/artifacts")
-    public static let workers = APIRoute(method: .get, path: "/v1/workers")
-    public static let queues = APIRoute(method: .get, path: "/v1/queues")
+    static let submitting: Set<Role> = [.submitter, .admin]
+    static let reading: Set<Role> = [.submitter, .viewer, .admin]
+    static let workers: Set<Role> = [.worker, .admin]
+
+    public static let health = APIRoute(method: .get, path: "/healthz", roles: nil)
+    public static let ready = APIRoute(method: .get, path: "/readyz", roles: nil)
+    /// Served on the workers' own port; the submit service's is behind no
+    /// token either (counts and durations, no customer data).
+    public static let metrics = APIRoute(method: .get, path: "/metrics", roles: nil)
+    /// The page only; everything it shows comes from token- or
+    /// session-checked routes.
+    public static let dashboard = APIRoute(method: .get, path: "/", roles: nil)
+    /// Signing in: a token in the body buys a session cookie (browsers
+    /// cannot put a bearer token on `<img>` or `EventSource` requests).
+    public static let signIn = APIRoute(method: .post, path: "/v1/session", roles: nil)
+    public static let signOut = APIRoute(method: .delete, path: "/v1/session", roles: nil)
+    public static let whoAmI = APIRoute(
+        method: .get, path: "/v1/session", roles: [.submitter, .viewer, .worker, .admin])
+    public static let upload = APIRoute(method: .put, path: "/v1/uploads", roles: submitting)
+    public static let createJob = APIRoute(method: .post, path: "/v1/jobs", roles: submitting)
+    public static let listJobs = APIRoute(method: .get, path: "/v1/jobs", roles: reading)
+    public static let getJob = APIRoute(method: .get, path: "/v1/jobs/:id", roles: reading)
+    public static let jobEvents = APIRoute(method: .get, path: "/v1/jobs/:id/events", roles: reading)
+    public static let cancelJob = APIRoute(method: .post, path: "/v1/jobs/:id/cancel", roles: submitting)
+    public static let listJobArtifacts = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts", roles: reading)
+    public static let getJobArtifact = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts/**", roles: reading)
+    /// By hash: any customer's bytes, so only for workers (and admins).
+    public static let getArtifact = APIRoute(method: .get, path: "/v1/artifacts/:sha256", roles: workers)
+    public static let putArtifact = APIRoute(method: .put, path: "/v1/artifacts", roles: workers)
+    public static let listWorkers = APIRoute(method: .get, path: "/v1/workers", roles: reading)
+    public static let queues = APIRoute(method: .get, path: "/v1/queues", roles: reading)
 
     public static let all: [APIRoute] = [
-        health, ready, metrics, dashboard, upload, createJob, listJobs, getJob, jobEvents, cancelJob, listJobArtifacts,
-        getJobArtifact, getArtifact, putArtifact, workers, queues,
+        health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, jobEvents,
+        cancelJob, listJobArtifacts, getJobArtifact, getArtifact, putArtifact, listWorkers, queues,
     ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MeshFarmAuth
 import MeshFarmJobs
 import MeshFarmMessaging
 
@@ -57,9 +58,12 @@ public struct JobView: Sendable, Equatable, Codable {
     public var finishedAt: Date?
     public var progress: [String: PoolProgress]
     public var tasks: [TaskView]
+    /// Who submitted it (the token's name); absent without authentication.
+    public var owner: String?
 
     public init(_ job: JobRecord) {
         id = job.id
+        owner = job.owner
         status = job.status.rawValue
         stage = job.stage
         error = job.error
@@ -95,9 +99,11 @@ public struct JobSummary: Sendable, Equatable, Codable {
     public var createdAt: Date
     public var finishedAt: Date?
     public var error: String?
+    public var owner: String?
 
     public init(_ job: JobRecord) {
         id = job.id
+        owner = job.owner
         name = job.fileName
         status = job.status.rawValue
         stage = job.stage
@@ -187,5 +193,23 @@ public enum APICoding {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+/// `POST /v1/session`: a token for a dashboard session cookie.
+public struct SignInRequest: Sendable, Equatable, Codable {
+    public var token: String
+
+    public init(token: String) { self.token = token }
+}
+
+/// `GET|POST /v1/session`: who the caller is.
+public struct SessionView: Sendable, Equatable, Codable {
+    public var name: String
+    public var role: String
+
+    public init(_ principal: Principal) {
+        name = principal.name
+        role = principal.role.rawValue
     }
 }

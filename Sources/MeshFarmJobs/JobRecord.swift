@@ -125,10 +125,16 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var finishedAt: Date?
     public var tasks: [TaskRecord]
     public var traceID: String
+    /// The name of the token that submitted it (nil: submitted without
+    /// authentication, or before jobs had owners).
+    public var owner: String?
 
     /// A new job with its planned tasks, all pending.
-    public init(id: String, spec: JobSpec, model: String, fileName: String, createdAt: Date = Date()) {
+    public init(
+        id: String, spec: JobSpec, model: String, fileName: String, createdAt: Date = Date(), owner: String? = nil
+    ) {
         self.id = id
+        self.owner = owner
         self.spec = spec
         self.model = model
         self.fileName = fileName

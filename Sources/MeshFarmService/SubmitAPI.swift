@@ -36,31 +36,47 @@ public struct SubmitAPI: Sendable {
     /// and cancelling jobs waits for the broker (without a bound so far).
     let degraded: @Sendable () async -> [String]
     let fileIO = FileIO()
+    let authentication: Authentication
+    let sessions: Sessions
+    let audit: AuditLog
 
+    /// `authentication` off (the default) serves every request as an
+    /// anonymous admin; `auditLog` is where operator actions are written.
     public init(
         coordinator: Coordinator, artifacts: DiskArtifactStore, limits: Limits = Limits(),
+        authentication: Authentication = .off, auditLog: URL? = nil,
         degraded: @escaping @Sendable () async -> [String]
     ) {
         self.coordinator = coordinator
         self.artifacts = artifacts
         self.limits = limits
         self.degraded = degraded
+        self.authentication = authentication
+        sessions = Sessions(lifetime: authentication.sessionLifetime)
+        audit = AuditLog(url: auditLog)
     }
 
     static let handledRoutes: [APIRoute] = [
-        APIRoutes.dashboard, APIRoutes.upload, APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob,
-        APIRoutes.jobEvents, APIRoutes.cancelJob, APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact,
-        APIRoutes.getArtifact, APIRoutes.putArtifact, APIRoutes.workers, APIRoutes.queues,
+        APIRoutes.dashboard, APIRoutes.signIn, APIRoutes.signOut, APIRoutes.whoAmI, APIRoutes.upload,
+        APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob, APIRoutes.jobEvents, APIRoutes.cancelJob,
+        APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact, APIRoutes.getArtifact, APIRoutes.putArtifact,
+        APIRoutes.listWorkers, APIRoutes.queues,
     ]
 
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    /// The routes, each behind the roles ``APIRoute/roles`` names (checked
+    /// by middleware before any handler runs); who is calling comes from
+    /// ``TokenAuthenticator``.
+    public func makeRouter() -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
         // Requests, durations and errors per route in `/metrics`.
         router.add(middleware: MetricsMiddleware())
         HealthRoutes.add(to: router, ready: { nil }, degraded: degraded)
+        router.add(middleware: TokenAuthenticator(authentication: authentication, sessions: sessions))
         for route in Self.handledRoutes {
-            router.on(
+            let group = router.group()
+            if let roles = route.roles { group.add(middleware: RouteAccess.middleware(for: roles)) }
+            group.on(
                 RouterPath(stringLiteral: route.path), method: HTTPRequest.Method(rawValue: route.method.rawValue)!
             ) {
                 request, context in try await self.handle(route, request, context)
@@ -69,24 +85,28 @@ public struct SubmitAPI: Sendable {
         return router
     }
 
-    func handle(_ route: APIRoute, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func handle(_ route: APIRoute, _ request: Request, _ context: APIContext) async throws -> Response {
         switch route {
         case APIRoutes.dashboard: return Dashboard.response()
+        case APIRoutes.signIn: return try await signIn(request, context)
+        case APIRoutes.signOut: return signOut(request)
+        case APIRoutes.whoAmI: return try JSONResponse.make(SessionView(context.principal))
         case APIRoutes.upload: return try await upload(request)
-        case APIRoutes.createJob: return try await createJob(request)
-        case APIRoutes.listJobs: return try await listJobs(request)
+        case APIRoutes.createJob: return try await createJob(request, context)
+        case APIRoutes.listJobs: return try await listJobs(request, context)
         case APIRoutes.getJob: return try JSONResponse.make(JobView(try await job(context)))
         case APIRoutes.jobEvents: return try await events(context)
         case APIRoutes.cancelJob:
-            guard let job = try await coordinator.cancel(try context.parameters.require("id")) else {
-                throw APIFailure.notFound("no job \(context.parameters.get("id") ?? "")")
-            }
+            let id = try context.parameters.require("id")
+            _ = try await job(context, change: true)
+            guard let job = try await coordinator.cancel(id) else { throw APIFailure.notFound("no job \(id)") }
+            await audit.record(context.principal, "cancel", job: id)
             return try JSONResponse.make(JobView(job))
         case APIRoutes.listJobArtifacts: return try JSONResponse.make(artifactList(try await job(context)))
         case APIRoutes.getJobArtifact: return try await jobArtifact(context)
         case APIRoutes.getArtifact: return try await blob(context)
         case APIRoutes.putArtifact: return try await store(request, limit: limits.maxArtifactBytes, name: nil)
-        case APIRoutes.workers:
+        case APIRoutes.listWorkers:
             return try JSONResponse.make(
                 coordinator.workers().map {
                     WorkerView(
@@ -124,14 +144,14 @@ public struct SubmitAPI: Sendable {
         return try JSONResponse.make(StoredBlob(sha256: info.sha256, bytes: info.bytes, name: name), status: .created)
     }
 
-    func blob(_ context: BasicRequestContext) async throws -> Response {
+    func blob(_ context: APIContext) async throws -> Response {
         let sha = try context.parameters.require("sha256")
         guard SHA256Hasher.isValid(sha) else { throw APIFailure.badRequest("'\(sha)' is not a SHA-256") }
         guard let url = try artifacts.file(for: sha) else { throw APIFailure.notFound("no artifact \(sha)") }
         return try await file(url, contentType: "application/octet-stream", context: context)
     }
 
-    func file(_ url: URL, contentType: String, context: BasicRequestContext) async throws -> Response {
+    func file(_ url: URL, contentType: String, context: APIContext) async throws -> Response {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
         var headers: HTTPFields = [.contentType: contentType]
         if let bytes { headers[.contentLength] = String(bytes) }
@@ -141,7 +161,9 @@ public struct SubmitAPI: Sendable {
 
     // MARK: - Jobs
 
-    func createJob(_ request: Request) async throws -> Response {
+    /// Creates a job owned by the caller (with authentication on); an
+    /// idempotency key is scoped to its caller.
+    func createJob(_ request: Request, _ context: APIContext) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: 1 << 20)
         let create: CreateJobRequest
@@ -159,10 +181,14 @@ public struct SubmitAPI: Sendable {
             throw APIFailure(.unprocessableContent, "invalid-spec", "invalid spec: \(error)")
         }
         let name = create.name.isEmpty ? "model" : create.name
-        let job = JobRecord(id: "j-\(RandomID.make().prefix(12))", spec: spec, model: create.model, fileName: name)
+        let owner = authentication.tokens == nil ? nil : context.principal.name
+        let job = JobRecord(
+            id: "j-\(RandomID.make().prefix(12))", spec: spec, model: create.model, fileName: name, owner: owner)
+        var claim = try Self.idempotencyClaim(request, job)
+        if let owner, let key = claim?.key { claim?.key = "\(owner)/\(key)" }
         let submitted: Coordinator.Submitted
         do {
-            submitted = try await coordinator.submit(job, idempotency: try Self.idempotencyClaim(request, job))
+            submitted = try await coordinator.submit(job, idempotency: claim)
         } catch let conflict as IdempotencyConflict {
             throw APIFailure(.conflict, "idempotency-key-reused", conflict.description)
         } catch let unavailable as CoordinatorUnavailable {
@@ -188,7 +214,9 @@ public struct SubmitAPI: Sendable {
         return .init(key: key, requestSHA256: SHA256Hasher.hex(try APICoding.encoder().encode(canonical)))
     }
 
-    func listJobs(_ request: Request) async throws -> Response {
+    /// The newest jobs; a submitter's list holds only its own (among the
+    /// newest 500 of the farm).
+    func listJobs(_ request: Request, _ context: APIContext) async throws -> Response {
         let limit = min(500, request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 50)
         var status: JobStatus?
         if let raw = request.uri.queryParameters.get("status") {
@@ -198,20 +226,67 @@ public struct SubmitAPI: Sendable {
             }
             status = parsed
         }
-        let jobs = try await coordinator.jobs(status: status, limit: max(1, limit))
+        let principal = context.principal
+        let jobs =
+            principal.seesAllJobs
+            ? try await coordinator.jobs(status: status, limit: max(1, limit))
+            : Array(
+                try await coordinator.jobs(status: status, limit: 500).filter {
+                    principal.mayRead(jobOwnedBy: $0.owner)
+                }.prefix(max(1, limit)))
         return try JSONResponse.make(JobList(jobs: jobs.map(JobSummary.init)))
     }
 
-    func job(_ context: BasicRequestContext) async throws -> JobRecord {
+    /// The job the route names, if the caller may read it (or, with
+    /// `change`, cancel it): a submitter only its own.
+    func job(_ context: APIContext, change: Bool = false) async throws -> JobRecord {
         let id = try context.parameters.require("id")
         guard let job = try await coordinator.job(id) else { throw APIFailure.notFound("no job \(id)") }
+        let principal = context.principal
+        guard change ? principal.mayChange(jobOwnedBy: job.owner) : principal.mayRead(jobOwnedBy: job.owner) else {
+            throw APIFailure(.forbidden, "forbidden", "job \(id) belongs to someone else")
+        }
         return job
+    }
+
+    // MARK: - Sessions
+
+    /// `POST /v1/session` with `{"token": ...}`: a session cookie for the
+    /// dashboard (HttpOnly, SameSite=Strict, Secure behind TLS).
+    func signIn(_ request: Request, _ context: APIContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 4096)
+        guard let signIn = try? APICoding.decoder().decode(SignInRequest.self, from: Data(buffer: body)) else {
+            throw APIFailure.badRequest("the body must be {\"token\": \"...\"}")
+        }
+        guard let tokens = authentication.tokens else {
+            return try JSONResponse.make(SessionView(.anonymous))  // nothing to sign in to
+        }
+        guard let principal = tokens.book.principal(for: signIn.token) else {
+            throw APIFailure(.unauthorized, "unauthorized", "the token is not valid (revoked or mistyped)")
+        }
+        let id = sessions.create(for: principal, token: signIn.token)
+        await audit.record(principal, "sign-in")
+        var response = try JSONResponse.make(SessionView(principal))
+        response.headers[.setCookie] = sessionCookie(id, maxAge: Int(authentication.sessionLifetime))
+        return response
+    }
+
+    func signOut(_ request: Request) -> Response {
+        if let id = request.cookies[Sessions.cookieName]?.value { sessions.end(id) }
+        var response = Response(status: .noContent)
+        response.headers[.setCookie] = sessionCookie("", maxAge: 0)
+        return response
+    }
+
+    func sessionCookie(_ value: String, maxAge: Int) -> String {
+        "\(Sessions.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
+            + (authentication.secureCookies ? "; Secure" : "")
     }
 
     /// Server-sent events: the job now, then after every change (`event:
     /// job`), until it finishes.
-    func events(_ context: BasicRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+    func events(_ context: APIContext) async throws -> Response {
+        let id = try await job(context).id
         guard let updates = try await coordinator.updates(for: id) else { throw APIFailure.notFound("no job \(id)") }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
@@ -234,7 +309,7 @@ public struct SubmitAPI: Sendable {
         return ArtifactList(files: files)
     }
 
-    func jobArtifact(_ context: BasicRequestContext) async throws -> Response {
+    func jobArtifact(_ context: APIContext) async throws -> Response {
         let job = try await job(context)
         let path = context.parameters.getCatchAll().joined(separator: "/")
         if path == "report.json" {
@@ -276,7 +351,7 @@ public struct SubmitAPI: Sendable {
 /// as an over-long body, into JSON with their status), so every response
 /// of the API has the same error shape.
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = APIContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response

@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// connection, coordinator and HTTP API, stopped gracefully on SIGTERM.
 public struct SubmitServer: Sendable {
     public struct Configuration: Sendable {
-        public var host: String = "0.0.0.0"
+        public var host: String = "127.0.0.1"
         public var port: Int = 8080
         public var dataDirectory: URL
         public var brokerURL: String
@@ -23,6 +23,8 @@ public struct SubmitServer: Sendable {
         public var reconciler: Reconciler = Reconciler()
         public var limits: SubmitAPI.Limits = SubmitAPI.Limits()
         public var heartbeat: Int = 30
+        /// Who may call the API (off: everyone, as an anonymous admin).
+        public var authentication: Authentication = .off
 
         public init(dataDirectory: URL, brokerURL: String) {
             self.dataDirectory = dataDirectory
@@ -49,7 +51,11 @@ public struct SubmitServer: Sendable {
                 farm: configuration.farm, retryPolicy: configuration.retryPolicy,
                 dispatchPolicy: configuration.dispatchPolicy, reconciler: configuration.reconciler),
             logger: logger)
-        let api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: configuration.limits) {
+        let api = SubmitAPI(
+            coordinator: coordinator, artifacts: artifacts, limits: configuration.limits,
+            authentication: configuration.authentication,
+            auditLog: configuration.dataDirectory.appendingPathComponent("audit.log")
+        ) {
             [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem].compactMap { $0 }
         }
         let app = Application(

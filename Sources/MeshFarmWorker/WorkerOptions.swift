@@ -12,6 +12,9 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Submit service URL, for artifacts (MESHFARM_SERVER_URL).")
     public var server: String = Env.string("MESHFARM_SERVER_URL", Env.defaultServer)
 
+    @Option(help: "Bearer token of role worker, when the service has a tokens file (MESHFARM_TOKEN).")
+    public var token: String = Env.string("MESHFARM_TOKEN", "")
+
     @Option(help: "Port of /healthz, /readyz and /metrics (MESHFARM_METRICS_PORT).")
     public var metricsPort: Int = Env.int("MESHFARM_METRICS_PORT", 9100)
 
@@ -82,7 +85,8 @@ public struct WorkerOptions: ParsableArguments {
     /// Artifact access through the submit service.
     public func artifacts() throws -> HTTPArtifactAccess {
         try HTTPArtifactAccess(
-            client: APIClient(baseURL: URL(string: server)!), cacheDirectory: URL(fileURLWithPath: cacheDir),
+            client: APIClient(baseURL: URL(string: server)!, token: token),
+            cacheDirectory: URL(fileURLWithPath: cacheDir),
             retry: TransferRetry(budget: transferBudget))
     }
 

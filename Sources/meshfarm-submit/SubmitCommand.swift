@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
+import MeshFarmAuth
 import MeshFarmJobs
 import MeshFarmMessaging
 import MeshFarmService
@@ -23,8 +24,22 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "HTTP port (MESHFARM_PORT).")
     var port: Int = Env.int("MESHFARM_PORT", 8080)
 
-    @Option(help: "Address to bind (MESHFARM_HOST).")
-    var host: String = Env.string("MESHFARM_HOST", "0.0.0.0")
+    @Option(help: "Address to bind (MESHFARM_HOST); anything but loopback needs --tokens-file.")
+    var host: String = Env.string("MESHFARM_HOST", "127.0.0.1")
+
+    @Option(
+        help: """
+            Tokens file: one line per token, "<name> <role> sha256:<hex>" (`meshfarm token create` prints \
+            them); every /v1 route then needs a bearer token or a dashboard session. Re-read when it changes \
+            (MESHFARM_TOKENS_FILE).
+            """)
+    var tokensFile: String = Env.string("MESHFARM_TOKENS_FILE", "")
+
+    @Flag(help: "Serve without authentication on a non-loopback address (MESHFARM_INSECURE_NO_AUTH=1).")
+    var insecureNoAuth: Bool = Env.string("MESHFARM_INSECURE_NO_AUTH", "") == "1"
+
+    @Flag(help: "Session cookies only over HTTPS (behind a TLS proxy; MESHFARM_SECURE_COOKIES=1).")
+    var secureCookies: Bool = Env.string("MESHFARM_SECURE_COOKIES", "") == "1"
 
     @Option(help: "Job store and artifacts directory (MESHFARM_DATA_DIR).")
     var dataDir: String = Env.string("MESHFARM_DATA_DIR", "./var/meshfarm")
@@ -67,6 +82,9 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard lostAfter > 0 else { throw ValidationError("--lost-after must be positive") }
+        do {
+            try Authentication.check(host: host, hasTokens: !tokensFile.isEmpty, insecureNoAuth: insecureNoAuth)
+        } catch { throw ValidationError("\(error)") }
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("--port must be 0...65535") }
         guard queueWindow >= 1 else { throw ValidationError("--queue-window must be at least 1") }
         guard retryInitial > 0, retryMax >= retryInitial, retryAttempts >= 1 else {
@@ -85,6 +103,11 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.dispatchPolicy = DispatchPolicy(minimumWindow: queueWindow)
         configuration.reconciler = Reconciler(lostAfter: lostAfter)
         configuration.limits.maxUploadBytes = maxUploadBytes
+        if !tokensFile.isEmpty {
+            let tokens: TokenFile
+            do { tokens = try TokenFile(path: tokensFile) } catch { throw ValidationError("\(error)") }
+            configuration.authentication = Authentication(tokens: tokens, secureCookies: secureCookies)
+        }
         try await SubmitServer(configuration: configuration).run { port in
             // A line scripts and tests wait for.
             FileHandle.standardOutput.write(Data("listening on port \(port)\n".utf8))

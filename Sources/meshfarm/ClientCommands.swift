@@ -8,11 +8,14 @@ struct ServerOption: ParsableArguments {
     @Option(help: "Submit service URL (MESHFARM_SERVER_URL).")
     var server: String = Env.string("MESHFARM_SERVER_URL", Env.defaultServer)
 
+    @Option(help: "Bearer token, when the service has a tokens file (MESHFARM_TOKEN).")
+    var token: String = Env.string("MESHFARM_TOKEN", "")
+
     func client() throws -> APIClient {
         guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
             throw ValidationError("--server must be an http:// or https:// URL")
         }
-        return APIClient(baseURL: url)
+        return APIClient(baseURL: url, token: token)
     }
 }
 

@@ -9,5 +9,6 @@ struct MeshFarmCommand: AsyncParsableCommand {
         subcommands: [
             SubmitJobCommand.self, StatusCommand.self, CancelCommand.self, FetchCommand.self, RunCommand.self,
             SummarizeCommand.self, AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
+            TokenCommand.self,
         ])
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MeshFarmAPI
+import MeshFarmAuth
 import MeshFarmImage
 import MeshFarmJobs
 import MeshFarmMesh
@@ -272,6 +273,35 @@ import Testing
         #expect(done.status == "succeeded", "\(done.error ?? "")")
         // Published again once, as a new attempt; not counted as a retry.
         #expect(done.tasks.first { $0.kind == "analyze" }?.attempts == 2)
+    }
+
+    @Test func withAuthenticationOnWorkersAndClientsUseTheirTokens() async throws {
+        let directory = TestEnvironment.outputDirectory("farm-tokens")
+        let (worker, alice, bob) = (AccessToken.generate(), AccessToken.generate(), AccessToken.generate())
+        let tokens = directory.appendingPathComponent("tokens")
+        try [
+            TokenBook.line(for: Principal(name: "workers", role: .worker), token: worker),
+            TokenBook.line(for: Principal(name: "alice", role: .submitter), token: alice),
+            TokenBook.line(for: Principal(name: "bob", role: .submitter), token: bob),
+        ].joined(separator: "\n").write(to: tokens, atomically: true, encoding: .utf8)
+        let farm = FarmCluster(submitArguments: ["--tokens-file", tokens.path])
+        defer { farm.stopAll() }
+        try farm.startSubmit()
+        try farm.startWorker("cpu", name: "cpu-1", arguments: ["--token", worker])
+        try farm.startWorker("gpu", name: "gpu-1", arguments: ["--token", worker])
+        let client = APIClient(baseURL: farm.serverURL, token: alice)
+        let job = try await submit(client, Self.spot)
+        #expect(job.owner == "alice")
+        let done = try await waitFinished(client, job.id)
+        #expect(done.status == "succeeded", "\(done.error ?? "")")
+        // Without a token, or with another submitter's, the job is out of reach.
+        await #expect(throws: APIError.self) { try await APIClient(baseURL: farm.serverURL).job(job.id) }
+        do {
+            _ = try await APIClient(baseURL: farm.serverURL, token: bob).job(job.id)
+            Issue.record("bob read alice's job")
+        } catch let error as APIError {
+            #expect(error.status == 403)
+        }
     }
 
     @Test func cancelledJobStopsSchedulingAndEndsCancelled() async throws {

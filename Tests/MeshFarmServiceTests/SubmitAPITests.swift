@@ -25,9 +25,10 @@ import Testing
         let farm = FarmTopology(prefix: "api")
         let artifacts: DiskArtifactStore
 
-        init(limits: SubmitAPI.Limits = SubmitAPI.Limits(), degraded: @escaping @Sendable () async -> [String] = { [] })
-            async throws
-        {
+        init(
+            limits: SubmitAPI.Limits = SubmitAPI.Limits(), authentication: Authentication = .off,
+            auditLog: URL? = nil, degraded: @escaping @Sendable () async -> [String] = { [] }
+        ) async throws {
             broker = InMemoryBroker()
             artifacts = try DiskArtifactStore(root: TestEnvironment.outputDirectory("api-artifacts"))
             coordinator = Coordinator(
@@ -36,7 +37,9 @@ import Testing
             try await coordinator.start()
             let coordinator = self.coordinator
             Task { await coordinator.run() }
-            api = SubmitAPI(coordinator: coordinator, artifacts: artifacts, limits: limits, degraded: degraded)
+            api = SubmitAPI(
+                coordinator: coordinator, artifacts: artifacts, limits: limits, authentication: authentication,
+                auditLog: auditLog, degraded: degraded)
         }
 
         func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
