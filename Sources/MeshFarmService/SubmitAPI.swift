@@ -32,8 +32,9 @@ public struct SubmitAPI: Sendable {
     let limits: Limits
     /// What does not work right now (the broker, the job store). The
     /// service stays ready meanwhile, as uploads and the artifact API work
-    /// without either, so `/readyz` answers 200 and lists them. Creating
-    /// and cancelling jobs waits for the broker (without a bound so far).
+    /// without either, so `/readyz` answers 200 and lists them. Jobs are
+    /// created and cancelled meanwhile; their tasks are published, and
+    /// the workers told, once the broker is back.
     let degraded: @Sendable () async -> [String]
     let fileIO = FileIO()
     let authentication: Authentication
