@@ -486,13 +486,14 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     }
 
     /// Binds a private queue of this worker to the coordinator's control
-    /// exchange and listens. Declared like the rest of the topology, so
-    /// the transport declares it again after a reconnect.
+    /// exchange (declared by the coordinator with the farm's topology) and
+    /// listens. Declared like a topology, so the transport declares it again
+    /// after a reconnect.
     private func listenForControl(_ exchange: String) async throws -> MessageConsumer {
         let queue = "\(exchange).\(configuration.workerName).\(RandomID.make().prefix(8))"
         try await transport.declare(
             Topology(
-                exchanges: [.init(name: exchange, type: "fanout")],
+                exchanges: [],
                 queues: [.init(name: queue, quorum: false, transient: true)],
                 bindings: [.init(queue: queue, exchange: exchange, pattern: "#")]))
         return try await transport.consume(

@@ -19,6 +19,12 @@ public struct BrokerNode: Sendable {
 
     public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
 
+    /// The URL of one of the farm's least-privilege users (`submit` or
+    /// `worker`), which `scripts/rabbitmq start` creates.
+    public func url(user: String) throws -> String {
+        try run(["url", user]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public func start() throws { try run("start") }
     public func stop() throws { try run("stop") }
     public func restart() throws { try run("restart") }

@@ -2,7 +2,9 @@ import Foundation
 
 /// A farm of real processes for end-to-end tests: `meshfarm-submit`,
 /// `meshfarm-cpu-worker` and `meshfarm-gpu-worker` on a private topology
-/// prefix and data directory, against the test broker.
+/// prefix and data directory, against the test broker, each with the
+/// broker user of its role (`meshfarm-submit`, `meshfarm-worker`), so every
+/// farm test also proves those users' permissions are enough.
 public final class FarmCluster: @unchecked Sendable {
     public let prefix = TestEnvironment.uniqueName("farm")
     public let dataDirectory = TestEnvironment.outputDirectory("farm-data")
@@ -25,7 +27,8 @@ public final class FarmCluster: @unchecked Sendable {
         let process = try WorkerProcess(
             executable: TestEnvironment.executable("meshfarm-submit"),
             arguments: [
-                "--port", "\(port)", "--data-dir", dataDirectory.path, "--broker", broker.url, "--topology-prefix",
+                "--port", "\(port)", "--data-dir", dataDirectory.path, "--broker", brokerURL("submit"),
+                "--topology-prefix",
                 prefix,
                 "--retry-initial", "0.5", "--retry-max", "2",
             ] + submitArguments,
@@ -49,7 +52,8 @@ public final class FarmCluster: @unchecked Sendable {
         let worker = try WorkerProcess(
             executable: TestEnvironment.executable("meshfarm-\(pool)-worker"),
             arguments: [
-                "--broker", broker.url, "--server", serverURL.absoluteString, "--topology-prefix", prefix, "--name",
+                "--broker", brokerURL("worker"), "--server", serverURL.absoluteString, "--topology-prefix", prefix,
+                "--name",
                 name,
                 "--metrics-port", "0", "--cache-dir", dataDirectory.appendingPathComponent("cache-\(name)").path,
                 "--shutdown-grace", "5",
@@ -57,6 +61,13 @@ public final class FarmCluster: @unchecked Sendable {
             readyMarker: readyMarker)
         workers.append(worker)
         return worker
+    }
+
+    /// The URL of the farm's broker user for `role`; guest's when the node
+    /// has none (it was never started).
+    func brokerURL(_ role: String) -> String {
+        guard let url = try? broker.url(user: role), !url.contains(":@") else { return broker.url }
+        return url
     }
 
     public func stopAll() {

@@ -84,7 +84,7 @@ public struct WorkerServer: Sendable {
             logger: logger)
         let farm = configuration.farm
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: RuntimeService(runtime: runtime, transport: transport, farm: farm)),
+            .init(service: RuntimeService(runtime: runtime, transport: transport)),
             .init(service: health),
         ]
         if let selfTest, let interval = configuration.selfTestInterval {
@@ -116,7 +116,6 @@ public struct WorkerServer: Sendable {
 struct RuntimeService: Service {
     let runtime: WorkerRuntime<TaskPayload, TaskResult>
     let transport: AMQPTransport
-    let farm: FarmTopology
 
     func run() async throws {
         // Lines scripts and tests wait for: signals are handled from here on,
@@ -124,7 +123,7 @@ struct RuntimeService: Service {
         FileHandle.standardOutput.write(Data("started \(runtime.configuration.queue)\n".utf8))
         try await withGracefulShutdownHandler {
             do {
-                try await transport.declare(farm.topology)
+                try await waitForQueue(runtime.configuration.queue)
             } catch AMQPError.shutdown {
                 return  // shut down before the broker was reached
             }
@@ -135,6 +134,26 @@ struct RuntimeService: Service {
             Task {
                 await runtime.shutdown()
                 await transport.close()
+            }
+        }
+    }
+
+    /// The submit service declares the topology; a worker, whose broker user
+    /// may not (least privilege: `deploy/rabbitmq/permissions.sh`), waits
+    /// until its queue exists, asking passively every second.
+    func waitForQueue(_ queue: String) async throws {
+        var said = false
+        while true {
+            do {
+                _ = try await transport.messageCount(queue: queue)
+                return
+            } catch MessagingError.noSuchQueue {
+                if !said {
+                    FileHandle.standardError.write(
+                        Data("waiting for the submit service to declare the queue \(queue)\n".utf8))
+                    said = true
+                }
+                try await Task.sleep(for: .seconds(1))
             }
         }
     }
