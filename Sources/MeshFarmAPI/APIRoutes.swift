@@ -22,6 +22,17 @@ public struct APIRoute: Sendable, Hashable {
         self.roles = roles
     }
 
+    /// Whether a request path is one this route's pattern names.
+    public func matches(path requested: String) -> Bool {
+        let pattern = path.split(separator: "/", omittingEmptySubsequences: true)
+        let parts = requested.split(separator: "/", omittingEmptySubsequences: true)
+        for (i, segment) in pattern.enumerated() {
+            if segment == "**" { return parts.count > i }
+            guard i < parts.count, segment.hasPrefix(":") || segment == parts[i] else { return false }
+        }
+        return pattern.count == parts.count
+    }
+
     /// The path in OpenAPI form: `{name}` for captures, `{path}` for `**`.
     public var openAPIPath: String {
         path.split(separator: "/", omittingEmptySubsequences: false).map { segment in

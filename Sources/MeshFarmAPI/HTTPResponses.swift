@@ -11,12 +11,18 @@ public struct APIFailure: HTTPResponseError, Sendable {
     public var message: String
     /// Seconds after which the request may be sent again (`Retry-After`).
     public var retryAfter: Int?
+    /// More headers of the response (`Allow` for a 405).
+    public var headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil,
+        headers: HTTPFields = [:]
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.retryAfter = retryAfter
+        self.headers = headers
     }
 
     public static func badRequest(_ message: String) -> APIFailure { APIFailure(.badRequest, "bad-request", message) }
@@ -25,6 +31,7 @@ public struct APIFailure: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try JSONResponse.make(ErrorBody(code: code, message: message), status: status)
         if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
+        response.headers.append(contentsOf: headers)
         return response
     }
 }

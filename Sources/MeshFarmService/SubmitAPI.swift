@@ -8,6 +8,7 @@ import MeshFarmCoordinator
 import MeshFarmJobs
 import MeshFarmMessaging
 import NIOCore
+import ServiceLifecycle
 
 /// The submit service's HTTP API (`/v1`), built from ``APIRoutes``.
 ///
@@ -70,6 +71,7 @@ public struct SubmitAPI: Sendable {
     public func makeRouter() -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware())
         // Requests, durations and errors per route in `/metrics`.
         router.add(middleware: MetricsMiddleware())
         HealthRoutes.add(to: router, ready: { nil }, degraded: degraded)
@@ -218,7 +220,13 @@ public struct SubmitAPI: Sendable {
     /// The newest jobs; a submitter's list holds only its own (among the
     /// newest 500 of the farm).
     func listJobs(_ request: Request, _ context: APIContext) async throws -> Response {
-        let limit = min(500, request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 50)
+        var limit = 50
+        if let raw = request.uri.queryParameters.get("limit") {
+            guard let parsed = Int(raw), (1...500).contains(parsed) else {
+                throw APIFailure.badRequest("limit must be an integer from 1 to 500, got '\(raw)'")
+            }
+            limit = parsed
+        }
         var status: JobStatus?
         if let raw = request.uri.queryParameters.get("status") {
             guard let parsed = JobStatus(rawValue: raw) else {
@@ -293,9 +301,22 @@ public struct SubmitAPI: Sendable {
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 let encoder = APICoding.encoder()
-                for await job in updates {
-                    let json = String(decoding: try encoder.encode(JobView(job)), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "event: job\ndata: \(json)\n\n"))
+                // Ends at the service's graceful shutdown too: an open stream
+                // of a job that never changes would otherwise hold SIGTERM
+                // until the pod is killed (found by the API fuzz run).
+                let (relay, ending) = AsyncStream<JobRecord>.makeStream()
+                let forward = Task {
+                    for await job in updates { ending.yield(job) }
+                    ending.finish()
+                }
+                defer { forward.cancel() }
+                try await withGracefulShutdownHandler {
+                    for await job in relay {
+                        let json = String(decoding: try encoder.encode(JobView(job)), as: UTF8.self)
+                        try await writer.write(ByteBuffer(string: "event: job\ndata: \(json)\n\n"))
+                    }
+                } onGracefulShutdown: {
+                    ending.finish()
                 }
                 try await writer.finish(nil)
             })
@@ -344,6 +365,27 @@ public struct SubmitAPI: Sendable {
         case DecodingError.dataCorrupted(let context):
             context.codingPath.isEmpty ? "the body is not valid JSON" : context.debugDescription
         default: "\(error)"
+        }
+    }
+}
+
+/// A known path asked with a method it does not serve: 405 with the
+/// methods it does serve (`Allow`), rather than the router's 404, which
+/// would say the path does not exist.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = APIRoutes.all.filter { $0.matches(path: request.uri.path) }.map(\.method.rawValue)
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
+            let list = Set(allowed).sorted().joined(separator: ", ")
+            throw APIFailure(
+                .methodNotAllowed, "method-not-allowed", "\(request.uri.path) serves \(list)", headers: [.allow: list])
         }
     }
 }

@@ -109,6 +109,32 @@ import Testing
         }
     }
 
+    @Test func aKnownPathWithAnotherMethodIs405AndAnOutOfRangeLimitIs400() async throws {
+        #expect(APIRoutes.getJobArtifact.matches(path: "/v1/jobs/j-1/artifacts/views/a.png"))
+        #expect(!APIRoutes.getJobArtifact.matches(path: "/v1/jobs/j-1/artifacts"))
+        #expect(APIRoutes.getJob.matches(path: "/v1/jobs/j-1") && !APIRoutes.getJob.matches(path: "/v1/jobs"))
+        #expect(APIRoutes.dashboard.matches(path: "/") && !APIRoutes.dashboard.matches(path: "/x"))
+        let service = try await Service()
+        try await service.test { client in
+            for method in [HTTPRequest.Method.trace, .patch, HTTPRequest.Method(rawValue: "QUERY")!] {
+                try await client.execute(uri: "/v1/jobs", method: method) { response in
+                    #expect(response.status == .methodNotAllowed)
+                    #expect(response.headers[.allow] == "GET, POST")
+                }
+            }
+            try await client.execute(uri: "/nowhere", method: .trace) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/jobs/j-unknown", method: .get) { response in
+                #expect(response.status == .notFound && Self.errorMessage(response) == "no job j-unknown")
+            }
+            for limit in ["0", "501", "ten"] {
+                try await client.execute(uri: "/v1/jobs?limit=\(limit)", method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(Self.errorMessage(response).contains("1 to 500"))
+                }
+            }
+        }
+    }
+
     @Test func uploadsAndBlobs() async throws {
         try await Service(limits: .init(maxUploadBytes: 1000, maxArtifactBytes: 2000)).test { client in
             let sha = try await Self.upload(client, Self.triangle)
