@@ -4,7 +4,6 @@ import MeshFarmArtifacts
 import MeshFarmJobs
 import MeshFarmMessaging
 import Metrics
-import Synchronization
 
 extension Coordinator {
     /// The command loop's state: active jobs, touched by the loop only.
@@ -512,13 +511,8 @@ extension Coordinator {
         /// two seconds (it is away): the loop never waits for the broker.
         private func depth(of queue: String) async -> Int? {
             let transport = self.transport
-            return await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
-                let first = FirstAnswer(continuation)
-                Task { first.give(try? await transport.messageCount(queue: queue)) }
-                Task {
-                    try? await Task.sleep(for: .seconds(2))
-                    first.give(nil)
-                }
+            return await firstAnswer(within: 2, else: nil) { answer in
+                Task { answer(try? await transport.messageCount(queue: queue)) }
             }
         }
 
@@ -532,13 +526,4 @@ extension Coordinator {
             }
         }
     }
-}
-
-/// Resumes a continuation with the first value given; later ones are dropped.
-final class FirstAnswer<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
-
-    init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Mutex(continuation) }
-
-    func give(_ value: Value) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }

@@ -434,14 +434,8 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         // Bounded: with the broker away the publish would wait for it, and
         // a shutdown would hang until SIGKILL. Past the bound the delivery
         // is left to the connection's close, which returns it to the queue.
-        let waiter = ResumeOnce()
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            waiter.set(done)
-            settle(delivery, with: event) { waiter.resume() }
-            Task {
-                try? await Task.sleep(for: .seconds(Self.handBackBound))
-                waiter.resume()
-            }
+        await firstAnswer(within: Self.handBackBound, else: ()) { answer in
+            settle(delivery, with: event) { answer(()) }
         }
     }
 
@@ -624,11 +618,29 @@ final class ProgressThrottle: @unchecked Sendable {
     }
 }
 
-/// A continuation resumed by whichever of several callers comes first.
-final class ResumeOnce: Sendable {
-    private let continuation = Mutex<CheckedContinuation<Void, Never>?>(nil)
+/// The answer `start` gives (through the closure it is passed), or
+/// `fallback` once `seconds` have passed, whichever comes first; a later
+/// answer is dropped. For waits on the broker that must stay bounded (a
+/// hand-back at shutdown, a queue depth asked by the coordinator's loop).
+package func firstAnswer<Value: Sendable>(
+    within seconds: Double, else fallback: Value,
+    _ start: (@escaping @Sendable (Value) -> Void) -> Void
+) async -> Value {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+        let pending = PendingAnswer(continuation)
+        start { pending.give($0) }
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            pending.give(fallback)
+        }
+    }
+}
 
-    func set(_ continuation: CheckedContinuation<Void, Never>) { self.continuation.withLock { $0 = continuation } }
+/// A continuation resumed with the first value given.
+private final class PendingAnswer<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
 
-    func resume() { continuation.withLock { $0.take() }?.resume() }
+    init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Mutex(continuation) }
+
+    func give(_ value: Value) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }
