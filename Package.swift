@@ -94,6 +94,7 @@ let package = Package(
                 "MeshFarmAPI", "MeshFarmCoordinator", "MeshFarmArtifacts", "MeshFarmJobs", "MeshFarmMessaging",
                 "MeshFarmAMQP", "MeshFarmAuth", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
@@ -121,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "meshfarm-submit",
             dependencies: [
-                "MeshFarmService", "MeshFarmAPI", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmAuth",
+                "MeshFarmService", "MeshFarmAPI", "MeshFarmArtifacts", "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -135,6 +135,13 @@ public struct APIClient: Sendable {
         return try decode(JobView.self, try await send { try await session.data(for: request) })
     }
 
+    /// Deletes a finished job.
+    public func delete(_ id: String) async throws {
+        var request = authorized(url("/v1/jobs/\(id)"))
+        request.httpMethod = "DELETE"
+        _ = try await send { try await session.data(for: request) }
+    }
+
     public func artifacts(_ id: String) async throws -> ArtifactList {
         try decode(
             ArtifactList.self,

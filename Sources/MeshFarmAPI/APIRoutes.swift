@@ -66,6 +66,8 @@ public enum APIRoutes {
     public static let createJob = APIRoute(method: .post, path: "/v1/jobs", roles: submitting)
     public static let listJobs = APIRoute(method: .get, path: "/v1/jobs", roles: reading)
     public static let getJob = APIRoute(method: .get, path: "/v1/jobs/:id", roles: reading)
+    /// Deletes a finished job (its owner, or an admin).
+    public static let deleteJob = APIRoute(method: .delete, path: "/v1/jobs/:id", roles: submitting)
     public static let jobEvents = APIRoute(method: .get, path: "/v1/jobs/:id/events", roles: reading)
     public static let cancelJob = APIRoute(method: .post, path: "/v1/jobs/:id/cancel", roles: submitting)
     public static let listJobArtifacts = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts", roles: reading)
@@ -75,9 +77,14 @@ public enum APIRoutes {
     public static let putArtifact = APIRoute(method: .put, path: "/v1/artifacts", roles: workers)
     public static let listWorkers = APIRoute(method: .get, path: "/v1/workers", roles: reading)
     public static let queues = APIRoute(method: .get, path: "/v1/queues", roles: reading)
+    /// Disk, artifact store, last collection, usage per principal.
+    public static let storage = APIRoute(method: .get, path: "/v1/storage", roles: reading)
+    /// Runs retention and the collector now (admins).
+    public static let collectStorage = APIRoute(method: .post, path: "/v1/storage/collect", roles: [.admin])
 
     public static let all: [APIRoute] = [
-        health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, jobEvents,
-        cancelJob, listJobArtifacts, getJobArtifact, getArtifact, putArtifact, listWorkers, queues,
+        health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, deleteJob,
+        jobEvents, cancelJob, listJobArtifacts, getJobArtifact, getArtifact, putArtifact, listWorkers, queues, storage,
+        collectStorage,
     ]
 }

@@ -213,3 +213,85 @@ public struct SessionView: Sendable, Equatable, Codable {
         role = principal.role.rawValue
     }
 }
+
+/// `GET /v1/storage`: the disk, the artifact store, the last collection
+/// and what each principal stores (a submitter sees only itself).
+public struct StorageView: Sendable, Equatable, Codable {
+    /// `accepting`, `refusing-new-work` (under `minimumFreeBytes`: uploads
+    /// and jobs get 507) or `full` (under `floorBytes`: results wait too).
+    public var state: String
+    public var freeBytes: Int64
+    public var minimumFreeBytes: Int64
+    public var floorBytes: Int64
+    /// Finished jobs older than this are deleted (nil: kept).
+    public var retentionDays: Double?
+    /// Artifact files and their bytes at the last collection.
+    public var artifactFiles: Int
+    public var artifactBytes: Int64
+    public var lastCollection: CollectionView?
+    public var principals: [PrincipalUsage]
+
+    public init(
+        state: String, freeBytes: Int64, minimumFreeBytes: Int64, floorBytes: Int64, retentionDays: Double?,
+        artifactFiles: Int, artifactBytes: Int64, lastCollection: CollectionView?, principals: [PrincipalUsage]
+    ) {
+        self.state = state
+        self.freeBytes = freeBytes
+        self.minimumFreeBytes = minimumFreeBytes
+        self.floorBytes = floorBytes
+        self.retentionDays = retentionDays
+        self.artifactFiles = artifactFiles
+        self.artifactBytes = artifactBytes
+        self.lastCollection = lastCollection
+        self.principals = principals
+    }
+}
+
+/// One run of the storage collector (`POST /v1/storage/collect` returns
+/// it): retention, then mark and sweep.
+public struct CollectionView: Sendable, Equatable, Codable {
+    public var at: Date
+    public var seconds: Double
+    /// Finished jobs deleted for being older than the retention period.
+    public var jobsDeleted: Int
+    /// Artifacts some job names, and their bytes.
+    public var artifactsKept: Int
+    public var bytesKept: Int64
+    /// Artifacts no job names that were removed, and the bytes freed
+    /// (partial uploads included).
+    public var artifactsRemoved: Int
+    public var bytesFreed: Int64
+    /// Artifacts no job names, spared because they were used recently.
+    public var artifactsSpared: Int
+
+    public init(
+        at: Date, seconds: Double, jobsDeleted: Int, artifactsKept: Int, bytesKept: Int64, artifactsRemoved: Int,
+        bytesFreed: Int64, artifactsSpared: Int
+    ) {
+        self.at = at
+        self.seconds = seconds
+        self.jobsDeleted = jobsDeleted
+        self.artifactsKept = artifactsKept
+        self.bytesKept = bytesKept
+        self.artifactsRemoved = artifactsRemoved
+        self.bytesFreed = bytesFreed
+        self.artifactsSpared = artifactsSpared
+    }
+}
+
+/// What one principal stores and may store.
+public struct PrincipalUsage: Sendable, Equatable, Codable {
+    public var name: String
+    /// Bytes of the distinct artifacts its jobs name, plus uploads not yet
+    /// attached to a job, as of the last collection and the uploads since.
+    public var storedBytes: Int64
+    public var maxStoredBytes: Int64?
+    public var maxUnfinishedJobs: Int?
+
+    public init(name: String, storedBytes: Int64, maxStoredBytes: Int64?, maxUnfinishedJobs: Int?) {
+        self.name = name
+        self.storedBytes = storedBytes
+        self.maxStoredBytes = maxStoredBytes
+        self.maxUnfinishedJobs = maxUnfinishedJobs
+    }
+}

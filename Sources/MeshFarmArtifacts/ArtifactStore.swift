@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A stored blob.
 public struct ArtifactInfo: Sendable, Equatable, Codable {
@@ -28,6 +29,22 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A file of the artifact store: an artifact (named by its hash) or a
+/// partial write.
+public struct StoredArtifact: Sendable, Equatable {
+    public var name: String
+    public var bytes: Int
+    /// Its modification time: when it was stored, or last stored again or
+    /// named by a new job.
+    public var lastUsed: Date
+
+    public init(name: String, bytes: Int, lastUsed: Date) {
+        self.name = name
+        self.bytes = bytes
+        self.lastUsed = lastUsed
+    }
+}
+
 /// Content-addressed blobs: uploads, meshes, images. Put once, read by hash.
 public protocol ArtifactStore: Sendable {
     /// Stores the bytes read from `chunks` (streamed; the upload is refused
@@ -50,6 +67,9 @@ public protocol ArtifactStore: Sendable {
 /// artifact, and concurrent writers of the same content are harmless.
 public struct DiskArtifactStore: ArtifactStore {
     public let root: URL
+    /// Orders "this artifact is used now" (storing it again, a job naming
+    /// it) against the collector's removal, for every copy of this store.
+    private let use = UseLock()
 
     public init(root: URL) throws {
         self.root = root
@@ -113,6 +133,85 @@ public struct DiskArtifactStore: ArtifactStore {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
+    /// Marks an existing artifact as used now (its modification time): the
+    /// collector spares what was used recently, so an old upload named by
+    /// a job being created is not removed under it. False when absent.
+    public func retain(_ sha256: String) throws -> Bool {
+        guard SHA256Hasher.isValid(sha256) else { throw StorageError.invalidHash(sha256) }
+        return touch(sha256)
+    }
+
+    private func touch(_ sha256: String) -> Bool {
+        let path = path(sha256).path
+        return use.mutex.withLock { _ in utimes(path, nil) == 0 }
+    }
+
+    /// Removes an artifact unless it was used (stored again, or retained)
+    /// at or after `cutoff`; returns the bytes freed, nil when kept or
+    /// absent. Checked and removed under the same lock as ``retain(_:)``.
+    public func remove(_ sha256: String, unlessUsedSince cutoff: Date) -> Int? {
+        guard SHA256Hasher.isValid(sha256) else { return nil }
+        let path = path(sha256).path
+        return use.mutex.withLock { _ -> Int? in
+            var info = stat()
+            guard stat(path, &info) == 0, Double(info.st_mtim.tv_sec) < cutoff.timeIntervalSince1970,
+                unlink(path) == 0
+            else { return nil }
+            return Int(info.st_size)
+        }
+    }
+
+    /// Every stored artifact with its size and when it was last used, and
+    /// the partial writes in `tmp/` (crashed or abandoned uploads).
+    public func inventory() throws -> (artifacts: [StoredArtifact], partial: [StoredArtifact]) {
+        var artifacts: [StoredArtifact] = []
+        var partial: [StoredArtifact] = []
+        let manager = FileManager.default
+        for first in try manager.contentsOfDirectory(atPath: root.path) {
+            let level1 = root.appendingPathComponent(first)
+            if first == "tmp" {
+                for name in (try? manager.contentsOfDirectory(atPath: level1.path)) ?? [] {
+                    if let entry = Self.stored(name, at: level1.appendingPathComponent(name).path) {
+                        partial.append(entry)
+                    }
+                }
+                continue
+            }
+            guard first.utf8.count == 2 else { continue }
+            for second in (try? manager.contentsOfDirectory(atPath: level1.path)) ?? [] {
+                let level2 = level1.appendingPathComponent(second)
+                for name in (try? manager.contentsOfDirectory(atPath: level2.path)) ?? []
+                where SHA256Hasher.isValid(name) {
+                    if let entry = Self.stored(name, at: level2.appendingPathComponent(name).path) {
+                        artifacts.append(entry)
+                    }
+                }
+            }
+        }
+        return (artifacts, partial)
+    }
+
+    /// Removes a partial write of `tmp/` (see ``inventory()``).
+    public func removePartial(_ name: String) {
+        guard !name.contains("/") else { return }
+        try? FileManager.default.removeItem(at: root.appendingPathComponent("tmp/\(name)"))
+    }
+
+    private static func stored(_ name: String, at path: String) -> StoredArtifact? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return StoredArtifact(
+            name: name, bytes: Int(info.st_size),
+            lastUsed: Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec)))
+    }
+
+    /// The size of a stored artifact, nil when absent.
+    public func size(of sha256: String) -> Int? {
+        guard SHA256Hasher.isValid(sha256) else { return nil }
+        var info = stat()
+        return stat(path(sha256).path, &info) == 0 ? Int(info.st_size) : nil
+    }
+
     func path(_ sha256: String) -> URL {
         let s = Array(sha256)
         return root.appendingPathComponent("\(String(s[0..<2]))/\(String(s[2..<4]))/\(sha256)")
@@ -120,7 +219,7 @@ public struct DiskArtifactStore: ArtifactStore {
 
     private func install(_ temporary: URL, sha256: String, bytes: Int) throws -> ArtifactInfo {
         let destination = path(sha256)
-        if FileManager.default.fileExists(atPath: destination.path) {
+        if touch(sha256) {
             try? FileManager.default.removeItem(at: temporary)  // same content already stored
         } else {
             try FileManager.default.createDirectory(
@@ -153,4 +252,9 @@ final class UploadFile: @unchecked Sendable {
     }
 
     func close() throws { try handle.close() }
+}
+
+/// The lock of ``DiskArtifactStore``, shared by its copies.
+final class UseLock: Sendable {
+    let mutex = Mutex(())
 }

@@ -34,6 +34,9 @@ extension Coordinator {
         /// ``announceInterval`` until none is left.
         var abandoning: Set<String> = []
         var announcing = false
+        /// Why runnable tasks are held (``Configuration/holdDispatch``), as
+        /// last seen.
+        var held: String?
         var storeHealth = StoreHealth()
         var storePause: Double = 0
         let storeErrors = Counter(label: "meshfarm_store_errors_total")
@@ -80,6 +83,19 @@ extension Coordinator {
         /// Publishes the ready tasks `Dispatcher` picks, in its order, one
         /// job's picks per store write.
         private mutating func dispatch() async {
+            let hold = configuration.holdDispatch()
+            if hold != held {
+                if let hold {
+                    logger.warning("holding runnable tasks", metadata: ["reason": "\(hold)"])
+                } else {
+                    logger.info("releasing held tasks")
+                }
+                held = hold
+            }
+            guard hold == nil else {
+                view.publishLoads(Dispatcher.loads(active.values))
+                return
+            }
             let picks = Dispatcher.picks(active.values, policy: configuration.dispatchPolicy)
             var order: [String] = []
             var byJob: [String: [TaskID]] = [:]
@@ -102,7 +118,7 @@ extension Coordinator {
 
         private mutating func perform(_ command: Coordinator.Command) async {
             switch command {
-            case .submit(var job, let claim, let ticket, let reply):
+            case .submit(var job, let claim, let maxUnfinished, let ticket, let reply):
                 guard ticket.take() else {
                     logger.info("dropping a submission its caller gave up on", metadata: ["job": "\(job.id)"])
                     return
@@ -118,6 +134,13 @@ extension Coordinator {
                         }
                         logger.info("job submitted again with its idempotency key", metadata: ["job": "\(job.id)"])
                         return reply.resume(returning: Submitted(job: job, replayed: true))
+                    }
+                    if let maxUnfinished, let owner = job.owner {
+                        let unfinished = active.values.count { $0.owner == owner }
+                        guard unfinished < maxUnfinished else {
+                            return reply.resume(
+                                throwing: QuotaExceeded(owner: owner, unfinished: unfinished, limit: maxUnfinished))
+                        }
                     }
                     try await store.insert(
                         job,
@@ -150,6 +173,18 @@ extension Coordinator {
                     try await commit(&job, actions)
                     await dispatch()
                     reply.resume(returning: job)
+                } catch {
+                    reply.resume(throwing: error)
+                }
+
+            case .delete(let id, let reply):
+                do {
+                    guard let job = try await load(id) else { return reply.resume(returning: .notFound) }
+                    guard job.status.isTerminal else { return reply.resume(returning: .unfinished(job.status)) }
+                    guard try await store.delete(id) else { return reply.resume(returning: .notFound) }
+                    abandoning.remove(id)
+                    logger.info("job deleted", metadata: ["job": "\(id)"])
+                    reply.resume(returning: .deleted(job))
                 } catch {
                     reply.resume(throwing: error)
                 }

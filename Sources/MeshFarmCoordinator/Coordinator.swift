@@ -32,12 +32,18 @@ public final class Coordinator: Sendable {
         /// start-up) or a stalled store keeps it longer; the caller then
         /// gets ``CoordinatorUnavailable`` and nothing is created.
         public var submitWait: Double?
+        /// Why no task should start now (the disk is full: results could not
+        /// be stored), or nil. While it says so, runnable tasks wait in the
+        /// coordinator; they go out once it no longer does.
+        public var holdDispatch: @Sendable () -> String?
 
         public init(
             farm: FarmTopology = FarmTopology(), retryPolicy: RetryPolicy = RetryPolicy(),
             dispatchPolicy: DispatchPolicy = DispatchPolicy(), eventPrefetch: Int = 64,
-            reconciler: Reconciler = Reconciler(), submitWait: Double? = 10
+            reconciler: Reconciler = Reconciler(), submitWait: Double? = 10,
+            holdDispatch: @escaping @Sendable () -> String? = { nil }
         ) {
+            self.holdDispatch = holdDispatch
             self.farm = farm
             self.retryPolicy = retryPolicy
             self.dispatchPolicy = dispatchPolicy
@@ -48,8 +54,9 @@ public final class Coordinator: Sendable {
     }
 
     enum Command: Sendable {
-        case submit(JobRecord, IdempotencyClaim?, Ticket, CheckedContinuation<Submitted, Error>)
+        case submit(JobRecord, IdempotencyClaim?, Int?, Ticket, CheckedContinuation<Submitted, Error>)
         case cancel(String, CheckedContinuation<JobRecord?, Error>)
+        case delete(String, CheckedContinuation<Deletion, Error>)
         case event(Delivery)
         case deadLetter(Delivery)
         case retryDue(job: String, task: TaskID)
@@ -142,15 +149,20 @@ public final class Coordinator: Sendable {
     /// Stores a new job and publishes its first task, unless `idempotency`'s
     /// key created a job in the last 24 hours: then that job, when the
     /// request is the same, or ``IdempotencyConflict`` when it is not.
+    /// With `maxUnfinished`, a job whose owner already has that many
+    /// unfinished jobs is refused (``QuotaExceeded``); counted in the loop,
+    /// so concurrent submissions cannot pass the limit together.
     /// Submissions run one at a time in the loop, so two with one key never
     /// both create. Throws ``CoordinatorUnavailable`` when the loop has not
     /// taken the submission within ``Configuration/submitWait``; the loop
     /// then drops it when it gets there, so nothing is created.
-    public func submit(_ job: JobRecord, idempotency: IdempotencyClaim?) async throws -> Submitted {
+    public func submit(_ job: JobRecord, idempotency: IdempotencyClaim?, maxUnfinished: Int? = nil) async throws
+        -> Submitted
+    {
         let ticket = Ticket()
         let wait = configuration.submitWait
         return try await withCheckedThrowingContinuation { continuation in
-            post.yield(.submit(job, idempotency, ticket, continuation))
+            post.yield(.submit(job, idempotency, maxUnfinished, ticket, continuation))
             guard let wait else { return }
             Task {
                 try? await Task.sleep(for: .seconds(wait))
@@ -164,6 +176,22 @@ public final class Coordinator: Sendable {
         try await withCheckedThrowingContinuation { post.yield(.cancel(id, $0)) }
     }
 
+    /// What deleting a job did.
+    public enum Deletion: Sendable, Equatable {
+        /// Deleted: the job as it was. Its artifacts are free for the
+        /// storage collector unless another job names them.
+        case deleted(JobRecord)
+        case notFound
+        /// Still queued or running: cancel it first.
+        case unfinished(JobStatus)
+    }
+
+    /// Deletes a finished (succeeded, failed or cancelled) job from the
+    /// store, in the loop: no event of the job is half applied meanwhile.
+    public func delete(_ id: String) async throws -> Deletion {
+        try await withCheckedThrowingContinuation { post.yield(.delete(id, $0)) }
+    }
+
     /// The job as last stored.
     public func job(_ id: String) async throws -> JobRecord? {
         if let job = view.snapshot(id) { return job }
@@ -172,6 +200,16 @@ public final class Coordinator: Sendable {
 
     public func jobs(status: JobStatus?, limit: Int) async throws -> [JobRecord] {
         try await store.jobs(status: status, limit: limit)
+    }
+
+    /// Finished jobs last changed before `date`, oldest first (retention).
+    public func finishedJobs(before date: Date, limit: Int) async throws -> [String] {
+        try await store.finishedJobs(before: date, limit: limit)
+    }
+
+    /// The artifacts every stored job names, per owner: the collector's mark.
+    public func artifactReferences() async throws -> [String: Set<String>] {
+        try await store.artifactReferences()
     }
 
     /// The job now, then after every change, until it is finished.
@@ -267,6 +305,18 @@ public struct CoordinatorUnavailable: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "the coordinator did not take the job within \(Int(seconds)) s (it is starting, or cannot reach the broker "
             + "or its store); nothing was created: send the request again, with the same Idempotency-Key"
+    }
+}
+
+/// An owner has as many unfinished jobs as it may.
+public struct QuotaExceeded: Error, Sendable, CustomStringConvertible {
+    public var owner: String
+    public var unfinished: Int
+    public var limit: Int
+
+    public var description: String {
+        "\(owner) has \(unfinished) unfinished jobs, the most it may have at once (\(limit)): wait for one to "
+            + "finish or cancel one"
     }
 }
 

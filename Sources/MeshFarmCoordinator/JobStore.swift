@@ -23,6 +23,15 @@ public protocol JobStore: Sendable {
     func jobs(status: JobStatus?, limit: Int) async throws -> [JobRecord]
     /// Jobs not yet finished: what a restarted coordinator resumes.
     func activeJobs() async throws -> [JobRecord]
+    /// Removes a job, its tasks and its idempotency key; false when absent.
+    func delete(_ id: String) async throws -> Bool
+    /// Finished jobs last changed before `date` (so finished before it),
+    /// oldest first: what retention deletes.
+    func finishedJobs(before date: Date, limit: Int) async throws -> [String]
+    /// The artifacts every job names (``JobRecord/artifacts``), per owner
+    /// ("" for jobs without one), read in one consistent snapshot: the
+    /// storage collector's mark.
+    func artifactReferences() async throws -> [String: Set<String>]
 }
 
 extension JobStore {
@@ -88,4 +97,19 @@ public actor InMemoryJobStore: JobStore {
     }
 
     public func activeJobs() -> [JobRecord] { records.values.filter { !$0.status.isTerminal } }
+
+    public func delete(_ id: String) -> Bool {
+        keys = keys.filter { $0.value.jobID != id }
+        return records.removeValue(forKey: id) != nil
+    }
+
+    public func finishedJobs(before date: Date, limit: Int) -> [String] {
+        Array(
+            records.values.filter { $0.status.isTerminal && ($0.finishedAt ?? $0.createdAt) < date }
+                .sorted { ($0.finishedAt ?? $0.createdAt) < ($1.finishedAt ?? $1.createdAt) }.prefix(limit).map(\.id))
+    }
+
+    public func artifactReferences() -> [String: Set<String>] {
+        records.values.reduce(into: [:]) { $0[$1.owner ?? "", default: []].formUnion($1.artifacts) }
+    }
 }

@@ -169,6 +169,44 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func delete(_ id: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM idempotencyKey WHERE jobID = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM task WHERE jobID = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func finishedJobs(before date: Date, limit: Int) async throws -> [String] {
+        let terminal = JobStatus.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try await read { db in
+            try String.fetchAll(
+                db,
+                sql: "SELECT id FROM job WHERE status IN (\(terminal)) AND updatedAt < ? ORDER BY updatedAt LIMIT ?",
+                arguments: [date.timeIntervalSince1970, limit])
+        }
+    }
+
+    /// One read transaction (a snapshot: WAL lets the coordinator write
+    /// meanwhile), a job and its tasks at a time.
+    public func artifactReferences() async throws -> [String: Set<String>] {
+        try await read { db in
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .deferredToDate
+            var references: [String: Set<String>] = [:]
+            let jobs = try Row.fetchCursor(db, sql: "SELECT document FROM job")
+            while let row = try jobs.next() {
+                var job = try decoder.decode(JobRecord.self, from: row["document"] as Data)
+                job.tasks = try Data.fetchAll(
+                    db, sql: "SELECT document FROM task WHERE jobID = ? ORDER BY position", arguments: [job.id]
+                ).map { try decoder.decode(TaskRecord.self, from: $0) }
+                references[job.owner ?? "", default: []].formUnion(job.artifacts)
+            }
+            return references
+        }
+    }
+
     /// Jobs matching a condition, with their tasks in plan order.
     static func load(
         _ db: Database, where condition: String, _ arguments: StatementArguments, order: String = "createdAt",
@@ -188,8 +226,9 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private func write(_ body: @escaping @Sendable (Database) throws -> Void) async throws {
-        do { try await pool.write(body) } catch let error as StorageError { throw error } catch {
+    @discardableResult
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(body) } catch let error as StorageError { throw error } catch {
             throw StorageError.io("\(error)")
         }
     }

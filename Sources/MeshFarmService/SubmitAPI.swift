@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MeshFarmAPI
 import MeshFarmArtifacts
+import MeshFarmAuth
 import MeshFarmCoordinator
 import MeshFarmJobs
 import MeshFarmMessaging
@@ -41,13 +42,16 @@ public struct SubmitAPI: Sendable {
     let authentication: Authentication
     let sessions: Sessions
     let audit: AuditLog
+    /// Retention, the collector, the disk guard and quotas.
+    public let storage: StorageKeeper
 
     /// `authentication` off (the default) serves every request as an
-    /// anonymous admin; `auditLog` is where operator actions are written.
+    /// anonymous admin; `auditLog` is where operator actions are written;
+    /// `freeSpace` reads the artifact store's file system unless given.
     public init(
         coordinator: Coordinator, artifacts: DiskArtifactStore, limits: Limits = Limits(),
-        authentication: Authentication = .off, auditLog: URL? = nil,
-        degraded: @escaping @Sendable () async -> [String]
+        authentication: Authentication = .off, auditLog: URL? = nil, storage: StoragePolicy = StoragePolicy(),
+        freeSpace: (any FreeSpaceReader)? = nil, degraded: @escaping @Sendable () async -> [String]
     ) {
         self.coordinator = coordinator
         self.artifacts = artifacts
@@ -56,13 +60,18 @@ public struct SubmitAPI: Sendable {
         self.authentication = authentication
         sessions = Sessions(lifetime: authentication.sessionLifetime)
         audit = AuditLog(url: auditLog)
+        self.storage = StorageKeeper(
+            policy: storage, artifacts: artifacts, coordinator: coordinator, freeSpace: freeSpace, audit: audit)
     }
+
+    /// Runs the storage collections until shutdown.
+    public var storageService: some Service { StorageService(keeper: storage) }
 
     static let handledRoutes: [APIRoute] = [
         APIRoutes.dashboard, APIRoutes.signIn, APIRoutes.signOut, APIRoutes.whoAmI, APIRoutes.upload,
-        APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob, APIRoutes.jobEvents, APIRoutes.cancelJob,
-        APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact, APIRoutes.getArtifact, APIRoutes.putArtifact,
-        APIRoutes.listWorkers, APIRoutes.queues,
+        APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob, APIRoutes.deleteJob, APIRoutes.jobEvents,
+        APIRoutes.cancelJob, APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact, APIRoutes.getArtifact,
+        APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.queues, APIRoutes.storage, APIRoutes.collectStorage,
     ]
 
     /// The routes, each behind the roles ``APIRoute/roles`` names (checked
@@ -74,7 +83,8 @@ public struct SubmitAPI: Sendable {
         router.add(middleware: MethodNotAllowedMiddleware())
         // Requests, durations and errors per route in `/metrics`.
         router.add(middleware: MetricsMiddleware())
-        HealthRoutes.add(to: router, ready: { nil }, degraded: degraded)
+        let (degraded, storage) = (self.degraded, self.storage)
+        HealthRoutes.add(to: router, ready: { nil }, degraded: { await degraded() + storage.degradation() })
         router.add(middleware: TokenAuthenticator(authentication: authentication, sessions: sessions))
         for route in Self.handledRoutes {
             let group = router.group()
@@ -94,7 +104,7 @@ public struct SubmitAPI: Sendable {
         case APIRoutes.signIn: return try await signIn(request, context)
         case APIRoutes.signOut: return signOut(request)
         case APIRoutes.whoAmI: return try JSONResponse.make(SessionView(context.principal))
-        case APIRoutes.upload: return try await upload(request)
+        case APIRoutes.upload: return try await upload(request, context)
         case APIRoutes.createJob: return try await createJob(request, context)
         case APIRoutes.listJobs: return try await listJobs(request, context)
         case APIRoutes.getJob: return try JSONResponse.make(JobView(try await job(context)))
@@ -105,10 +115,20 @@ public struct SubmitAPI: Sendable {
             guard let job = try await coordinator.cancel(id) else { throw APIFailure.notFound("no job \(id)") }
             await audit.record(context.principal, "cancel", job: id)
             return try JSONResponse.make(JobView(job))
+        case APIRoutes.deleteJob: return try await deleteJob(context)
+        case APIRoutes.storage: return try await storageView(context)
+        case APIRoutes.collectStorage:
+            let collection = try await storage.collect()
+            await audit.record(context.principal, "storage-collect")
+            return try JSONResponse.make(collection)
         case APIRoutes.listJobArtifacts: return try JSONResponse.make(artifactList(try await job(context)))
         case APIRoutes.getJobArtifact: return try await jobArtifact(context)
         case APIRoutes.getArtifact: return try await blob(context)
-        case APIRoutes.putArtifact: return try await store(request, limit: limits.maxArtifactBytes, name: nil)
+        case APIRoutes.putArtifact:
+            if let refusal = storage.refusalOfResult(bytes: Self.announcedLength(request)) {
+                throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal, retryAfter: 30)
+            }
+            return try await store(request, limit: limits.maxArtifactBytes, name: nil).response
         case APIRoutes.listWorkers:
             return try JSONResponse.make(
                 coordinator.workers().map {
@@ -125,15 +145,59 @@ public struct SubmitAPI: Sendable {
 
     // MARK: - Uploads and blobs
 
-    func upload(_ request: Request) async throws -> Response {
+    /// A model upload: refused when the disk is nearly full (507) or the
+    /// uploader's stored bytes would pass its quota (413); counted against
+    /// the quota until a job names it.
+    func upload(_ request: Request, _ context: APIContext) async throws -> Response {
         guard let name = request.uri.queryParameters.get("name"), !name.isEmpty, !name.contains("/") else {
             throw APIFailure.badRequest(
                 "the query parameter 'name' (the model's file name, without a path) is required")
         }
-        return try await store(request, limit: limits.maxUploadBytes, name: name)
+        let principal = context.principal
+        let length = Self.announcedLength(request)
+        if let refusal = storage.refusalOfNewWork(bytes: length) {
+            throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal)
+        }
+        guard let quota = quotaBytes(principal) else {
+            return try await store(request, limit: limits.maxUploadBytes, name: name).response
+        }
+        let stored = await storage.storedBytes(of: principal.name)
+        let room = Swift.max(0, Int(quota) - stored)
+        guard length <= room, room > 0 else {
+            throw Self.overQuota(principal, stored: stored, max: quota, adding: length > 0 ? length : nil)
+        }
+        do {
+            let (response, info) = try await store(
+                request, limit: Swift.min(limits.maxUploadBytes, room), name: name)
+            await storage.uploaded(info.sha256, bytes: info.bytes, by: principal.name)
+            return response
+        } catch let failure as APIFailure where failure.status == .contentTooLarge && room < limits.maxUploadBytes {
+            throw Self.overQuota(principal, stored: stored, max: quota, adding: nil)
+        }
     }
 
-    func store(_ request: Request, limit: Int, name: String?) async throws -> Response {
+    /// The quota of stored bytes that applies to `principal` (submitters).
+    func quotaBytes(_ principal: Principal) -> Int64? {
+        principal.role == .submitter ? storage.policy.maxStoredBytes : nil
+    }
+
+    static func overQuota(_ principal: Principal, stored: Int, max: Int64, adding: Int64?) -> APIFailure {
+        let format = DiskGuard.bytes
+        let upload = adding.map { "; this upload adds \(format($0))" } ?? "; this upload would pass it"
+        return APIFailure(
+            .contentTooLarge, "quota-exceeded",
+            "\(principal.name) stores \(format(Int64(stored))) of its quota of \(format(max))\(upload): delete "
+                + "finished jobs to make room")
+    }
+
+    /// The request's `Content-Length`, 0 when it has none.
+    static func announcedLength(_ request: Request) -> Int64 {
+        request.headers[.contentLength].flatMap { Int64($0) } ?? 0
+    }
+
+    func store(_ request: Request, limit: Int, name: String?) async throws -> (
+        response: Response, info: ArtifactInfo
+    ) {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw APIFailure(.contentTooLarge, "too-large", "the upload is \(length) bytes, over the limit of \(limit)")
         }
@@ -144,7 +208,10 @@ public struct SubmitAPI: Sendable {
             throw APIFailure(.contentTooLarge, "too-large", "the upload is over the limit of \(limit) bytes")
         }
         guard info.bytes > 0 else { throw APIFailure.badRequest("the upload is empty") }
-        return try JSONResponse.make(StoredBlob(sha256: info.sha256, bytes: info.bytes, name: name), status: .created)
+        return (
+            try JSONResponse.make(StoredBlob(sha256: info.sha256, bytes: info.bytes, name: name), status: .created),
+            info
+        )
     }
 
     func blob(_ context: APIContext) async throws -> Response {
@@ -176,7 +243,21 @@ public struct SubmitAPI: Sendable {
         guard SHA256Hasher.isValid(create.model) else {
             throw APIFailure.badRequest("'model' must be the sha256 returned by PUT /v1/uploads")
         }
-        guard try artifacts.file(for: create.model) != nil else {
+        if let refusal = storage.refusalOfNewWork(bytes: 0) {
+            throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal)
+        }
+        if let max = quotaBytes(context.principal) {
+            let stored = await storage.storedBytes(of: context.principal.name)
+            if stored > max {
+                throw APIFailure(
+                    .contentTooLarge, "quota-exceeded",
+                    "\(context.principal.name) stores \(DiskGuard.bytes(Int64(stored))), over its quota of "
+                        + "\(DiskGuard.bytes(max)): delete finished jobs to make room")
+            }
+        }
+        // Retained (marked used now) before the job is stored: the storage
+        // collector spares it from here on, whatever its age.
+        guard try artifacts.retain(create.model) else {
             throw APIFailure(.unprocessableContent, "unknown-model", "no upload with sha256 \(create.model)")
         }
         let spec = create.spec ?? JobSpec()
@@ -191,9 +272,13 @@ public struct SubmitAPI: Sendable {
         if let owner, let key = claim?.key { claim?.key = "\(owner)/\(key)" }
         let submitted: Coordinator.Submitted
         do {
-            submitted = try await coordinator.submit(job, idempotency: claim)
+            submitted = try await coordinator.submit(
+                job, idempotency: claim,
+                maxUnfinished: context.principal.role == .submitter ? storage.policy.maxUnfinishedJobs : nil)
         } catch let conflict as IdempotencyConflict {
             throw APIFailure(.conflict, "idempotency-key-reused", conflict.description)
+        } catch let quota as QuotaExceeded {
+            throw APIFailure(.tooManyRequests, "quota-exceeded", quota.description, retryAfter: 30)
         } catch let unavailable as CoordinatorUnavailable {
             throw APIFailure(.serviceUnavailable, "unavailable", unavailable.description, retryAfter: 5)
         }
@@ -201,6 +286,9 @@ public struct SubmitAPI: Sendable {
         if submitted.replayed { response.headers[Self.replayedHeader] = "true" }
         return response
     }
+
+    /// 507: HTTPTypes names no such status.
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
     static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -256,6 +344,44 @@ public struct SubmitAPI: Sendable {
             throw APIFailure(.forbidden, "forbidden", "job \(id) belongs to someone else")
         }
         return job
+    }
+
+    /// Deletes a finished job (its owner or an admin); its artifacts go at
+    /// the collection this starts, unless another job names them.
+    func deleteJob(_ context: APIContext) async throws -> Response {
+        let id = try await job(context, change: true).id
+        switch try await coordinator.delete(id) {
+        case .deleted(let job):
+            await audit.record(context.principal, "delete", job: id)
+            await storage.released(job)
+            return Response(status: .noContent)
+        case .notFound: throw APIFailure.notFound("no job \(id)")
+        case .unfinished(let status):
+            throw APIFailure(
+                .conflict, "job-unfinished", "job \(id) is \(status.rawValue): cancel it first, then delete it")
+        }
+    }
+
+    /// The disk, the store and each principal's usage; a submitter sees
+    /// only its own.
+    func storageView(_ context: APIContext) async throws -> Response {
+        let policy = storage.policy
+        let free = storage.freeBytes()
+        let state: String =
+            switch policy.diskGuard.verdict(free: free) {
+            case .accepting: "accepting"
+            case .refusingNewWork: "refusing-new-work"
+            case .full: "full"
+            }
+        let principal = context.principal
+        let names = principal.seesAllJobs ? await storage.owners : [principal.name]
+        let totals = await storage.storedTotals
+        return try JSONResponse.make(
+            StorageView(
+                state: state, freeBytes: free, minimumFreeBytes: policy.diskGuard.minimumFree,
+                floorBytes: policy.diskGuard.floor, retentionDays: policy.retentionDays, artifactFiles: totals.files,
+                artifactBytes: totals.bytes, lastCollection: await storage.lastCollection,
+                principals: await storage.usage(of: names)))
     }
 
     // MARK: - Sessions

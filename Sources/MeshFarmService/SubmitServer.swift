@@ -25,6 +25,8 @@ public struct SubmitServer: Sendable {
         public var heartbeat: Int = 30
         /// Who may call the API (off: everyone, as an anonymous admin).
         public var authentication: Authentication = .off
+        /// Retention, the collector, the disk guard, quotas.
+        public var storage = StoragePolicy()
 
         public init(dataDirectory: URL, brokerURL: String) {
             self.dataDirectory = dataDirectory
@@ -45,16 +47,20 @@ public struct SubmitServer: Sendable {
         let transport = AMQPTransport(
             configuration: .init(url: try AMQPURL(configuration.brokerURL), heartbeat: configuration.heartbeat),
             logger: Logger(label: "meshfarm.amqp"))
+        let freeSpace = FileSystemFreeSpace(path: artifacts.root.path)
+        let diskGuard = configuration.storage.diskGuard
         let coordinator = Coordinator(
             transport: transport, store: store,
             configuration: .init(
                 farm: configuration.farm, retryPolicy: configuration.retryPolicy,
-                dispatchPolicy: configuration.dispatchPolicy, reconciler: configuration.reconciler),
+                dispatchPolicy: configuration.dispatchPolicy, reconciler: configuration.reconciler,
+                holdDispatch: { diskGuard.holdReason(free: (try? freeSpace.freeBytes()) ?? 0) }),
             logger: logger)
         let api = SubmitAPI(
             coordinator: coordinator, artifacts: artifacts, limits: configuration.limits,
             authentication: configuration.authentication,
-            auditLog: configuration.dataDirectory.appendingPathComponent("audit.log")
+            auditLog: configuration.dataDirectory.appendingPathComponent("audit.log"),
+            storage: configuration.storage, freeSpace: freeSpace
         ) {
             [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem].compactMap { $0 }
         }
@@ -69,6 +75,7 @@ public struct SubmitServer: Sendable {
                 services: [
                     .init(service: CoordinatorService(coordinator: coordinator, transport: transport)),
                     .init(service: app),
+                    .init(service: api.storageService),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info(

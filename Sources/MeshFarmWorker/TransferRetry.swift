@@ -9,12 +9,22 @@ import MeshFarmMessaging
 /// 30 s (jittered) until `budget` seconds (default 5 minutes) have passed
 /// since the first try; anything else (no such artifact, too large, a bad
 /// request) is the answer and fails at once. An hour of compute is not
-/// thrown away for a blip of the submit service.
+/// thrown away for a blip of the submit service. A full disk on the
+/// service's side (507) is waited out longer, up to `storageBudget`
+/// (default an hour): the result is in hand, and the service takes it once
+/// space is freed.
 public struct TransferRetry: Sendable, Equatable {
     public var budget: Double
+    public var storageBudget: Double
     public var backoff = Backoff(initial: 0.5, maximum: 30, jitter: true)
 
-    public init(budget: Double = 300) { self.budget = budget }
+    public init(budget: Double = 300, storageBudget: Double = 3600) {
+        self.budget = budget
+        self.storageBudget = max(budget, storageBudget)
+    }
+
+    /// The service's disk is full (507 Insufficient Storage).
+    public static func isStorageFull(_ error: any Error) -> Bool { (error as? APIError)?.status == 507 }
 
     public static func isTransient(_ error: any Error) -> Bool {
         switch error {
@@ -31,7 +41,7 @@ public struct TransferRetry: Sendable, Equatable {
     ) -> Double? {
         guard Self.isTransient(error) else { return nil }
         let wait = backoff.delay(retry: attempt, random: random)
-        return elapsed + wait <= budget ? wait : nil
+        return elapsed + wait <= (Self.isStorageFull(error) ? storageBudget : budget) ? wait : nil
     }
 
     /// Runs `body` on this (task) thread until it succeeds, or fails with an

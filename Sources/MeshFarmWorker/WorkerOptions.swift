@@ -56,6 +56,13 @@ public struct WorkerOptions: ParsableArguments {
 
     @Option(
         help: """
+            Seconds an upload keeps being tried while the submit service's disk is full (507), before its \
+            task fails (MESHFARM_STORAGE_WAIT).
+            """)
+    public var storageWait: Double = Env.double("MESHFARM_STORAGE_WAIT", 3600)
+
+    @Option(
+        help: """
             Seconds between two self-tests while the worker is idle, 0 for none after the one at start-up \
             (MESHFARM_SELF_TEST_INTERVAL). A failing self-test makes the worker stop taking tasks, report \
             not-ready and exit (70).
@@ -69,9 +76,10 @@ public struct WorkerOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard timeLimit > 0, brokerConsumerTimeout >= 0, transferBudget >= 0, selfTestInterval >= 0 else {
+        guard timeLimit > 0, brokerConsumerTimeout >= 0, transferBudget >= 0, storageWait >= 0, selfTestInterval >= 0
+        else {
             throw ValidationError(
-                "--time-limit must be positive, --broker-consumer-timeout, --transfer-budget and "
+                "--time-limit must be positive, --broker-consumer-timeout, --transfer-budget, --storage-wait and "
                     + "--self-test-interval 0 or more")
         }
         guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
@@ -87,7 +95,7 @@ public struct WorkerOptions: ParsableArguments {
         try HTTPArtifactAccess(
             client: APIClient(baseURL: URL(string: server)!, token: token),
             cacheDirectory: URL(fileURLWithPath: cacheDir),
-            retry: TransferRetry(budget: transferBudget))
+            retry: TransferRetry(budget: transferBudget, storageBudget: storageWait))
     }
 
     public func configuration(pool: String, concurrency: Int) -> WorkerServer.Configuration {

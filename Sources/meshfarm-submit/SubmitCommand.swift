@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeshFarmAPI
+import MeshFarmArtifacts
 import MeshFarmAuth
 import MeshFarmJobs
 import MeshFarmMessaging
@@ -80,7 +81,43 @@ struct SubmitCommand: AsyncParsableCommand {
             """)
     var lostAfter: Double = Env.double("MESHFARM_LOST_AFTER", 300)
 
+    @Option(help: "Delete finished jobs older than this many days; 0 keeps them (MESHFARM_RETENTION_DAYS).")
+    var retentionDays: Double = Env.double("MESHFARM_RETENTION_DAYS", 0)
+
+    @Option(help: "Seconds between storage collections: retention, then mark and sweep (MESHFARM_GC_INTERVAL).")
+    var gcInterval: Double = Env.double("MESHFARM_GC_INTERVAL", 600)
+
+    @Option(
+        help: """
+            Seconds an artifact no job names is kept unused: uploads never attached to a job, results whose \
+            job is gone (MESHFARM_GC_GRACE).
+            """)
+    var gcGrace: Double = Env.double("MESHFARM_GC_GRACE", 86_400)
+
+    @Option(help: "Free bytes under which new uploads and jobs are refused with 507 (MESHFARM_DISK_MIN_FREE).")
+    var diskMinFree: Int64 = Int64(Env.int("MESHFARM_DISK_MIN_FREE", 2 << 30))
+
+    @Option(
+        help: """
+            Free bytes under which results are refused too (workers wait and try again) and tasks are held \
+            (MESHFARM_DISK_FLOOR).
+            """)
+    var diskFloor: Int64 = Int64(Env.int("MESHFARM_DISK_FLOOR", 512 << 20))
+
+    @Option(help: "Per submitter: bytes its jobs and uploads may store; 0: no limit (MESHFARM_QUOTA_BYTES).")
+    var quotaBytes: Int64 = Int64(Env.int("MESHFARM_QUOTA_BYTES", 0))
+
+    @Option(help: "Per submitter: jobs queued or running at once; 0: no limit (MESHFARM_QUOTA_JOBS).")
+    var quotaJobs: Int = Env.int("MESHFARM_QUOTA_JOBS", 0)
+
     func validate() throws {
+        guard retentionDays >= 0, gcInterval > 0, gcGrace >= 0 else {
+            throw ValidationError("--retention-days and --gc-grace must not be negative, --gc-interval positive")
+        }
+        guard diskFloor >= 0, diskMinFree >= diskFloor else {
+            throw ValidationError("--disk-min-free must be at least --disk-floor, and both not negative")
+        }
+        guard quotaBytes >= 0, quotaJobs >= 0 else { throw ValidationError("quotas must not be negative") }
         guard lostAfter > 0 else { throw ValidationError("--lost-after must be positive") }
         do {
             try Authentication.check(host: host, hasTokens: !tokensFile.isEmpty, insecureNoAuth: insecureNoAuth)
@@ -103,6 +140,12 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.dispatchPolicy = DispatchPolicy(minimumWindow: queueWindow)
         configuration.reconciler = Reconciler(lostAfter: lostAfter)
         configuration.limits.maxUploadBytes = maxUploadBytes
+        configuration.storage.retentionDays = retentionDays > 0 ? retentionDays : nil
+        configuration.storage.interval = gcInterval
+        configuration.storage.sweep = ArtifactSweep(grace: gcGrace)
+        configuration.storage.diskGuard = DiskGuard(minimumFree: diskMinFree, floor: diskFloor)
+        configuration.storage.maxStoredBytes = quotaBytes > 0 ? quotaBytes : nil
+        configuration.storage.maxUnfinishedJobs = quotaJobs > 0 ? quotaJobs : nil
         if !tokensFile.isEmpty {
             let tokens: TokenFile
             do { tokens = try TokenFile(path: tokensFile) } catch { throw ValidationError("\(error)") }

@@ -117,6 +117,36 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
+/// `meshfarm delete JOB...`.
+struct DeleteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete finished jobs and free their results (a running job must be cancelled first).")
+
+    @Argument(help: "Job ids.")
+    var jobs: [String]
+    @OptionGroup var server: ServerOption
+
+    func validate() throws {
+        guard !jobs.isEmpty else { throw ValidationError("name at least one job") }
+    }
+
+    func run() async throws {
+        let client = try server.client()
+        var failed = false
+        for job in jobs {
+            do {
+                try await client.delete(job)
+                print("\(job) deleted")
+            } catch let error as APIError {
+                FileHandle.standardError.write(Data("error: \(job): \(error.description)\n".utf8))
+                failed = true
+            }
+        }
+        if failed { throw ExitCode.failure }
+    }
+}
+
 /// `meshfarm fetch JOB --out DIR`.
 struct FetchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

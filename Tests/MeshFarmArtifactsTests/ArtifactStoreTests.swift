@@ -42,3 +42,85 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("tmp").path).isEmpty)
     }
 }
+
+/// The collector's and the disk guard's decisions, and the store's side
+/// of them: retaining and conditional removal.
+@Suite struct StorageLifecycleDecisionTests {
+    let now = Date(timeIntervalSince1970: 2_000_000_000)
+
+    func artifact(_ name: String, age: Double) -> StoredArtifact {
+        StoredArtifact(name: name, bytes: 10, lastUsed: now.addingTimeInterval(-age))
+    }
+
+    @Test func theSweepKeepsWhatJobsNameAndWhatWasUsedRecently() {
+        let sweep = ArtifactSweep(grace: 86_400, recentUse: 600)
+        let stored = [
+            artifact("named-old", age: 10 * 86_400),  // a job names it: kept, however old
+            artifact("upload-young", age: 3600),  // never attached, within the grace: kept
+            artifact("upload-old", age: 2 * 86_400),  // never attached, past the grace: removed
+            artifact("released-old", age: 3600),  // its job was deleted, unused for an hour: removed
+            artifact("released-recent", age: 60),  // its job was deleted, but used a minute ago: kept
+        ]
+        let removals = sweep.removals(
+            of: stored, marked: ["named-old"], released: ["released-old", "released-recent"], now: now)
+        #expect(removals.map(\.name) == ["upload-old", "released-old"])
+        // Each removal names the time the store checks again as it removes.
+        #expect(removals[0].unusedSince == now.addingTimeInterval(-86_400))
+        #expect(removals[1].unusedSince == now.addingTimeInterval(-600))
+        #expect(
+            sweep.stalePartials([artifact("p1", age: 90_000), artifact("p2", age: 10)], now: now).map(\.name) == ["p1"])
+        #expect(ArtifactSweep(grace: 60, recentUse: 600).recentUse == 60)
+    }
+
+    @Test func bytesPerOwnerCountAnArtifactOncePerOwner() {
+        let sizes = ["a": 100, "b": 10, "c": 1]
+        let usage = storedBytes(perOwner: ["ann": ["a", "b"], "bob": ["a", "c", "gone"]]) { sizes[$0] }
+        #expect(usage == ["ann": 110, "bob": 101])
+    }
+
+    @Test func theDiskGuardRefusesNewWorkThenResults() {
+        let guardian = DiskGuard(minimumFree: 1000, floor: 100)
+        #expect(guardian.verdict(free: 5000) == .accepting)
+        #expect(guardian.verdict(free: 999) == .refusingNewWork)
+        #expect(guardian.verdict(free: 99) == .full)
+        #expect(guardian.acceptsNewWork(bytes: 4000, free: 5000) && !guardian.acceptsNewWork(bytes: 4001, free: 5000))
+        #expect(guardian.acceptsResult(bytes: 800, free: 999) && !guardian.acceptsResult(bytes: 900, free: 999))
+        #expect(guardian.holdReason(free: 999) == nil)
+        #expect(guardian.holdReason(free: 99)?.contains("tasks wait for space") == true)
+        #expect(DiskGuard(minimumFree: 10, floor: 100).minimumFree == 100)
+    }
+
+    @Test func aRetainedArtifactIsNotRemovedAndAnUnusedOneIs() throws {
+        let store = try DiskArtifactStore(root: TestEnvironment.outputDirectory("artifacts-lifecycle"))
+        let kept = try store.put(data: Data("kept".utf8))
+        let dropped = try store.put(data: Data("dropped".utf8))
+        try FileManager.default.createDirectory(
+            at: store.root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: store.root.appendingPathComponent("tmp/partial-upload"))
+        let long = Date().addingTimeInterval(-7200)
+        for info in [kept, dropped] {
+            try FileManager.default.setAttributes(
+                [.modificationDate: long], ofItemAtPath: try #require(try store.file(for: info.sha256)).path)
+        }
+        let inventory = try store.inventory()
+        #expect(Set(inventory.artifacts.map(\.name)) == [kept.sha256, dropped.sha256])
+        #expect(inventory.artifacts.allSatisfy { $0.lastUsed < Date().addingTimeInterval(-7000) })
+        #expect(inventory.partial.map(\.name) == ["partial-upload"])
+        // A job names `kept` now: it counts as used, and a removal planned
+        // before that spares it.
+        #expect(try store.retain(kept.sha256))
+        #expect(try !store.retain(String(repeating: "0", count: 64)))
+        let cutoff = Date().addingTimeInterval(-3600)
+        #expect(store.remove(kept.sha256, unlessUsedSince: cutoff) == nil)
+        #expect(store.remove(dropped.sha256, unlessUsedSince: cutoff) == 7)
+        #expect(try store.file(for: kept.sha256) != nil && store.file(for: dropped.sha256) == nil)
+        #expect(store.size(of: kept.sha256) == 4)
+        // Storing the same bytes again counts as a use too.
+        try FileManager.default.setAttributes(
+            [.modificationDate: long], ofItemAtPath: try #require(try store.file(for: kept.sha256)).path)
+        _ = try store.put(data: Data("kept".utf8))
+        #expect(store.remove(kept.sha256, unlessUsedSince: cutoff) == nil)
+        store.removePartial("partial-upload")
+        #expect(try store.inventory().partial.isEmpty)
+    }
+}

@@ -28,6 +28,34 @@ import Testing
         #expect(try await store.jobs(status: .cancelled, limit: 10).contains { $0.id == job.id })
         #expect(try await store.job("missing") == nil)
         try await exerciseIdempotencyKeys(store)
+        try await exerciseDeletion(store)
+    }
+
+    /// A job with an analysis, finished: what it names, found by retention,
+    /// deleted with its key.
+    func exerciseDeletion(_ store: any JobStore) async throws {
+        let id = "j-del-\(UUID().uuidString.prefix(6))"
+        let (model, mesh, obj) = (String(repeating: "a", count: 64), String(repeating: "b", count: 64), "c")
+        var job = JobRecord(id: id, spec: JobSpec(), model: model, fileName: "m.obj", owner: "ann")
+        let key = IdempotencyRecord(key: "del-\(id)", requestSHA256: "f", jobID: id, createdAt: Date())
+        try await store.insert(job, idempotency: key)
+        job.start(now: Date())
+        job.tasks[0].state = .succeeded
+        job.tasks[0].result = .analyze(
+            AnalyzeResult(
+                analysis: .object([:]), mesh: mesh, obj: obj, triangles: 1,
+                bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 1])))
+        _ = job.cancel(now: Date())
+        try await store.save(job, since: nil)
+        #expect(job.artifacts == [model, mesh, obj])
+        #expect(try await store.artifactReferences()["ann"] == [model, mesh, obj])
+        #expect(try await store.finishedJobs(before: Date().addingTimeInterval(60), limit: 1000).contains(id))
+        #expect(try await !store.finishedJobs(before: Date().addingTimeInterval(-60), limit: 1000).contains(id))
+        #expect(try await store.delete(id))
+        #expect(try await !store.delete(id))
+        #expect(try await store.job(id) == nil)
+        #expect(try await store.artifactReferences()["ann"] == nil)
+        #expect(try await store.idempotencyRecord(key.key, now: Date()) == nil)
     }
 
     func exerciseIdempotencyKeys(_ store: any JobStore) async throws {

@@ -34,6 +34,11 @@ final class FlakyJobStore: JobStore {
         await inner.jobs(status: status, limit: limit)
     }
     func activeJobs() async throws -> [JobRecord] { await inner.activeJobs() }
+    func delete(_ id: String) async throws -> Bool { await inner.delete(id) }
+    func finishedJobs(before date: Date, limit: Int) async throws -> [String] {
+        await inner.finishedJobs(before: date, limit: limit)
+    }
+    func artifactReferences() async throws -> [String: Set<String>] { await inner.artifactReferences() }
 }
 
 @Suite struct StoreFailureTests {

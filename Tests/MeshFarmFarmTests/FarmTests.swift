@@ -302,6 +302,22 @@ import Testing
         } catch let error as APIError {
             #expect(error.status == 403)
         }
+        // Nor can bob delete it; alice can, with the client.
+        let delete = { @Sendable (token: String) in
+            try ChildProcess.run(
+                TestEnvironment.executable("meshfarm"),
+                ["delete", job.id, "--server", farm.serverURL.absoluteString, "--token", token], timeout: 60)
+        }
+        let refused = try await onThread { try delete(bob) }
+        #expect(refused.status != 0 && refused.stderrText.contains("belongs to someone else"), "\(refused.stderrText)")
+        let deleted = try await onThread { try delete(alice) }
+        #expect(deleted.status == 0 && deleted.stdoutText.contains("\(job.id) deleted"), "\(deleted.stderrText)")
+        do {
+            _ = try await client.job(job.id)
+            Issue.record("the deleted job is still there")
+        } catch let error as APIError {
+            #expect(error.status == 404)
+        }
     }
 
     @Test func cancelledJobStopsSchedulingAndEndsCancelled() async throws {

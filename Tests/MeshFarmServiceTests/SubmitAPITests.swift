@@ -25,21 +25,27 @@ import Testing
         let farm = FarmTopology(prefix: "api")
         let artifacts: DiskArtifactStore
 
+        /// With `freeSpace`, the disk guard reads it, and the coordinator
+        /// holds tasks by it as the service does.
         init(
             limits: SubmitAPI.Limits = SubmitAPI.Limits(), authentication: Authentication = .off,
-            auditLog: URL? = nil, degraded: @escaping @Sendable () async -> [String] = { [] }
+            auditLog: URL? = nil, storage: StoragePolicy = StoragePolicy(), freeSpace: FixedFreeSpace? = nil,
+            reconciler: Reconciler = Reconciler(), degraded: @escaping @Sendable () async -> [String] = { [] }
         ) async throws {
             broker = InMemoryBroker()
             artifacts = try DiskArtifactStore(root: TestEnvironment.outputDirectory("api-artifacts"))
+            let diskGuard = storage.diskGuard
             coordinator = Coordinator(
                 transport: await InMemoryTransport(broker: broker), store: InMemoryJobStore(),
-                configuration: .init(farm: farm))
+                configuration: .init(
+                    farm: farm, reconciler: reconciler,
+                    holdDispatch: { freeSpace.flatMap { diskGuard.holdReason(free: $0.bytes) } }))
             try await coordinator.start()
             let coordinator = self.coordinator
             Task { await coordinator.run() }
             api = SubmitAPI(
                 coordinator: coordinator, artifacts: artifacts, limits: limits, authentication: authentication,
-                auditLog: auditLog, degraded: degraded)
+                auditLog: auditLog, storage: storage, freeSpace: freeSpace, degraded: degraded)
         }
 
         func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {

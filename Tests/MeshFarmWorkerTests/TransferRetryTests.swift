@@ -27,6 +27,18 @@ import Testing
         #expect(retry.delay(after: CocoaError(.fileNoSuchFile), attempt: 1, elapsed: 0) == nil)
     }
 
+    @Test func aFullDiskOnTheServiceIsWaitedOutLonger() {
+        let retry = TransferRetry(budget: 300, storageBudget: 3600)
+        let full = APIError(status: 507, code: "insufficient-storage", message: "disk full")
+        let failing = APIError(status: 500, code: "", message: "")
+        #expect(retry.delay(after: failing, attempt: 10, elapsed: 299, random: 0) == nil)
+        #expect(retry.delay(after: full, attempt: 10, elapsed: 299, random: 0) == 15)
+        #expect(retry.delay(after: full, attempt: 10, elapsed: 3584, random: 0) == 15)
+        #expect(retry.delay(after: full, attempt: 10, elapsed: 3586, random: 0) == nil)
+        // Never shorter than the ordinary budget.
+        #expect(TransferRetry(budget: 300, storageBudget: 10).storageBudget == 300)
+    }
+
     /// An artifact service on a real socket that fails on demand: GETs
     /// answer 503, PUTs store the bytes and then answer 500 (a response
     /// lost after the work was done).

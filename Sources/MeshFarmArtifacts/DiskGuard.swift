@@ -1,0 +1,93 @@
+import Foundation
+
+/// Free space decides what the service accepts, as a pure value.
+///
+/// Above `minimumFree` everything is accepted. Under it new work is
+/// refused (uploads, jobs: 507) while results of jobs already accepted are
+/// still stored. Under `floor` those are refused too (507; workers wait
+/// and try again) and the coordinator holds tasks that have not started,
+/// so nothing accepted fails for a full disk: it waits for space.
+public struct DiskGuard: Sendable, Equatable {
+    public var minimumFree: Int64
+    public var floor: Int64
+
+    public init(minimumFree: Int64 = 2 << 30, floor: Int64 = 512 << 20) {
+        self.minimumFree = max(minimumFree, floor)
+        self.floor = floor
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        /// Everything is accepted.
+        case accepting
+        /// New uploads and jobs are refused; results are stored.
+        case refusingNewWork
+        /// Nothing is stored; tasks wait.
+        case full
+    }
+
+    public func verdict(free: Int64) -> Verdict {
+        if free < floor { return .full }
+        if free < minimumFree { return .refusingNewWork }
+        return .accepting
+    }
+
+    /// Whether new work of `bytes` (an upload's announced length; 0 for a
+    /// job) may be accepted with `free` bytes free.
+    public func acceptsNewWork(bytes: Int64, free: Int64) -> Bool { free - bytes >= minimumFree }
+
+    /// Whether a result of `bytes` may be stored with `free` bytes free.
+    public func acceptsResult(bytes: Int64, free: Int64) -> Bool { free - bytes >= floor }
+
+    /// Why no task should start with `free` bytes free (under the floor,
+    /// as its result could not be stored), or nil: the coordinator's hold.
+    public func holdReason(free: Int64) -> String? {
+        guard verdict(free: free) == .full else { return nil }
+        return Self.describe(free: free, under: floor, what: "tasks wait for space")
+    }
+
+    /// The refusal's words.
+    public static func describe(free: Int64, under threshold: Int64, what: String) -> String {
+        "the farm's storage is nearly full (\(bytes(free)) free, under the \(bytes(threshold)) it keeps); \(what)"
+    }
+
+    /// Bytes in words ("1.5 GB", binary units).
+    public static func bytes(_ count: Int64) -> String {
+        ByteCountFormatter.string(fromByteCount: count, countStyle: .binary)
+    }
+}
+
+/// Free bytes of the file system holding a directory.
+public protocol FreeSpaceReader: Sendable {
+    func freeBytes() throws -> Int64
+}
+
+/// ``FreeSpaceReader`` through `statvfs(3)`: the bytes available to an
+/// unprivileged process.
+public struct FileSystemFreeSpace: FreeSpaceReader {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public func freeBytes() throws -> Int64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else {
+            throw StorageError.io("cannot read the free space of \(path): \(String(cString: strerror(errno)))")
+        }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+}
+
+/// ``FreeSpaceReader`` with a value set by hand (tests).
+public final class FixedFreeSpace: FreeSpaceReader, @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64
+
+    public init(_ value: Int64) { self.value = value }
+
+    public var bytes: Int64 {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
+
+    public func freeBytes() throws -> Int64 { bytes }
+}
