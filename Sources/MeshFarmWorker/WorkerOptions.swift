@@ -73,6 +73,12 @@ public struct WorkerOptions: ParsableArguments {
     public var cacheDir: String = Env.string(
         "MESHFARM_CACHE_DIR", FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-cache").path)
 
+    @Option(
+        help: """
+            Bytes the artifact cache may hold; the least recently used files go first (MESHFARM_CACHE_BYTES).
+            """)
+    public var cacheBytes: Int = Env.int("MESHFARM_CACHE_BYTES", 2 << 30)
+
     public init() {}
 
     public func validate() throws {
@@ -88,13 +94,14 @@ public struct WorkerOptions: ParsableArguments {
         guard broker.hasPrefix("amqp://") || broker.hasPrefix("amqps://") else {
             throw ValidationError("--broker must be an amqp:// or amqps:// URL")
         }
+        guard cacheBytes >= 0 else { throw ValidationError("--cache-bytes must be 0 or more") }
     }
 
     /// Artifact access through the submit service.
     public func artifacts() throws -> HTTPArtifactAccess {
         try HTTPArtifactAccess(
             client: APIClient(baseURL: URL(string: server)!, token: token),
-            cacheDirectory: URL(fileURLWithPath: cacheDir),
+            cacheDirectory: URL(fileURLWithPath: cacheDir), cacheLimitBytes: cacheBytes,
             retry: TransferRetry(budget: transferBudget, storageBudget: storageWait))
     }
 
