@@ -31,12 +31,32 @@ public struct DiskGuard: Sendable, Equatable {
         return .accepting
     }
 
-    /// Whether new work of `bytes` (an upload's announced length; 0 for a
-    /// job) may be accepted with `free` bytes free.
-    public func acceptsNewWork(bytes: Int64, free: Int64) -> Bool { free - bytes >= minimumFree }
+    /// What asks for space.
+    public enum Work: Sendable {
+        /// An upload or a new job: refused under ``minimumFree``.
+        case newWork
+        /// A result of a job already accepted: refused under ``floor``.
+        case result
+    }
 
-    /// Whether a result of `bytes` may be stored with `free` bytes free.
-    public func acceptsResult(bytes: Int64, free: Int64) -> Bool { free - bytes >= floor }
+    /// Why `work` of `bytes` (an upload's announced length; 0 for a job)
+    /// is refused with `free` bytes free, or nil when it is accepted.
+    public func refusal(of work: Work, bytes: Int64, free: Int64) -> String? {
+        switch work {
+        case .newWork:
+            guard free - bytes < minimumFree else { return nil }
+            return Self.describe(
+                free: free, under: minimumFree,
+                what: "new uploads and jobs are refused until space is freed (delete finished jobs, or shorten "
+                    + "the retention); jobs already accepted go on")
+        case .result:
+            guard free - bytes < floor else { return nil }
+            return Self.describe(
+                free: free, under: floor,
+                what: "results are not stored until space is freed; workers keep them and try again, and tasks "
+                    + "not started wait")
+        }
+    }
 
     /// Why no task should start with `free` bytes free (under the floor,
     /// as its result could not be stored), or nil: the coordinator's hold.
@@ -45,8 +65,7 @@ public struct DiskGuard: Sendable, Equatable {
         return Self.describe(free: free, under: floor, what: "tasks wait for space")
     }
 
-    /// The refusal's words.
-    public static func describe(free: Int64, under threshold: Int64, what: String) -> String {
+    static func describe(free: Int64, under threshold: Int64, what: String) -> String {
         "the farm's storage is nearly full (\(bytes(free)) free, under the \(bytes(threshold)) it keeps); \(what)"
     }
 

@@ -86,24 +86,9 @@ public actor StorageKeeper {
         return free
     }
 
-    /// Why a new upload of `bytes` or a new job (0) is refused, or nil.
-    nonisolated func refusalOfNewWork(bytes: Int64) -> String? {
-        let free = freeBytes()
-        guard !policy.diskGuard.acceptsNewWork(bytes: bytes, free: free) else { return nil }
-        return DiskGuard.describe(
-            free: free, under: policy.diskGuard.minimumFree,
-            what: "new uploads and jobs are refused until space is freed (delete finished jobs, or shorten the "
-                + "retention); jobs already accepted go on")
-    }
-
-    /// Why a result of `bytes` cannot be stored now, or nil.
-    nonisolated func refusalOfResult(bytes: Int64) -> String? {
-        let free = freeBytes()
-        guard !policy.diskGuard.acceptsResult(bytes: bytes, free: free) else { return nil }
-        return DiskGuard.describe(
-            free: free, under: policy.diskGuard.floor,
-            what: "results are not stored until space is freed; workers keep them and try again, and tasks "
-                + "not started wait")
+    /// Why `work` of `bytes` is refused now (``DiskGuard``), or nil.
+    nonisolated func refusal(of work: DiskGuard.Work, bytes: Int64) -> String? {
+        policy.diskGuard.refusal(of: work, bytes: bytes, free: freeBytes())
     }
 
     /// The disk guard's state for `/readyz`, when it refuses anything.

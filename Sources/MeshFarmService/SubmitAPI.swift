@@ -125,7 +125,7 @@ public struct SubmitAPI: Sendable {
         case APIRoutes.getJobArtifact: return try await jobArtifact(context)
         case APIRoutes.getArtifact: return try await blob(context)
         case APIRoutes.putArtifact:
-            if let refusal = storage.refusalOfResult(bytes: Self.announcedLength(request)) {
+            if let refusal = storage.refusal(of: .result, bytes: Self.announcedLength(request)) {
                 throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal, retryAfter: 30)
             }
             return try await store(request, limit: limits.maxArtifactBytes, name: nil).response
@@ -155,7 +155,7 @@ public struct SubmitAPI: Sendable {
         }
         let principal = context.principal
         let length = Self.announcedLength(request)
-        if let refusal = storage.refusalOfNewWork(bytes: length) {
+        if let refusal = storage.refusal(of: .newWork, bytes: length) {
             throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal)
         }
         guard let quota = quotaBytes(principal) else {
@@ -243,7 +243,7 @@ public struct SubmitAPI: Sendable {
         guard SHA256Hasher.isValid(create.model) else {
             throw APIFailure.badRequest("'model' must be the sha256 returned by PUT /v1/uploads")
         }
-        if let refusal = storage.refusalOfNewWork(bytes: 0) {
+        if let refusal = storage.refusal(of: .newWork, bytes: 0) {
             throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal)
         }
         if let max = quotaBytes(context.principal) {

@@ -19,59 +19,6 @@ import Testing
 @Suite struct StorageLifecycleTests {
     typealias Service = SubmitAPITests.Service
 
-    /// Answers `analyze` tasks as a CPU worker would: it stores a mesh and
-    /// an OBJ of its own for the job (`mesh-<job>`, `obj-<job>`) and names
-    /// them in its result. Holds deliveries while `holding` is set.
-    final class HandWorker: Sendable {
-        let service: Service
-        let transport: InMemoryTransport
-        let holding = Atomic<Bool>(false)
-        let held = Mutex<[Delivery]>([])
-
-        init(_ service: Service) async {
-            self.service = service
-            transport = await InMemoryTransport(broker: service.broker)
-        }
-
-        func start() async throws -> MessageConsumer {
-            try await transport.consume(
-                queue: service.farm.cpuQueue, prefetch: 8,
-                onDelivery: { [self] delivery in
-                    if holding.load(ordering: .relaxed) {
-                        held.withLock { $0.append(delivery) }
-                    } else {
-                        answer(delivery)
-                    }
-                }, onEnd: {})
-        }
-
-        func release() {
-            holding.store(false, ordering: .relaxed)
-            for delivery in held.withLock({ all in
-                defer { all = [] }; return all
-            }) { answer(delivery) }
-        }
-
-        func answer(_ delivery: Delivery) {
-            guard let task = try? MessageCoding.decodeTask(delivery.message.body, as: JobTask.self),
-                task.kind == "analyze",
-                let mesh = try? service.artifacts.put(data: Data("mesh-\(task.jobID)".utf8)).sha256,
-                let obj = try? service.artifacts.put(data: Data("obj-\(task.jobID)".utf8)).sha256
-            else { return }
-            let event = JobTaskEvent(
-                kind: .succeeded, task: task, worker: "hand",
-                result: .analyze(
-                    AnalyzeResult(
-                        analysis: .object(["triangles": .number(1)]), mesh: mesh, obj: obj, triangles: 1,
-                        bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 0]))), seconds: 0.1)
-            transport.publish(
-                OutgoingMessage(
-                    exchange: service.farm.eventsExchange, routingKey: "succeeded.\(task.jobID)",
-                    body: try! MessageCoding.encode(event), messageID: event.eventID),
-                thenAck: delivery, completion: nil)
-        }
-    }
-
     static let json = SubmitAPITests.json
     static let errorMessage = SubmitAPITests.errorMessage
 

@@ -243,26 +243,8 @@ import Testing
     @Test func aJobThroughTheAPI() async throws {
         let service = try await Service()
         // A hand-made CPU worker: it answers `analyze` with a result naming an uploaded OBJ.
-        let worker = await InMemoryTransport(broker: service.broker)
-        let obj = try service.artifacts.put(data: Data(Self.triangle.utf8)).sha256
-        let consumer = try await worker.consume(
-            queue: service.farm.cpuQueue, prefetch: 1,
-            onDelivery: { delivery in
-                guard let task = try? MessageCoding.decodeTask(delivery.message.body, as: JobTask.self),
-                    task.kind == "analyze"
-                else { return }
-                let event = JobTaskEvent(
-                    kind: .succeeded, task: task, worker: "hand",
-                    result: .analyze(
-                        AnalyzeResult(
-                            analysis: .object(["triangles": .number(1)]), mesh: obj, obj: obj, triangles: 1,
-                            bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 0]))), seconds: 0.1)
-                worker.publish(
-                    OutgoingMessage(
-                        exchange: service.farm.eventsExchange, routingKey: "succeeded.\(task.jobID)",
-                        body: try! MessageCoding.encode(event), messageID: event.eventID),
-                    thenAck: delivery, completion: nil)
-            }, onEnd: {})
+        let triangle = Data(Self.triangle.utf8)
+        let consumer = try await HandWorker(service, outputs: { _ in (triangle, triangle) }).start()
         try await service.test { client in
             let sha = try await Self.upload(client, Self.triangle)
             let body =
