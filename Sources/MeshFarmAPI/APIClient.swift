@@ -135,6 +135,35 @@ public struct APIClient: Sendable {
         return try decode(JobView.self, try await send { try await session.data(for: request) })
     }
 
+    /// Runs a failed or cancelled job's failed and cancelled tasks again.
+    public func retry(_ id: String) async throws -> JobView {
+        var request = authorized(url("/v1/jobs/\(id)/retry"))
+        request.httpMethod = "POST"
+        return try decode(JobView.self, try await send { try await session.data(for: request) })
+    }
+
+    /// Sets a job's priority (0...9).
+    public func setPriority(_ id: String, _ priority: Int) async throws -> JobView {
+        var request = authorized(url("/v1/jobs/\(id)"))
+        request.httpMethod = "PATCH"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try APICoding.encoder().encode(UpdateJobRequest(priority: priority))
+        return try decode(JobView.self, try await send { try await session.data(for: request) })
+    }
+
+    /// The newest jobs (a submitter's own), optionally of one status.
+    public func jobs(status: String? = nil, limit: Int = 50) async throws -> JobList {
+        var query = ["limit": String(limit)]
+        if let status { query["status"] = status }
+        return try decode(
+            JobList.self, try await send { try await session.data(for: authorized(url("/v1/jobs", query: query))) })
+    }
+
+    /// Workers seen in the last ten minutes.
+    public func workers() async throws -> [WorkerView] {
+        try decode([WorkerView].self, try await send { try await session.data(for: authorized(url("/v1/workers"))) })
+    }
+
     /// Deletes a finished job.
     public func delete(_ id: String) async throws {
         var request = authorized(url("/v1/jobs/\(id)"))

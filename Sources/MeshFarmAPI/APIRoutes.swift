@@ -5,7 +5,7 @@ import MeshFarmAuth
 /// against, with the roles that may call it.
 public struct APIRoute: Sendable, Hashable {
     public enum Method: String, Sendable, Hashable, CaseIterable {
-        case get = "GET", post = "POST", put = "PUT", delete = "DELETE"
+        case get = "GET", post = "POST", put = "PUT", delete = "DELETE", patch = "PATCH"
     }
 
     public var method: Method
@@ -70,6 +70,10 @@ public enum APIRoutes {
     public static let deleteJob = APIRoute(method: .delete, path: "/v1/jobs/:id", roles: submitting)
     public static let jobEvents = APIRoute(method: .get, path: "/v1/jobs/:id/events", roles: reading)
     public static let cancelJob = APIRoute(method: .post, path: "/v1/jobs/:id/cancel", roles: submitting)
+    /// Runs a failed or cancelled job's failed and cancelled tasks again.
+    public static let retryJob = APIRoute(method: .post, path: "/v1/jobs/:id/retry", roles: submitting)
+    /// Changes what may change of a job: its priority.
+    public static let updateJob = APIRoute(method: .patch, path: "/v1/jobs/:id", roles: submitting)
     public static let listJobArtifacts = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts", roles: reading)
     public static let getJobArtifact = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts/**", roles: reading)
     /// By hash: any customer's bytes, so only for workers (and admins).
@@ -84,7 +88,8 @@ public enum APIRoutes {
 
     public static let all: [APIRoute] = [
         health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, deleteJob,
-        jobEvents, cancelJob, listJobArtifacts, getJobArtifact, getArtifact, putArtifact, listWorkers, queues, storage,
+        jobEvents, cancelJob, retryJob, updateJob, listJobArtifacts, getJobArtifact, getArtifact, putArtifact,
+        listWorkers, queues, storage,
         collectStorage,
     ]
 }

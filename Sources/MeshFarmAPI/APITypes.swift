@@ -16,6 +16,14 @@ public struct StoredBlob: Sendable, Equatable, Codable {
     }
 }
 
+/// `PATCH /v1/jobs/{id}` body: what may change of a job.
+public struct UpdateJobRequest: Sendable, Equatable, Codable {
+    /// 0...9; higher goes first among waiting tasks.
+    public var priority: Int?
+
+    public init(priority: Int?) { self.priority = priority }
+}
+
 /// `POST /v1/jobs` body.
 public struct CreateJobRequest: Sendable, Equatable, Codable {
     /// SHA-256 of an upload.
@@ -180,18 +188,18 @@ public struct ErrorBody: Sendable, Equatable, Codable {
     public init(code: String, message: String) { error = Detail(code: code, message: message) }
 }
 
-/// JSON coding of the API: ISO-8601 dates, sorted keys.
+/// JSON coding of the API: times in ISO-8601 with milliseconds (``TimeStamps``), sorted keys.
 public enum APICoding {
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = TimeStamps.encoding
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = TimeStamps.decoding
         return decoder
     }
 }

@@ -177,6 +177,36 @@ extension Coordinator {
                     reply.resume(throwing: error)
                 }
 
+            case .retry(let id, let reply):
+                do {
+                    guard var job = try await load(id) else { return reply.resume(returning: nil) }
+                    try job.retry(now: Date())
+                    try await commit(&job, [])
+                    abandoning.remove(id)
+                    logger.info("job retried", metadata: ["job": "\(id)"])
+                    do {
+                        transport.publishInBackground(
+                            try ControlMessage(cancelledJobs: abandoning.sorted(), resumedJobs: [id]).message(
+                                exchange: configuration.farm.controlExchange))
+                    } catch {
+                        logger.error("cannot encode a control message", metadata: ["error": "\(error)"])
+                    }
+                    await dispatch()
+                    reply.resume(returning: active[id] ?? job)
+                } catch {
+                    reply.resume(throwing: error)
+                }
+
+            case .reprioritize(let id, let priority, let reply):
+                do {
+                    guard var job = try await load(id) else { return reply.resume(returning: nil) }
+                    job.spec.priority = priority
+                    try await commit(&job, [])
+                    reply.resume(returning: job)
+                } catch {
+                    reply.resume(throwing: error)
+                }
+
             case .delete(let id, let reply):
                 do {
                     guard let job = try await load(id) else { return reply.resume(returning: .notFound) }

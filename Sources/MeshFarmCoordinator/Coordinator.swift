@@ -57,6 +57,8 @@ public final class Coordinator: Sendable {
         case submit(JobRecord, IdempotencyClaim?, Int?, Ticket, CheckedContinuation<Submitted, Error>)
         case cancel(String, CheckedContinuation<JobRecord?, Error>)
         case delete(String, CheckedContinuation<Deletion, Error>)
+        case retry(String, CheckedContinuation<JobRecord?, Error>)
+        case reprioritize(String, Int, CheckedContinuation<JobRecord?, Error>)
         case event(Delivery)
         case deadLetter(Delivery)
         case retryDue(job: String, task: TaskID)
@@ -174,6 +176,20 @@ public final class Coordinator: Sendable {
     /// Cancels a job; nil when there is no such job.
     public func cancel(_ id: String) async throws -> JobRecord? {
         try await withCheckedThrowingContinuation { post.yield(.cancel(id, $0)) }
+    }
+
+    /// Retries a failed or cancelled job (``JobRecord/retry(now:)``): its
+    /// failed and cancelled tasks run again, what succeeded is kept, and
+    /// the workers forget that it was cancelled. Nil when there is no such
+    /// job; throws ``RetryRefusal`` when it cannot be retried.
+    public func retry(_ id: String) async throws -> JobRecord? {
+        try await withCheckedThrowingContinuation { post.yield(.retry(id, $0)) }
+    }
+
+    /// Sets a job's priority (0...9, checked by the caller): its tasks not
+    /// yet published go out in the new order. Nil when there is no such job.
+    public func setPriority(_ id: String, _ priority: Int) async throws -> JobRecord? {
+        try await withCheckedThrowingContinuation { post.yield(.reprioritize(id, priority, $0)) }
     }
 
     /// What deleting a job did.

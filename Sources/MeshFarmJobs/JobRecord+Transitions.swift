@@ -207,6 +207,38 @@ extension JobRecord {
         return finish(.cancelled, error: reason, now: now)
     }
 
+    /// An operator's retry of a failed or cancelled job: its failed and
+    /// cancelled tasks start again from the beginning, with the retry
+    /// policy's attempts counted afresh; what succeeded is kept. The job is
+    /// running again (queued when nothing has run yet) and its runnable
+    /// tasks are `ready`. A task still with the broker (its workers were
+    /// being told to stop it) is left as it is: its result counts, and if
+    /// a worker abandons or skips it after all, the `cancelled` event of a
+    /// running job publishes it again. Refused for a job that did not end
+    /// in failure or a cancel.
+    public mutating func retry(now: Date) throws(RetryRefusal) {
+        guard status == .failed || status == .cancelled else {
+            throw status == .succeeded ? .nothingToRetry : .unfinished(status)
+        }
+        for i in tasks.indices where tasks[i].state == .failed || tasks[i].state == .cancelled {
+            tasks[i].state = .pending
+            tasks[i].resetAttempts = tasks[i].attempt - tasks[i].republished
+            tasks[i].published = false
+            tasks[i].worker = nil
+            tasks[i].queuedAt = nil
+            tasks[i].startedAt = nil
+            tasks[i].finishedAt = nil
+            tasks[i].retryAt = nil
+            tasks[i].progress = nil
+            tasks[i].stage = nil
+            tasks[i].error = nil
+        }
+        status = tasks.contains { $0.state == .succeeded || $0.state == .running } ? .running : .queued
+        error = nil
+        finishedAt = nil
+        markReadyTasks(now: now)
+    }
+
     /// Tasks that are queued but whose publication was never confirmed:
     /// a restarted coordinator publishes them (again).
     public var unpublishedTasks: [TaskRecord] {
@@ -242,6 +274,21 @@ extension JobRecord {
             tasks[i].retryAt = nil
         }
         return [.finished(final)]
+    }
+}
+
+/// Why a job cannot be retried.
+public enum RetryRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// It is still queued or running.
+    case unfinished(JobStatus)
+    /// It succeeded: nothing failed.
+    case nothingToRetry
+
+    public var description: String {
+        switch self {
+        case .unfinished(let status): "the job is \(status.rawValue): only a failed or cancelled job is retried"
+        case .nothingToRetry: "the job succeeded: nothing to retry"
+        }
     }
 }
 

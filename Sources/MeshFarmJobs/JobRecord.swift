@@ -63,6 +63,9 @@ public struct TaskRecord: Sendable, Equatable, Codable {
     /// message, or its worker, went silent: ``Reconciler``); they are not
     /// retries and do not count against the retry policy.
     public var republished: Int
+    /// Attempts made before an operator's retry (``JobRecord/retry(now:)``):
+    /// they no longer count against the retry policy.
+    public var resetAttempts: Int
 
     public init(task: PlannedTask) {
         self.task = task
@@ -72,16 +75,17 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         computeSeconds = 0
         redeliveries = 0
         republished = 0
+        resetAttempts = 0
     }
 
     /// Attempts that count against the retry policy.
-    public var retryAttempts: Int { attempt - republished }
+    public var retryAttempts: Int { attempt - republished - resetAttempts }
 
     public var id: TaskID { task.id }
 
     enum CodingKeys: String, CodingKey {
         case task, state, attempt, published, worker, queuedAt, startedAt, finishedAt, retryAt, progress, stage
-        case result, error, computeSeconds, redeliveries, republished
+        case result, error, computeSeconds, redeliveries, republished, resetAttempts
     }
 
     public init(from decoder: any Decoder) throws {
@@ -105,6 +109,7 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         computeSeconds = try c.decode(Double.self, forKey: .computeSeconds)
         redeliveries = try c.decode(Int.self, forKey: .redeliveries)
         republished = try c.decodeIfPresent(Int.self, forKey: .republished) ?? 0  // added in v3 of the store
+        resetAttempts = try c.decodeIfPresent(Int.self, forKey: .resetAttempts) ?? 0  // added with operator retries
     }
 }
 

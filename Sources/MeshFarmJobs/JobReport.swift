@@ -141,11 +141,11 @@ public struct JobReport: Sendable, Equatable, Codable {
         try c.encode(timings, forKey: .timings)
     }
 
-    /// JSON with sorted keys and ISO-8601 dates.
+    /// JSON with sorted keys and times in ISO-8601 with milliseconds (``TimeStamps``).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = TimeStamps.encoding
         return try encoder.encode(self)
     }
 }

@@ -3,19 +3,25 @@ import Foundation
 /// What the coordinator tells every worker, over the control exchange
 /// (fanout: each worker binds a private queue of its own).
 ///
-/// Today one thing: which jobs are cancelled while some of their tasks may
-/// still be queued or running. The coordinator sends it when a job is
-/// cancelled and again every few seconds while such tasks remain, so a
-/// worker that was away, or that started since, learns it too; a worker
-/// abandons the running tasks of those jobs and skips their queued ones.
+/// Which jobs are cancelled while some of their tasks may still be queued
+/// or running. The coordinator sends it when a job is cancelled and again
+/// every few seconds while such tasks remain, so a worker that was away,
+/// or that started since, learns it too; a worker abandons the running
+/// tasks of those jobs and skips their queued ones. And which jobs an
+/// operator retried (`resumedJobs`, optional: a worker of the previous
+/// release ignores it and forgets the job within its memory): workers
+/// forget them at once.
 public struct ControlMessage: Sendable, Equatable, Codable {
     public var version: Int
     /// Cancelled jobs whose tasks may still reach a worker.
     public var cancelledJobs: [String]
+    /// Jobs retried after a cancel or failure: no longer cancelled.
+    public var resumedJobs: [String]?
 
-    public init(cancelledJobs: [String]) {
+    public init(cancelledJobs: [String], resumedJobs: [String]? = nil) {
         version = 1
         self.cancelledJobs = cancelledJobs
+        self.resumedJobs = resumedJobs
     }
 
     /// Decodes a control message, checking its version.
@@ -48,6 +54,11 @@ public struct CancelledJobs: Sendable, Equatable {
     public mutating func heard(_ ids: [String], now: Date) {
         lastHeard = lastHeard.filter { now.timeIntervalSince($0.value) < memory }
         for id in ids { lastHeard[id] = now }
+    }
+
+    /// Forgets jobs that run again (an operator retried them).
+    public mutating func forget(_ ids: [String]) {
+        for id in ids { lastHeard[id] = nil }
     }
 
     public func contains(_ jobID: String) -> Bool { lastHeard[jobID] != nil }

@@ -508,6 +508,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     func heard(_ control: ControlMessage) {
         let abandoned = state.withLock { s -> [(key: Int, delivery: Delivery, task: Envelope)] in
             s.cancelledJobs.heard(control.cancelledJobs, now: Date())
+            s.cancelledJobs.forget(control.resumedJobs ?? [])
             let hit = s.running.filter { s.cancelledJobs.contains($0.value.task.jobID) }
             for key in hit.keys {
                 s.running[key] = nil

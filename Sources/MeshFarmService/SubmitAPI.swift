@@ -70,7 +70,8 @@ public struct SubmitAPI: Sendable {
     static let handledRoutes: [APIRoute] = [
         APIRoutes.dashboard, APIRoutes.signIn, APIRoutes.signOut, APIRoutes.whoAmI, APIRoutes.upload,
         APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob, APIRoutes.deleteJob, APIRoutes.jobEvents,
-        APIRoutes.cancelJob, APIRoutes.listJobArtifacts, APIRoutes.getJobArtifact, APIRoutes.getArtifact,
+        APIRoutes.cancelJob, APIRoutes.retryJob, APIRoutes.updateJob, APIRoutes.listJobArtifacts,
+        APIRoutes.getJobArtifact, APIRoutes.getArtifact,
         APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.queues, APIRoutes.storage, APIRoutes.collectStorage,
     ]
 
@@ -116,6 +117,8 @@ public struct SubmitAPI: Sendable {
             await audit.record(context.principal, "cancel", job: id)
             return try JSONResponse.make(JobView(job))
         case APIRoutes.deleteJob: return try await deleteJob(context)
+        case APIRoutes.retryJob: return try await retryJob(context)
+        case APIRoutes.updateJob: return try await updateJob(request, context)
         case APIRoutes.storage: return try await storageView(context)
         case APIRoutes.collectStorage:
             let collection = try await storage.collect()
@@ -360,6 +363,40 @@ public struct SubmitAPI: Sendable {
             throw APIFailure(
                 .conflict, "job-unfinished", "job \(id) is \(status.rawValue): cancel it first, then delete it")
         }
+    }
+
+    /// Runs a failed or cancelled job's failed and cancelled tasks again
+    /// (its owner or an admin); 409 with the reason when it cannot be.
+    func retryJob(_ context: APIContext) async throws -> Response {
+        let id = try await job(context, change: true).id
+        do {
+            guard let job = try await coordinator.retry(id) else { throw APIFailure.notFound("no job \(id)") }
+            await audit.record(context.principal, "retry", job: id)
+            return try JSONResponse.make(JobView(job))
+        } catch let refusal as RetryRefusal {
+            throw APIFailure(.conflict, "not-retryable", "job \(id) cannot be retried: \(refusal)")
+        }
+    }
+
+    /// `PATCH /v1/jobs/{id}`: a new priority (0...9).
+    func updateJob(_ request: Request, _ context: APIContext) async throws -> Response {
+        let id = try await job(context, change: true).id
+        let body = try await request.body.collect(upTo: 4096)
+        let update: UpdateJobRequest
+        do { update = try APICoding.decoder().decode(UpdateJobRequest.self, from: Data(buffer: body)) } catch {
+            throw APIFailure.badRequest("invalid update: \(Self.describe(error))")
+        }
+        guard let priority = update.priority else {
+            throw APIFailure.badRequest("nothing to change: the body is {\"priority\": 0...9}")
+        }
+        guard (0...9).contains(priority) else {
+            throw APIFailure(.unprocessableContent, "invalid-spec", "priority must be 0...9, got \(priority)")
+        }
+        guard let job = try await coordinator.setPriority(id, priority) else {
+            throw APIFailure.notFound("no job \(id)")
+        }
+        await audit.record(context.principal, "priority \(priority)", job: id)
+        return try JSONResponse.make(JobView(job))
     }
 
     /// The disk, the store and each principal's usage; a submitter sees

@@ -95,7 +95,7 @@ struct FarmBench: AsyncParsableCommand {
             let report = work.appendingPathComponent("report-\(job.id).json")
             try await client.downloadJobFile(job.id, path: "report.json", to: report)
             let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
+            decoder.dateDecodingStrategy = TimeStamps.decoding
             return (wall, try decoder.decode(JobReport.self, from: Data(contentsOf: report)).timings.computeSeconds)
         }
 

@@ -117,6 +117,83 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
+/// `meshfarm retry JOB`.
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Run a failed or cancelled job's failed and cancelled tasks again, keeping what succeeded.")
+
+    @Argument var job: String
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let view = try await reportingAPIErrors { try await server.client().retry(job) }
+        let again = view.tasks.filter { $0.state != "succeeded" }.count
+        print("\(view.id) \(view.status): \(again) tasks to run again")
+    }
+}
+
+/// `meshfarm priority JOB N`.
+struct PriorityCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "priority", abstract: "Change a job's priority (0...9; higher goes first among waiting tasks).")
+
+    @Argument var job: String
+    @Argument var priority: Int
+    @OptionGroup var server: ServerOption
+
+    func validate() throws {
+        guard (0...9).contains(priority) else { throw ValidationError("priority must be 0...9") }
+    }
+
+    func run() async throws {
+        let view = try await reportingAPIErrors { try await server.client().setPriority(job, priority) }
+        print("\(view.id) priority \(view.spec.priority)")
+    }
+}
+
+/// `meshfarm jobs [--status S] [--limit N]`.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List the newest jobs (a submitter's own).")
+
+    @Option(help: "Only jobs of this status: queued, running, succeeded, failed, cancelled.")
+    var status: String?
+    @Option(help: "How many, 1...500.")
+    var limit = 50
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let list = try await reportingAPIErrors { try await server.client().jobs(status: status, limit: limit) }
+        let rows = list.jobs.map { job in
+            [
+                job.id, job.status, job.stage, job.owner ?? "-", job.name, TimeStamps.format(job.createdAt),
+                job.error ?? "",
+            ]
+        }
+        print(Table.render([["job", "status", "stage", "owner", "model", "created", "error"]] + rows))
+    }
+}
+
+/// `meshfarm workers`.
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workers", abstract: "List the workers seen in the last ten minutes.")
+
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let workers = try await reportingAPIErrors { try await server.client().workers() }
+        let rows = workers.map { worker in
+            [
+                worker.name, worker.pool, TimeStamps.format(worker.lastSeen), worker.currentTask ?? "-",
+                String(worker.tasksFinished),
+            ]
+        }
+        print(Table.render([["worker", "pool", "last seen", "current task", "tasks done"]] + rows))
+    }
+}
+
 /// `meshfarm delete JOB...`.
 struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

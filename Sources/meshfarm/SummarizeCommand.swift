@@ -12,7 +12,7 @@ struct SummarizeCommand: ParsableCommand {
 
     func run() throws {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = TimeStamps.decoding
         var rows: [[String]] = [["model", "status", "triangles", "LODs (triangles)", "views", "wall s", "results"]]
         for directory in directories {
             let url = URL(fileURLWithPath: directory).appendingPathComponent("report.json")
@@ -30,12 +30,30 @@ struct SummarizeCommand: ParsableCommand {
                 String(report.views.count), String(format: "%.1f", report.timings.wallSeconds), directory,
             ])
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for (index, row) in rows.enumerated() {
-            print(
-                row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
-                    separator: "  "))
-            if index == 0 { print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+        print(Table.render(rows))
+    }
+}
+
+/// A plain-text table: the first row is the header, underlined; columns
+/// padded to their widest cell.
+enum Table {
+    static func render(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
+                separator: "  "
+            ).trimmingTrailingSpaces
         }
+        let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
+        return ([line(header), rule] + rows.dropFirst().map(line)).joined(separator: "\n")
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingSpaces: String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
     }
 }

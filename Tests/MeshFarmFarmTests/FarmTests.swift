@@ -343,5 +343,18 @@ import Testing
         // Tasks that were never published stay unpublished.
         let unpublished = later.tasks.filter { $0.attempts == 0 }
         #expect(!unpublished.isEmpty && unpublished.allSatisfy { $0.state == "cancelled" })
+
+        // Retried with the client, the job runs to the end once a GPU worker
+        // comes: the CPU worker, told of the cancel, forgot it.
+        let retry = try await onThread {
+            try ChildProcess.run(
+                TestEnvironment.executable("meshfarm"),
+                ["retry", job.id, "--server", farm.serverURL.absoluteString], timeout: 60)
+        }
+        #expect(retry.status == 0 && retry.stdoutText.contains("\(job.id) running"), "\(retry.stderrText)")
+        try farm.startWorker("gpu", name: "gpu-1")
+        let done = try await waitFinished(client, job.id)
+        #expect(done.status == "succeeded", "\(done.error ?? "")")
+        #expect(done.tasks.first { $0.kind == "analyze" }?.attempts == 1, "the analysis was kept")
     }
 }

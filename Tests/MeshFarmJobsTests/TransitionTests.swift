@@ -210,3 +210,91 @@ import Testing
         #expect(job.unpublishedTasks.isEmpty)
     }
 }
+
+/// An operator's retry of a failed or cancelled job.
+@Suite struct OperatorRetryTests {
+    let base = TransitionTests()
+    var t0: Date { base.t0 }
+    var policy: RetryPolicy { base.policy }
+
+    /// A job whose analysis succeeded and whose reduction failed for good
+    /// after `attempts` tries (the render of LOD 0 was running: cancelled).
+    func failedJob(attempts: Int) -> JobRecord {
+        var job = base.newJob()
+        job.start(now: t0)
+        _ = base.dispatchAll(&job)
+        _ = job.apply(
+            base.event(.succeeded, job, "j.analyze", result: TransitionTests.analysis), now: t0, policy: policy)
+        _ = job.dispatch("j.render-0-0")
+        _ = job.dispatch("j.reduce-1")
+        _ = job.apply(base.event(.cancelled, job, "j.render-0-0"), now: t0, policy: policy)  // handed back, again
+        for _ in 1..<attempts {
+            _ = job.apply(
+                base.event(.failed, job, "j.reduce-1", failure: .init(message: "blip", retryable: true)), now: t0,
+                policy: policy)
+            job.retryDue("j.reduce-1", now: t0)
+            _ = job.dispatch("j.reduce-1")
+        }
+        _ = job.apply(
+            base.event(.failed, job, "j.reduce-1", failure: .init(message: "no memory", retryable: true)), now: t0,
+            policy: policy)
+        return job
+    }
+
+    @Test func aFailedJobRunsItsFailedAndCancelledTasksAgainWithAttemptsCountedAfresh() throws {
+        var job = failedJob(attempts: 3)
+        #expect(job.status == .failed && job.task("j.reduce-1")?.state == .failed)
+        #expect(job.task("j.reduce-1")?.attempt == 3 && job.task("j.reduce-1")?.retryAttempts == 3)
+        // The render that was running when the job failed is still with the
+        // broker: it stays as it is.
+        let render = try #require(job.task("j.render-0-0"))
+        #expect(render.state == .queued)
+
+        try job.retry(now: t0 + 60)
+        #expect(job.status == .running && job.error == nil && job.finishedAt == nil)
+        #expect(job.task("j.analyze")?.state == .succeeded, "what succeeded is kept")
+        #expect(job.task("j.render-0-0") == render, "what the broker holds is left alone")
+        #expect(job.task("j.reduce-1")?.state == .ready)
+        // Its worker skips it after all (it had heard of the cancel): the
+        // running job publishes it again.
+        let again = job.apply(base.event(.cancelled, job, "j.render-0-0"), now: t0, policy: policy)
+        #expect(again == [.publish(taskID: "j.render-0-0", attempt: render.attempt + 1)])
+        #expect(job.task("j.reduce-1")?.error == nil && job.task("j.reduce-1")?.queuedAt == t0 + 60)
+        #expect(job.tasks.filter { $0.task.kind == .render && $0.task.lod == 1 }.allSatisfy { $0.state == .pending })
+        // Attempt numbers go on (a late event of an old attempt stays stale),
+        // but the retry policy counts from zero again.
+        #expect(job.task("j.reduce-1")?.retryAttempts == 0)
+        #expect(job.dispatch("j.reduce-1") == .publish(taskID: "j.reduce-1", attempt: 4))
+        let retried = job.apply(
+            base.event(.failed, job, "j.reduce-1", failure: .init(message: "blip", retryable: true)), now: t0,
+            policy: policy)
+        #expect(retried.count == 1 && job.task("j.reduce-1")?.state == .retrying, "a retry, not the job's failure")
+    }
+
+    @Test func onlyAFailedOrCancelledJobIsRetried() throws {
+        var running = base.newJob()
+        running.start(now: t0)
+        #expect(throws: RetryRefusal.unfinished(.queued)) { try running.retry(now: t0) }
+        var cancelled = base.newJob()
+        cancelled.start(now: t0)
+        _ = cancelled.cancel(now: t0)
+        try cancelled.retry(now: t0)
+        #expect(cancelled.status == .queued && cancelled.task("j.analyze")?.state == .ready)
+        var done = base.newJob()
+        done.status = .succeeded
+        #expect(throws: RetryRefusal.nothingToRetry) { try done.retry(now: t0) }
+    }
+
+    @Test func timesCarryMillisecondsAndReadersTakeWholeSecondsToo() throws {
+        let date = Date(timeIntervalSince1970: 1_800_000_000.042)
+        #expect(TimeStamps.format(date) == "2027-01-15T08:00:00.042Z")
+        #expect(abs(TimeStamps.parse("2027-01-15T08:00:00.042Z")!.timeIntervalSince(date)) < 0.0005)
+        #expect(TimeStamps.parse("2027-01-15T08:00:00Z") == Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(TimeStamps.parse("yesterday") == nil)
+        var job = base.newJob()
+        job.tasks[0].startedAt = date
+        job.tasks[0].finishedAt = date + 0.04
+        let report = String(decoding: try JobReport(job: job, now: date).jsonData(), as: UTF8.self)
+        #expect(report.contains("2027-01-15T08:00:00.042Z") && report.contains("2027-01-15T08:00:00.082Z"))
+    }
+}

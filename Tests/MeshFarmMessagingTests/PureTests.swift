@@ -26,6 +26,14 @@ import Testing
         #expect(jobs.count == 0)
         let message = ControlMessage(cancelledJobs: ["a"])
         #expect(try ControlMessage.decode(try message.message(exchange: "x").body) == message)
+        // A retried job is forgotten at once; a message of the previous
+        // release (no resumedJobs) still reads.
+        jobs.heard(["a", "b"], now: t0 + 200)
+        jobs.forget(["a"])
+        #expect(!jobs.contains("a") && jobs.contains("b"))
+        let resumed = ControlMessage(cancelledJobs: [], resumedJobs: ["a"])
+        #expect(try ControlMessage.decode(try resumed.message(exchange: "x").body) == resumed)
+        #expect(try ControlMessage.decode(Data(#"{"version":1,"cancelledJobs":["c"]}"#.utf8)).resumedJobs == nil)
         #expect(throws: MessagingError.unsupportedVersion(2)) {
             try ControlMessage.decode(Data(#"{"version":2,"cancelledJobs":[]}"#.utf8))
         }

@@ -1,0 +1,68 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeshFarmAPI
+import MeshFarmTestSupport
+import NIOCore
+import Testing
+
+/// Retry and priority through the real router and coordinator.
+@Suite struct OperatorActionsTests {
+    typealias Lifecycle = StorageLifecycleTests
+
+    @Test func aCancelledJobIsRetriedKeepingWhatSucceededAndItsPriorityChanges() async throws {
+        let audit = TestEnvironment.outputDirectory("operator-actions").appendingPathComponent("audit.log")
+        let service = try await SubmitAPITests.Service(auditLog: audit)
+        let worker = await HandWorker(service)
+        worker.holding.store(true, ordering: .relaxed)
+        let consumer = try await worker.start()
+        try await service.test { client in
+            let model = try await SubmitAPITests.upload(client, "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n# retry\n")
+            let job = try await Lifecycle.createJob(client, model: model).id
+            func retry() async throws -> (
+                status: HTTPResponse.Status, code: String?, message: String, job: [String: Any]?
+            ) {
+                try await client.execute(uri: "/v1/jobs/\(job)/retry", method: .post) {
+                    ($0.status, Lifecycle.errorCode($0), SubmitAPITests.errorMessage($0), SubmitAPITests.json($0))
+                }
+            }
+            // Not while it runs.
+            var answer = try await retry()
+            #expect(answer.status == .conflict && answer.code == "not-retryable", "\(answer.message)")
+            // Cancelled, then retried while its analysis is still with the
+            // broker: the analysis stays queued, the rest runs again.
+            try await client.execute(uri: "/v1/jobs/\(job)/cancel", method: .post) { #expect($0.status == .ok) }
+            answer = try await retry()
+            #expect(answer.status == .ok, "\(answer.message)")
+            #expect(answer.job?["status"] as? String == "queued" && answer.job?["error"] == nil)
+            let states = (answer.job?["tasks"] as? [[String: Any]])?.compactMap { $0["state"] as? String }
+            #expect(states?.first == "queued" && states?.dropFirst().allSatisfy { $0 == "pending" } == true)
+            // The analysis ends; the job carries on to its render.
+            worker.release()
+            try await Lifecycle.waitFor(client, job, task: 0, "succeeded")
+            try await Lifecycle.waitFor(client, job, task: 1, "queued")
+            try await client.execute(uri: "/v1/jobs/\(job)", method: .get) {
+                #expect(SubmitAPITests.json($0)?["status"] as? String == "running")
+            }
+            // A job that has not failed is not retried.
+            answer = try await retry()
+            #expect(answer.status == .conflict && answer.message.contains("running"), "\(answer.message)")
+
+            // Its priority changes; a bad one is refused.
+            func patch(_ body: String) async throws -> (HTTPResponse.Status, [String: Any]?) {
+                try await client.execute(uri: "/v1/jobs/\(job)", method: .patch, body: ByteBuffer(string: body)) {
+                    ($0.status, SubmitAPITests.json($0))
+                }
+            }
+            let changed = try await patch(#"{"priority": 7}"#)
+            #expect(changed.0 == .ok && (changed.1?["spec"] as? [String: Any])?["priority"] as? Int == 7)
+            #expect(try await patch(#"{"priority": 12}"#).0 == .unprocessableContent)
+            #expect(try await patch("{}").0 == .badRequest)
+            #expect(try await patch("priority=3").0 == .badRequest)
+        }
+        await consumer.cancel()
+        let log = try String(contentsOf: audit, encoding: .utf8)
+        #expect(log.contains(#""action":"retry""#) && log.contains(#""action":"priority 7""#))
+    }
+}
