@@ -92,7 +92,7 @@ let package = Package(
             name: "MeshFarmService",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmCoordinator", "MeshFarmArtifacts", "MeshFarmJobs", "MeshFarmMessaging",
-                "MeshFarmAMQP", "MeshFarmAuth", .product(name: "Hummingbird", package: "hummingbird"),
+                "MeshFarmAMQP", "MeshFarmAuth", "MeshFarmZip", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,13 +175,13 @@ let package = Package(
             name: "MeshFarmFarmTests",
             dependencies: [
                 "MeshFarmAPI", "MeshFarmJobs", "MeshFarmImage", "MeshFarmMesh", "MeshFarmService",
-                "MeshFarmTestSupport", "MeshFarmAMQP", "MeshFarmMessaging", "MeshFarmAuth",
+                "MeshFarmTestSupport", "MeshFarmAMQP", "MeshFarmMessaging", "MeshFarmAuth", "MeshFarmZip",
             ]),
         .testTarget(
             name: "MeshFarmServiceTests",
             dependencies: [
                 "MeshFarmService", "MeshFarmAPI", "MeshFarmArtifacts", "MeshFarmCoordinator", "MeshFarmJobs",
-                "MeshFarmMessaging", "MeshFarmTestSupport", "MeshFarmAuth",
+                "MeshFarmMessaging", "MeshFarmTestSupport", "MeshFarmAuth", "MeshFarmZip",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "MeshFarmArtifactsTests", dependencies: ["MeshFarmArtifacts", "MeshFarmTestSupport"]),

@@ -95,6 +95,11 @@ public struct APIClient: Sendable {
         try await download(url("/v1/jobs/\(jobID)/artifacts/\(path)"), to: destination)
     }
 
+    /// Downloads the job's results as one zip archive.
+    public func downloadJobArchive(_ jobID: String, to destination: URL) async throws {
+        try await download(url("/v1/jobs/\(jobID)/archive"), to: destination)
+    }
+
     /// Creates a job. With an `idempotencyKey`, sending the same request
     /// again (for 24 hours) gives the same job, not a second one.
     public func createJob(_ body: CreateJobRequest, idempotencyKey: String? = nil) async throws -> JobView {

@@ -75,6 +75,8 @@ public enum APIRoutes {
     /// Changes what may change of a job: its priority.
     public static let updateJob = APIRoute(method: .patch, path: "/v1/jobs/:id", roles: submitting)
     public static let listJobArtifacts = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts", roles: reading)
+    /// Every file of a job's results in one zip archive.
+    public static let jobArchive = APIRoute(method: .get, path: "/v1/jobs/:id/archive", roles: reading)
     public static let getJobArtifact = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts/**", roles: reading)
     /// By hash: any customer's bytes, so only for workers (and admins).
     public static let getArtifact = APIRoute(method: .get, path: "/v1/artifacts/:sha256", roles: workers)
@@ -88,7 +90,8 @@ public enum APIRoutes {
 
     public static let all: [APIRoute] = [
         health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, deleteJob,
-        jobEvents, cancelJob, retryJob, updateJob, listJobArtifacts, getJobArtifact, getArtifact, putArtifact,
+        jobEvents, cancelJob, retryJob, updateJob, jobArchive, listJobArtifacts, getJobArtifact, getArtifact,
+        putArtifact,
         listWorkers, queues, storage,
         collectStorage,
     ]

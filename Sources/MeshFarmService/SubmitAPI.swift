@@ -8,6 +8,7 @@ import MeshFarmAuth
 import MeshFarmCoordinator
 import MeshFarmJobs
 import MeshFarmMessaging
+import MeshFarmZip
 import NIOCore
 import ServiceLifecycle
 
@@ -70,7 +71,7 @@ public struct SubmitAPI: Sendable {
     static let handledRoutes: [APIRoute] = [
         APIRoutes.dashboard, APIRoutes.signIn, APIRoutes.signOut, APIRoutes.whoAmI, APIRoutes.upload,
         APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob, APIRoutes.deleteJob, APIRoutes.jobEvents,
-        APIRoutes.cancelJob, APIRoutes.retryJob, APIRoutes.updateJob, APIRoutes.listJobArtifacts,
+        APIRoutes.cancelJob, APIRoutes.retryJob, APIRoutes.updateJob, APIRoutes.jobArchive, APIRoutes.listJobArtifacts,
         APIRoutes.getJobArtifact, APIRoutes.getArtifact,
         APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.queues, APIRoutes.storage, APIRoutes.collectStorage,
     ]
@@ -126,6 +127,7 @@ public struct SubmitAPI: Sendable {
             return try JSONResponse.make(collection)
         case APIRoutes.listJobArtifacts: return try JSONResponse.make(artifactList(try await job(context)))
         case APIRoutes.getJobArtifact: return try await jobArtifact(context)
+        case APIRoutes.jobArchive: return try await archive(try await job(context))
         case APIRoutes.getArtifact: return try await blob(context)
         case APIRoutes.putArtifact:
             if let refusal = storage.refusal(of: .result, bytes: Self.announcedLength(request)) {
@@ -506,6 +508,40 @@ public struct SubmitAPI: Sendable {
             let url = try artifacts.file(for: file.sha256)
         else { throw APIFailure.notFound("job \(job.id) has no file \(path)") }
         return try await self.file(url, contentType: Self.contentType(path), context: context)
+    }
+
+    /// The job's output directory as one zip archive, streamed: report.json
+    /// and every file ``JobReport/outputFiles(_:)`` lists, read from the
+    /// artifact store a MiB at a time on the blocking pool.
+    func archive(_ job: JobRecord) async throws -> Response {
+        let report = try JobReport(job: job).jsonData()
+        let files = try JobReport.outputFiles(job).map { file -> (path: String, url: URL) in
+            guard let url = try artifacts.file(for: file.sha256) else {
+                throw APIFailure.notFound("job \(job.id)'s file \(file.path) is no longer stored")
+            }
+            return (file.path, url)
+        }
+        let name = "\(job.id)-\((job.fileName as NSString).deletingPathExtension).zip"
+            .replacingOccurrences(of: "\"", with: "")
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/zip", .contentDisposition: "attachment; filename=\"\(name)\""],
+            body: ResponseBody { writer in
+                var zip = ZipStream()
+                try await writer.write(ByteBuffer(data: try zip.begin("report.json") + zip.data(report) + zip.end()))
+                for file in files {
+                    try await writer.write(ByteBuffer(data: try zip.begin(file.path)))
+                    let handle = try FileHandle(forReadingFrom: file.url)
+                    defer { try? handle.close() }
+                    while let chunk = try await BlockingIO.run({ try handle.read(upToCount: 1 << 20) }), !chunk.isEmpty
+                    {
+                        try await writer.write(ByteBuffer(data: try zip.data(chunk)))
+                    }
+                    try await writer.write(ByteBuffer(data: try zip.end()))
+                }
+                try await writer.write(ByteBuffer(data: try zip.finish()))
+                try await writer.finish(nil)
+            })
     }
 
     static func contentType(_ path: String) -> String {

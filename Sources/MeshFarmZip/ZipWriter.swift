@@ -26,56 +26,19 @@ public struct ZipWriter {
             throw ZipError.overLimit("archives over 4 GiB need ZIP64, which this writer does not write")
         }
         let offset = UInt32(body.count)
-        var local = Data()
-        local.le32(0x0403_4B50)
-        local.le16(20)  // version needed
-        local.le16(0x0800)  // UTF-8 names
-        local.le16(method.rawValue)
-        local.le16(0)  // time
-        local.le16(0x21)  // date: 1980-01-01
-        local.le32(crc)
-        local.le32(UInt32(stored.count))
-        local.le32(UInt32(data.count))
-        local.le16(UInt16(nameBytes.count))
-        local.le16(0)
-        body.append(local)
-        body.append(nameBytes)
+        let entry = ZipEntryHeader(
+            name: nameBytes, method: method.rawValue, crc: crc, compressedSize: UInt32(stored.count),
+            size: UInt32(data.count), unixMode: unixMode, flags: 0x0800)
+        body.append(entry.local())
         body.append(stored)
-
-        directory.le32(0x0201_4B50)
-        directory.le16(unixMode == nil ? 20 : 0x0314)  // made by: MS-DOS, or Unix when a mode is given
-        directory.le16(20)
-        directory.le16(0x0800)
-        directory.le16(method.rawValue)
-        directory.le16(0)
-        directory.le16(0x21)
-        directory.le32(crc)
-        directory.le32(UInt32(stored.count))
-        directory.le32(UInt32(data.count))
-        directory.le16(UInt16(nameBytes.count))
-        directory.le16(0)  // extra
-        directory.le16(0)  // comment
-        directory.le16(0)  // disk
-        directory.le16(0)  // internal attributes
-        directory.le32((unixMode ?? 0) << 16)
-        directory.le32(offset)
-        directory.append(nameBytes)
+        directory.append(entry.central(offset: offset))
         count += 1
     }
 
     /// The finished archive.
     public func finish() -> Data {
-        var out = body
-        out.append(directory)
-        out.le32(0x0605_4B50)
-        out.le16(0)
-        out.le16(0)
-        out.le16(UInt16(count))
-        out.le16(UInt16(count))
-        out.le32(UInt32(directory.count))
-        out.le32(UInt32(body.count))
-        out.le16(0)
-        return out
+        body + directory
+            + ZipEntryHeader.end(entries: count, directorySize: directory.count, directoryOffset: body.count)
     }
 
     /// Raw deflate at the default level.
@@ -98,6 +61,82 @@ public struct ZipWriter {
         }
         guard status == Z_STREAM_END else { throw ZipError.corrupt("deflate failed (status \(status))") }
         return Data(out[..<Int(stream.total_out)])
+    }
+}
+
+/// The headers of one entry: its local header and its central directory
+/// record, and the archive's end record. No ZIP64.
+struct ZipEntryHeader {
+    var name: Data
+    var method: UInt16
+    var crc: UInt32
+    var compressedSize: UInt32
+    var size: UInt32
+    var unixMode: UInt32?
+    /// Bit 11: UTF-8 names; bit 3: CRC and sizes follow the data.
+    var flags: UInt16
+
+    func local() -> Data {
+        var local = Data()
+        local.le32(0x0403_4B50)
+        local.le16(20)  // version needed
+        local.le16(flags)
+        local.le16(method)
+        local.le16(0)  // time
+        local.le16(0x21)  // date: 1980-01-01
+        local.le32(crc)
+        local.le32(compressedSize)
+        local.le32(size)
+        local.le16(UInt16(name.count))
+        local.le16(0)
+        local.append(name)
+        return local
+    }
+
+    func central(offset: UInt32) -> Data {
+        var directory = Data()
+        directory.le32(0x0201_4B50)
+        directory.le16(unixMode == nil ? 20 : 0x0314)  // made by: MS-DOS, or Unix when a mode is given
+        directory.le16(20)
+        directory.le16(flags)
+        directory.le16(method)
+        directory.le16(0)
+        directory.le16(0x21)
+        directory.le32(crc)
+        directory.le32(compressedSize)
+        directory.le32(size)
+        directory.le16(UInt16(name.count))
+        directory.le16(0)  // extra
+        directory.le16(0)  // comment
+        directory.le16(0)  // disk
+        directory.le16(0)  // internal attributes
+        directory.le32((unixMode ?? 0) << 16)
+        directory.le32(offset)
+        directory.append(name)
+        return directory
+    }
+
+    /// The data descriptor written after an entry's data (flag bit 3).
+    func descriptor() -> Data {
+        var out = Data()
+        out.le32(0x0807_4B50)
+        out.le32(crc)
+        out.le32(compressedSize)
+        out.le32(size)
+        return out
+    }
+
+    static func end(entries: Int, directorySize: Int, directoryOffset: Int) -> Data {
+        var out = Data()
+        out.le32(0x0605_4B50)
+        out.le16(0)
+        out.le16(0)
+        out.le16(UInt16(entries))
+        out.le16(UInt16(entries))
+        out.le32(UInt32(directorySize))
+        out.le32(UInt32(directoryOffset))
+        out.le16(0)
+        return out
     }
 }
 

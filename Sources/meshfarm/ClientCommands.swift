@@ -233,11 +233,25 @@ struct FetchCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOption
 
     @Option(help: "Output directory.")
-    var out: String
+    var out: String?
+
+    @Option(help: "Download one zip archive of the results to this file instead.")
+    var zip: String?
+
+    func validate() throws {
+        guard (out == nil) != (zip == nil) else { throw ValidationError("give --out DIR or --zip FILE") }
+    }
 
     func run() async throws {
-        try await Fetch.results(of: job, client: try server.client(), to: URL(fileURLWithPath: out))
-        print("results: \(out)")
+        if let zip {
+            try await reportingAPIErrors {
+                try await server.client().downloadJobArchive(job, to: URL(fileURLWithPath: zip))
+            }
+            print("archive: \(zip)")
+        } else if let out {
+            try await Fetch.results(of: job, client: try server.client(), to: URL(fileURLWithPath: out))
+            print("results: \(out)")
+        }
     }
 }
 

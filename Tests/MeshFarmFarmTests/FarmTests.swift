@@ -5,6 +5,7 @@ import MeshFarmImage
 import MeshFarmJobs
 import MeshFarmMesh
 import MeshFarmTestSupport
+import MeshFarmZip
 import Testing
 
 /// The farm end to end: real `meshfarm-submit`, `meshfarm-cpu-worker` and
@@ -97,6 +98,26 @@ import Testing
         }
         let timings = try #require(report["timings"] as? [String: Any])
         #expect((timings["wallSeconds"] as? Double ?? 0) > 0 && (timings["computeSeconds"] as? Double ?? 0) > 0)
+
+        // The same files in one archive, through the client.
+        let zip = TestEnvironment.outputDirectory("farm-zip").appendingPathComponent("results.zip")
+        let fetched = try await onThread {
+            try ChildProcess.run(
+                TestEnvironment.executable("meshfarm"),
+                ["fetch", job.id, "--zip", zip.path, "--server", farm.serverURL.absoluteString], timeout: 60)
+        }
+        #expect(fetched.status == 0, "\(fetched.stderrText)")
+        let archive = try ZipArchive(path: zip.path)
+        var isDirectory: ObjCBool = false
+        let files = try FileManager.default.subpathsOfDirectory(atPath: out.path).filter {
+            FileManager.default.fileExists(atPath: out.appendingPathComponent($0).path, isDirectory: &isDirectory)
+                && !isDirectory.boolValue
+        }
+        #expect(Set(archive.entries.map(\.name)) == Set(files))
+        let packedSheet = try #require(archive.entry(named: "contact-sheet.png"))
+        #expect(
+            try archive.data(of: packedSheet, limit: 1 << 26)
+                == Data(contentsOf: out.appendingPathComponent("contact-sheet.png")))
     }
 
     @Test func meshfarmRunGivesTheSameReportAsTheFarm() async throws {

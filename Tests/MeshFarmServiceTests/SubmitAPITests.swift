@@ -9,6 +9,7 @@ import MeshFarmJobs
 import MeshFarmMessaging
 import MeshFarmService
 import MeshFarmTestSupport
+import MeshFarmZip
 import NIOCore
 import Testing
 
@@ -279,6 +280,17 @@ import Testing
             try await client.execute(uri: "/v1/jobs/\(id)/artifacts/lod0.obj", method: .get) { response in
                 #expect(response.status == .ok && response.headers[.contentType] == "model/obj")
                 #expect(String(buffer: response.body) == Self.triangle)
+            }
+            // Everything in one zip archive, streamed.
+            try await client.execute(uri: "/v1/jobs/\(id)/archive", method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "application/zip")
+                #expect(response.headers[.contentDisposition] == "attachment; filename=\"\(id)-tri.zip\"")
+                let file = TestEnvironment.outputDirectory("api-archive").appendingPathComponent("job.zip")
+                try Data(buffer: response.body).write(to: file)
+                let archive = try ZipArchive(path: file.path)
+                #expect(archive.entries.map(\.name) == ["report.json", "lod0.obj"])
+                let obj = try archive.data(of: try #require(archive.entry(named: "lod0.obj")), limit: 1 << 20)
+                #expect(String(decoding: obj, as: UTF8.self) == Self.triangle)
             }
             try await client.execute(uri: "/v1/jobs/\(id)/artifacts/views/nope.png", method: .get) {
                 #expect($0.status == .notFound)

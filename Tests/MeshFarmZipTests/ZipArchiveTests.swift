@@ -42,6 +42,34 @@ import Testing
         #expect(archive.totalUncompressedBytes == 2 * Self.text.count)
     }
 
+    @Test func aStreamedArchiveReadsBackHereAndInPython() throws {
+        var stream = ZipStream()
+        var archive = Data()
+        for (name, data) in [("report.json", Data("{}".utf8)), ("views/lod0-view0.png", Self.text), ("empty", Data())] {
+            archive += try stream.begin(name)
+            // In pieces, as files are streamed from disk.
+            for start in stride(from: 0, to: data.count, by: 1000) {
+                archive += try stream.data(data[start..<min(data.count, start + 1000)])
+            }
+            archive += try stream.end()
+        }
+        archive += try stream.finish()
+        let path = try write("streamed.zip", archive)
+        let read = try ZipArchive(path: path)
+        #expect(read.entries.map(\.name) == ["report.json", "views/lod0-view0.png", "empty"])
+        #expect(try read.data(of: read.entries[1], limit: 1 << 20) == Self.text)
+        #expect(try read.data(of: read.entries[0], limit: 10) == Data("{}".utf8))
+        // Another reader checks the CRCs and the data descriptors too.
+        let check = try ChildProcess.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import zipfile, sys; z = zipfile.ZipFile(sys.argv[1]); print(z.testzip())", path])
+        #expect(check.status == 0 && check.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "None")
+        var misuse = ZipStream()
+        #expect(throws: ZipError.self) { try misuse.end() }
+        _ = try misuse.begin("a")
+        #expect(throws: ZipError.self) { try misuse.finish() }
+    }
+
     @Test func archiveWrittenByPythonReads() throws {
         // An archive from another writer (CPython's zipfile, deflate, a comment, a data descriptor-free layout).
         let path = directory.appendingPathComponent("python.zip").path
