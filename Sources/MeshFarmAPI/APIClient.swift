@@ -95,6 +95,13 @@ public struct APIClient: Sendable {
         try await download(url("/v1/jobs/\(jobID)/artifacts/\(path)"), to: destination)
     }
 
+    /// A task's log (`task`: its full id, or the part after the job's id).
+    public func taskLog(_ jobID: String, task: String) async throws -> TaskLogView {
+        try decode(
+            TaskLogView.self,
+            try await send { try await session.data(for: authorized(url("/v1/jobs/\(jobID)/tasks/\(task)/log"))) })
+    }
+
     /// Downloads the job's results as one zip archive.
     public func downloadJobArchive(_ jobID: String, to destination: URL) async throws {
         try await download(url("/v1/jobs/\(jobID)/archive"), to: destination)

@@ -75,6 +75,8 @@ public enum APIRoutes {
     /// Changes what may change of a job: its priority.
     public static let updateJob = APIRoute(method: .patch, path: "/v1/jobs/:id", roles: submitting)
     public static let listJobArtifacts = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts", roles: reading)
+    /// One task's log: the coordinator's notes and its workers' lines.
+    public static let taskLog = APIRoute(method: .get, path: "/v1/jobs/:id/tasks/:task/log", roles: reading)
     /// Every file of a job's results in one zip archive.
     public static let jobArchive = APIRoute(method: .get, path: "/v1/jobs/:id/archive", roles: reading)
     public static let getJobArtifact = APIRoute(method: .get, path: "/v1/jobs/:id/artifacts/**", roles: reading)
@@ -90,7 +92,7 @@ public enum APIRoutes {
 
     public static let all: [APIRoute] = [
         health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, deleteJob,
-        jobEvents, cancelJob, retryJob, updateJob, jobArchive, listJobArtifacts, getJobArtifact, getArtifact,
+        jobEvents, cancelJob, retryJob, updateJob, jobArchive, taskLog, listJobArtifacts, getJobArtifact, getArtifact,
         putArtifact,
         listWorkers, queues, storage,
         collectStorage,

@@ -16,6 +16,19 @@ public struct StoredBlob: Sendable, Equatable, Codable {
     }
 }
 
+/// `GET /v1/jobs/{id}/tasks/{task}/log`: a task's log, oldest first.
+public struct TaskLogView: Sendable, Equatable, Codable {
+    public var job: String
+    public var task: String
+    public var lines: [TaskLogLine]
+
+    public init(job: String, task: String, lines: [TaskLogLine]) {
+        self.job = job
+        self.task = task
+        self.lines = lines
+    }
+}
+
 /// `PATCH /v1/jobs/{id}` body: what may change of a job.
 public struct UpdateJobRequest: Sendable, Equatable, Codable {
     /// 0...9; higher goes first among waiting tasks.

@@ -300,7 +300,9 @@ extension Coordinator {
                 if await depth(of: configuration.farm.queue(forPool: pool)) == 0 { empty.insert(pool) }
             }
             for lost in reconciler.lostTasks(active.values, heard: heard, since: since, emptyQueues: empty, now: now) {
-                guard var job = active[lost.job], let action = job.republishLost(lost.task, now: now) else { continue }
+                guard var job = active[lost.job],
+                    let action = job.republishLost(lost.task, now: now, reason: "was lost (\(lost.reason))")
+                else { continue }
                 logger.warning(
                     "task lost; publishing it again", metadata: ["task": "\(lost.task)", "reason": "\(lost.reason)"])
                 heard[lost.task] = now

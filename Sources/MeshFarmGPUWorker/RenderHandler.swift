@@ -56,6 +56,9 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
             context.progress(
                 Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
         }
+        context.log(
+            "rendered \(views.count) views of \(gpuMesh.triangleCount) triangles at \(payload.size)x\(payload.size)"
+                + (payload.ssaa > 1 ? " (SSAA \(payload.ssaa)x)" : ""))
         return .render(RenderResult(lod: payload.lod, views: views))
     }
 }

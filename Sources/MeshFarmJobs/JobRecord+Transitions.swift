@@ -41,11 +41,12 @@ extension JobRecord {
     /// Hands a `ready` task to the broker: its next attempt is `queued`
     /// and must be published. Nil when the task is not ready (or the job
     /// is finished).
-    public mutating func dispatch(_ taskID: TaskID) -> JobAction? {
+    public mutating func dispatch(_ taskID: TaskID, now: Date = Date()) -> JobAction? {
         guard !status.isTerminal, let i = index(of: taskID), tasks[i].state == .ready else { return nil }
         tasks[i].attempt += 1
         tasks[i].state = .queued
         tasks[i].published = false
+        tasks[i].note("queued attempt \(tasks[i].attempt)", at: now)
         return .publish(taskID: tasks[i].id, attempt: tasks[i].attempt)
     }
 
@@ -55,8 +56,11 @@ extension JobRecord {
     /// at once; it is not a retry (``TaskRecord/republished``). Events of
     /// the lost attempt are ignored from now on, except a success, which is
     /// a valid result whichever attempt brings it.
-    public mutating func republishLost(_ taskID: TaskID, now: Date) -> JobAction? {
+    public mutating func republishLost(_ taskID: TaskID, now: Date, reason: String? = nil) -> JobAction? {
         guard !status.isTerminal, let i = index(of: taskID), tasks[i].isWithBroker else { return nil }
+        tasks[i].note(
+            "attempt \(tasks[i].attempt) \(reason ?? "was handed back"): published again as attempt \(tasks[i].attempt + 1)",
+            level: .warning, at: now)
         tasks[i].attempt += 1
         tasks[i].republished += 1
         tasks[i].state = .queued
@@ -103,6 +107,7 @@ extension JobRecord {
             // A success from any attempt is a valid result (a redelivered
             // earlier attempt may finish after a retry was published).
             guard task.state != .succeeded, event.attempt <= task.attempt else { return [] }
+            task.note(event.log ?? [])
             task.state = .succeeded
             task.result = event.result
             task.worker = event.worker
@@ -125,6 +130,7 @@ extension JobRecord {
 
         case .failed:
             guard task.isWithBroker, event.attempt == task.attempt else { return [] }
+            task.note(event.log ?? [])
             let failure =
                 event.failure ?? .init(message: "the worker reported a failure without details", retryable: true)
             if failure.handedBack == true, !status.isTerminal, task.republished < policy.maxAttempts {
@@ -147,11 +153,18 @@ extension JobRecord {
                 return []
             }
             if failure.retryable, task.retryAttempts < policy.maxAttempts {
-                let at = now.addingTimeInterval(policy.backoff.delay(retry: task.retryAttempts))
+                let delay = policy.backoff.delay(retry: task.retryAttempts)
+                let at = now.addingTimeInterval(delay)
                 task.state = .retrying
                 task.retryAt = at
+                task.note(
+                    "retrying in \(Int(delay.rounded())) s (\(task.retryAttempts) of \(policy.maxAttempts) attempts used)",
+                    at: now)
                 return [.scheduleRetry(taskID: task.id, at: at)]
             }
+            task.note(
+                failure.retryable ? "no attempts left: the job fails" : "a failure retrying cannot mend: the job fails",
+                level: .error, at: now)
             task.state = .failed
             task.finishedAt = event.at
             tasks[i] = task
@@ -167,10 +180,13 @@ extension JobRecord {
             guard task.isWithBroker, event.attempt == task.attempt else { return [] }
             guard status.isTerminal else {
                 tasks[i] = task
-                let action = republishLost(task.id, now: now)
+                let action = republishLost(
+                    task.id, now: now, reason: "was stopped by \(event.worker), which had heard of a cancel")
                 task = tasks[i]
                 return action.map { [$0] } ?? []
             }
+            task.note(event.log ?? [])
+            task.note("stopped by \(event.worker): the job is \(status.rawValue)", at: now)
             task.state = .cancelled
             task.worker = event.worker
             task.finishedAt = event.at
@@ -194,6 +210,7 @@ extension JobRecord {
         tasks[i].state = .failed
         tasks[i].finishedAt = now
         tasks[i].error = reason
+        tasks[i].note("dead-lettered: \(reason)", level: .error, at: now)
         guard !status.isTerminal else { return [] }
         return finish(.failed, error: "\(tasks[i].task.kind.rawValue) task \(taskID) failed: \(reason)", now: now)
     }
@@ -221,6 +238,7 @@ extension JobRecord {
             throw status == .succeeded ? .nothingToRetry : .unfinished(status)
         }
         for i in tasks.indices where tasks[i].state == .failed || tasks[i].state == .cancelled {
+            tasks[i].note("to run again: the job was retried", at: now)
             tasks[i].state = .pending
             tasks[i].resetAttempts = tasks[i].attempt - tasks[i].republished
             tasks[i].published = false
@@ -272,6 +290,7 @@ extension JobRecord {
         for i in tasks.indices where [.pending, .ready, .retrying].contains(tasks[i].state) {
             tasks[i].state = .cancelled
             tasks[i].retryAt = nil
+            tasks[i].note("not run: the job \(final == .cancelled ? "was cancelled" : "failed")", at: now)
         }
         return [.finished(final)]
     }

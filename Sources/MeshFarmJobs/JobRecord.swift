@@ -66,6 +66,12 @@ public struct TaskRecord: Sendable, Equatable, Codable {
     /// Attempts made before an operator's retry (``JobRecord/retry(now:)``):
     /// they no longer count against the retry policy.
     public var resetAttempts: Int
+    /// What happened to the task, oldest first: the coordinator's notes
+    /// (queued, retried, lost, dead-lettered) and each attempt's lines from
+    /// its worker. The newest ``logLimit`` lines are kept.
+    public var log: [TaskLogLine]
+
+    public static let logLimit = 200
 
     public init(task: PlannedTask) {
         self.task = task
@@ -76,6 +82,18 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         redeliveries = 0
         republished = 0
         resetAttempts = 0
+        log = []
+    }
+
+    /// Adds lines to the log, keeping the newest ``logLimit``.
+    mutating func note(_ lines: [TaskLogLine]) {
+        log.append(contentsOf: lines)
+        if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
+    }
+
+    /// Adds one line of the coordinator's.
+    mutating func note(_ text: String, level: TaskLogLine.Level = .info, at: Date) {
+        note([TaskLogLine(at: at, source: "coordinator", level: level, text: text)])
     }
 
     /// Attempts that count against the retry policy.
@@ -85,7 +103,7 @@ public struct TaskRecord: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case task, state, attempt, published, worker, queuedAt, startedAt, finishedAt, retryAt, progress, stage
-        case result, error, computeSeconds, redeliveries, republished, resetAttempts
+        case result, error, computeSeconds, redeliveries, republished, resetAttempts, log
     }
 
     public init(from decoder: any Decoder) throws {
@@ -110,6 +128,7 @@ public struct TaskRecord: Sendable, Equatable, Codable {
         redeliveries = try c.decode(Int.self, forKey: .redeliveries)
         republished = try c.decodeIfPresent(Int.self, forKey: .republished) ?? 0  // added in v3 of the store
         resetAttempts = try c.decodeIfPresent(Int.self, forKey: .resetAttempts) ?? 0  // added with operator retries
+        log = try c.decodeIfPresent([TaskLogLine].self, forKey: .log) ?? []  // added with task logs
     }
 }
 

@@ -131,11 +131,14 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
     /// Seconds the handler ran (`succeeded`, `failed`).
     public var seconds: Double?
     public var traceID: String
+    /// The attempt's log (`succeeded`, `failed`, `cancelled`). Added as an
+    /// optional key, the version staying 1: an older reader ignores it.
+    public var log: [TaskLogLine]?
 
     public init<Payload>(
         kind: Kind, task: TaskEnvelope<Payload>, worker: String, at: Date = Date(), progress: Double? = nil,
         stage: String? = nil, result: Result? = nil, failure: Failure? = nil, deliveryCount: Int = 0,
-        seconds: Double? = nil
+        seconds: Double? = nil, log: [TaskLogLine]? = nil
     ) {
         version = Self.currentVersion
         self.kind = kind
@@ -152,6 +155,7 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
         self.deliveryCount = deliveryCount
         self.seconds = seconds
         traceID = task.traceID
+        self.log = log
     }
 
     /// `<taskID>:<attempt>:<kind>`: the dedupe key of the event.
@@ -159,7 +163,7 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case version, kind, taskID, taskKind, attempt, jobID, worker, at, progress, stage, result, failure
-        case deliveryCount, seconds, traceID
+        case deliveryCount, seconds, traceID, log
     }
 
     public init(from decoder: any Decoder) throws {
@@ -181,6 +185,7 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
         deliveryCount = try c.decode(Int.self, forKey: .deliveryCount)
         seconds = try c.decodeIfPresent(Double.self, forKey: .seconds)
         traceID = try c.decode(String.self, forKey: .traceID)
+        log = try c.decodeIfPresent([TaskLogLine].self, forKey: .log)
     }
 }
 

@@ -60,14 +60,22 @@ public struct WorkerUnhealthy: Error, Sendable, Equatable, CustomStringConvertib
 public struct TaskContext: Sendable {
     let reportProgress: @Sendable (Double, String?) -> Void
     let cancelled: @Sendable () -> Bool
+    let taskLog: TaskLog?
 
     public init(
         reportProgress: @escaping @Sendable (Double, String?) -> Void = { _, _ in },
-        cancelled: @escaping @Sendable () -> Bool = { false }
+        cancelled: @escaping @Sendable () -> Bool = { false }, log: TaskLog? = nil
     ) {
         self.reportProgress = reportProgress
         self.cancelled = cancelled
+        taskLog = log
     }
+
+    /// Notes a line in the task's log (sent with the attempt's result;
+    /// at most ``TaskLog/limit`` lines): what a user reading why a task
+    /// took long or went wrong wants to see, such as sizes, timings and
+    /// warnings.
+    public func log(_ text: String, level: TaskLogLine.Level = .info) { taskLog?.note(text, level: level) }
 
     /// Reports progress in 0...1 with an optional stage label; published as
     /// a `progress` event (rate-limited, never blocks the handler).

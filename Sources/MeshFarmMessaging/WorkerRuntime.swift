@@ -292,6 +292,10 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
 
         let outcome: Swift.Result<Result, TaskFailure>
         let started = Date()
+        let taskLog = TaskLog(source: configuration.workerName)
+        taskLog.note(
+            "started attempt \(task.attempt)"
+                + (deliveryCount > 0 ? " (delivered \(deliveryCount + 1) times: an earlier worker stopped)" : ""))
         if let handler = handlers[task.kind] {
             // `started` is informational: published in the background, it
             // costs the task no broker round trip. It may reach the
@@ -300,7 +304,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             publishInBackground(
                 Event(kind: .started, task: task, worker: configuration.workerName, deliveryCount: deliveryCount))
             log.info("started", metadata: ["deliveryCount": "\(deliveryCount)"])
-            outcome = run(handler, task, key: key)
+            outcome = run(handler, task, key: key, log: taskLog)
         } else {
             outcome = .failure(.permanent("no handler for task kind '\(task.kind)' on \(configuration.queue)"))
         }
@@ -323,16 +327,21 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         let event: Event
         switch outcome {
         case .success(let result):
+            taskLog.note("succeeded in \(String(format: "%.3f", seconds)) s")
             event = Event(
                 kind: .succeeded, task: task, worker: configuration.workerName, result: result,
-                deliveryCount: deliveryCount, seconds: seconds)
+                deliveryCount: deliveryCount, seconds: seconds, log: taskLog.lines)
             log.info("succeeded", metadata: ["seconds": "\(String(format: "%.3f", seconds))"])
         case .failure(let failure):
+            let what = failure.handedBack == true ? "handed back" : failure.retryable ? "failed (retryable)" : "failed"
+            taskLog.note(
+                "\(what) after \(String(format: "%.3f", seconds)) s: \(failure.message)",
+                level: failure.handedBack == true ? .warning : .error)
             event = Event(
                 kind: .failed, task: task, worker: configuration.workerName,
                 failure: .init(message: failure.message, retryable: failure.retryable, handedBack: failure.handedBack),
                 deliveryCount: deliveryCount,
-                seconds: seconds)
+                seconds: seconds, log: taskLog.lines)
             log.warning("failed", metadata: ["error": "\(failure.message)", "retryable": "\(failure.retryable)"])
         }
         let message: OutgoingMessage
@@ -365,7 +374,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
 
     /// Runs the handler on this (task) thread, watched by the monitor
     /// (heartbeats, time limit).
-    private func run(_ handler: any TaskHandler<Payload, Result>, _ task: Envelope, key: Int)
+    private func run(_ handler: any TaskHandler<Payload, Result>, _ task: Envelope, key: Int, log: TaskLog)
         -> Swift.Result<
             Result, TaskFailure
         >
@@ -383,7 +392,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
                         kind: .progress, task: task, worker: configuration.workerName, progress: fraction, stage: stage
                     ))
             },
-            cancelled: { [self] in state.withLock { $0.abandoned[key] != nil } })
+            cancelled: { [self] in state.withLock { $0.abandoned[key] != nil } }, log: log)
         do {
             return .success(try handler.run(task, context: context))
         } catch let failure as TaskFailure {

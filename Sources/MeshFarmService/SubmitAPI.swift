@@ -71,7 +71,8 @@ public struct SubmitAPI: Sendable {
     static let handledRoutes: [APIRoute] = [
         APIRoutes.dashboard, APIRoutes.signIn, APIRoutes.signOut, APIRoutes.whoAmI, APIRoutes.upload,
         APIRoutes.createJob, APIRoutes.listJobs, APIRoutes.getJob, APIRoutes.deleteJob, APIRoutes.jobEvents,
-        APIRoutes.cancelJob, APIRoutes.retryJob, APIRoutes.updateJob, APIRoutes.jobArchive, APIRoutes.listJobArtifacts,
+        APIRoutes.cancelJob, APIRoutes.retryJob, APIRoutes.updateJob, APIRoutes.jobArchive, APIRoutes.taskLog,
+        APIRoutes.listJobArtifacts,
         APIRoutes.getJobArtifact, APIRoutes.getArtifact,
         APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.queues, APIRoutes.storage, APIRoutes.collectStorage,
     ]
@@ -128,6 +129,16 @@ public struct SubmitAPI: Sendable {
         case APIRoutes.listJobArtifacts: return try JSONResponse.make(artifactList(try await job(context)))
         case APIRoutes.getJobArtifact: return try await jobArtifact(context)
         case APIRoutes.jobArchive: return try await archive(try await job(context))
+        case APIRoutes.taskLog:
+            let job = try await job(context)
+            let name = try context.parameters.require("task")
+            // The task's full id, or the part after the job's id ("render-0-0").
+            guard
+                let task = job.tasks.first(where: {
+                    $0.id.description == name || $0.id.description == "\(job.id).\(name)"
+                })
+            else { throw APIFailure.notFound("job \(job.id) has no task \(name)") }
+            return try JSONResponse.make(TaskLogView(job: job.id, task: task.id.description, lines: task.log))
         case APIRoutes.getArtifact: return try await blob(context)
         case APIRoutes.putArtifact:
             if let refusal = storage.refusal(of: .result, bytes: Self.announcedLength(request)) {

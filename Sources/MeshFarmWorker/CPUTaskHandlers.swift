@@ -38,6 +38,17 @@ public struct AnalyzeHandler: JobTaskHandler {
         try context.stopIfCancelled()
         context.progress(0.6, stage: "analyzing")
         let analysis = MeshAnalysis(model: model)
+        context.log(
+            "imported \(analysis.format ?? "a model"): \(analysis.triangles) triangles, \(analysis.vertices) vertices, "
+                + "\(analysis.components) components")
+        if !analysis.watertight {
+            context.log(
+                "not watertight: \(analysis.boundaryEdges) boundary edges, \(analysis.nonManifoldEdges) non-manifold "
+                    + "edges (volume is approximate)", level: .warning)
+        }
+        if analysis.degenerateTriangles > 0 {
+            context.log("\(analysis.degenerateTriangles) degenerate triangles dropped", level: .warning)
+        }
         let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
         let obj = try artifacts.store(data: MeshExporter.encode(model.mesh, as: .obj))
         let box = model.mesh.bounds!
@@ -61,6 +72,10 @@ public struct ReduceHandler: JobTaskHandler {
         try context.stopIfCancelled()
         context.progress(0.1, stage: "reducing to \(payload.ratio)")
         let result = try Simplifier().simplify(mesh, to: .ratio(payload.ratio))
+        context.log(
+            "reduced \(mesh.triangleCount) to \(result.mesh.triangleCount) triangles (target "
+                + "\(result.targetTriangles), \(result.method.rawValue), error \(String(format: "%.5f", result.error)))",
+            level: result.method.rawValue == "simplify" ? .info : .warning)
         try context.stopIfCancelled()
         context.progress(0.9, stage: "storing")
         return .reduce(
@@ -86,6 +101,7 @@ public struct FinalizeHandler: JobTaskHandler {
         }
         context.progress(0.5, stage: "composing")
         let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize)
+        context.log("contact sheet of \(rows.count) rows: \(sheet.width)x\(sheet.height)")
         return .finalize(FinalizeResult(contactSheet: try artifacts.store(data: PNGCodec.encode(sheet))))
     }
 }

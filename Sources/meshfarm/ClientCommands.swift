@@ -117,6 +117,31 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
+/// `meshfarm logs JOB [TASK...]`.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Print the logs of a job's tasks (all of them, or those named).")
+
+    @Argument var job: String
+    @Argument(help: "Task ids, in full or after the job's id (render-0-0); none: every task.")
+    var tasks: [String] = []
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let client = try server.client()
+        try await reportingAPIErrors {
+            let names = tasks.isEmpty ? try await client.job(job).tasks.map(\.id) : tasks
+            for name in names {
+                let log = try await client.taskLog(job, task: name)
+                print("== \(log.task)")
+                for line in log.lines {
+                    print("\(TimeStamps.format(line.at))  \(line.source)  \(line.level.rawValue)  \(line.text)")
+                }
+            }
+        }
+    }
+}
+
 /// `meshfarm retry JOB`.
 struct RetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -8,7 +8,8 @@ struct MeshFarmCommand: AsyncParsableCommand {
         abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
         subcommands: [
             SubmitJobCommand.self, StatusCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self,
-            PriorityCommand.self, DeleteCommand.self, FetchCommand.self, WorkersCommand.self, RunCommand.self,
+            PriorityCommand.self, LogsCommand.self, DeleteCommand.self, FetchCommand.self, WorkersCommand.self,
+            RunCommand.self,
             SummarizeCommand.self, AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
             TokenCommand.self,
         ])

@@ -99,6 +99,19 @@ import Testing
         let timings = try #require(report["timings"] as? [String: Any])
         #expect((timings["wallSeconds"] as? Double ?? 0) > 0 && (timings["computeSeconds"] as? Double ?? 0) > 0)
 
+        // The analysis's log, through the client: the coordinator's notes and the worker's lines.
+        let logs = try await onThread {
+            try ChildProcess.run(
+                TestEnvironment.executable("meshfarm"),
+                ["logs", job.id, "analyze", "--server", farm.serverURL.absoluteString], timeout: 60)
+        }
+        #expect(logs.status == 0, "\(logs.stderrText)")
+        for expected in [
+            "coordinator  info  queued attempt 1", "cpu-1  info  started attempt 1", "triangles", "succeeded in",
+        ] {
+            #expect(logs.stdoutText.contains(expected), "\(logs.stdoutText)")
+        }
+
         // The same files in one archive, through the client.
         let zip = TestEnvironment.outputDirectory("farm-zip").appendingPathComponent("results.zip")
         let fetched = try await onThread {

@@ -285,6 +285,40 @@ import Testing
         #expect(throws: RetryRefusal.nothingToRetry) { try done.retry(now: t0) }
     }
 
+    @Test func aTasksLogHoldsTheCoordinatorsNotesAndItsWorkersLines() throws {
+        let job = failedJob(attempts: 3)
+        let reduce = try #require(job.task("j.reduce-1"))
+        #expect(
+            reduce.log.map(\.text) == [
+                "queued attempt 1", "retrying in 10 s (1 of 3 attempts used)", "queued attempt 2",
+                "retrying in 20 s (2 of 3 attempts used)", "queued attempt 3", "no attempts left: the job fails",
+            ])
+        #expect(reduce.log.last?.level == .error)
+        #expect(
+            job.task("j.render-0-0")?.log.map(\.text).contains { $0.contains("published again as attempt 2") } == true)
+        #expect(job.task("j.finalize")?.log.map(\.text) == ["not run: the job failed"])
+        // A worker's lines arrive with its event.
+        var fresh = base.newJob()
+        fresh.start(now: t0)
+        _ = fresh.dispatch("j.analyze", now: t0)
+        var done = base.event(.succeeded, fresh, "j.analyze", result: TransitionTests.analysis)
+        done.log = [TaskLogLine(at: t0, source: "w1", text: "imported OBJ: 100 triangles")]
+        _ = fresh.apply(done, now: t0, policy: policy)
+        #expect(fresh.task("j.analyze")?.log.map(\.text) == ["queued attempt 1", "imported OBJ: 100 triangles"])
+        // Bounded: the newest lines are kept.
+        var task = try #require(fresh.task("j.analyze"))
+        let many = (0..<250).map { TaskLogLine(at: t0, source: "w1", text: "line \($0)") }
+        fresh.tasks[0].log = []
+        for line in many { fresh.tasks[0].log.append(line) }
+        task = fresh.tasks[0]
+        #expect(task.log.count == 250)
+        var event = base.event(.succeeded, fresh, "j.analyze", result: TransitionTests.analysis)
+        event.log = []
+        fresh.tasks[0].state = .running
+        _ = fresh.apply(event, now: t0, policy: policy)
+        #expect(fresh.tasks[0].log.count == TaskRecord.logLimit && fresh.tasks[0].log.first?.text == "line 50")
+    }
+
     @Test func timesCarryMillisecondsAndReadersTakeWholeSecondsToo() throws {
         let date = Date(timeIntervalSince1970: 1_800_000_000.042)
         #expect(TimeStamps.format(date) == "2027-01-15T08:00:00.042Z")

@@ -70,6 +70,8 @@ struct EventCollector {
             handlers: [
                 "double": JSONTaskHandler { task, context in
                     context.progress(0.5, stage: "halfway")
+                    context.log("doubling", level: .warning)
+                    for index in 0..<60 { context.log("chatty line \(index)") }
                     return .number(try task.payload.decode(Double.self) * 2)
                 },
                 "bad": JSONTaskHandler { _, _ in throw TaskFailure.permanent("the model is empty") },
@@ -85,6 +87,16 @@ struct EventCollector {
         #expect(byTask["a"]?.kind == .succeeded && byTask["a"]?.result == .number(42))
         #expect(byTask["b"]?.failure == JSONTaskEvent.Failure(message: "the model is empty", retryable: false))
         #expect(byTask["c"]?.failure?.retryable == false)
+        // Each result carries its attempt's log, bounded: the runtime's
+        // lines and the handler's, the overflow counted in a last line.
+        let log = try #require(byTask["a"]?.log)
+        #expect(log.count == TaskLog.limit + 1 && log.allSatisfy { $0.source == "test" })
+        #expect(
+            log[0].text == "started attempt 1"
+                && log[1] == TaskLogLine(at: log[1].at, source: "test", level: .warning, text: "doubling"))
+        #expect(log.last?.text == "13 more lines left out (at most 50 per attempt)")
+        #expect(
+            byTask["b"]?.log?.last?.text.hasPrefix("failed after") == true && byTask["b"]?.log?.last?.level == .error)
         #expect(try await transport.messageCount(queue: farm.deadLetterQueue) == 1)  // the garbage
         #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
         await worker.shutdown()

@@ -281,6 +281,19 @@ import Testing
                 #expect(response.status == .ok && response.headers[.contentType] == "model/obj")
                 #expect(String(buffer: response.body) == Self.triangle)
             }
+            // Each task's log: the coordinator's notes (the worker's lines come with its events).
+            try await client.execute(uri: "/v1/jobs/\(id)/tasks/analyze/log", method: .get) { response in
+                let lines = Self.json(response)?["lines"] as? [[String: Any]]
+                #expect(response.status == .ok && Self.json(response)?["task"] as? String == "\(id).analyze")
+                #expect(lines?.first?["text"] as? String == "queued attempt 1")
+                #expect(lines?.first?["source"] as? String == "coordinator")
+            }
+            try await client.execute(uri: "/v1/jobs/\(id)/tasks/\(id).render-0-0/log", method: .get) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/v1/jobs/\(id)/tasks/nope/log", method: .get) {
+                #expect($0.status == .notFound)
+            }
             // Everything in one zip archive, streamed.
             try await client.execute(uri: "/v1/jobs/\(id)/archive", method: .get) { response in
                 #expect(response.status == .ok && response.headers[.contentType] == "application/zip")
