@@ -176,6 +176,14 @@ public struct APIClient: Sendable {
         try decode([WorkerView].self, try await send { try await session.data(for: authorized(url("/v1/workers"))) })
     }
 
+    /// Drains a worker (true: it finishes what it runs and takes no more)
+    /// or lets it take tasks again (false). Admins only.
+    public func setDraining(_ worker: String, _ draining: Bool) async throws -> WorkerView {
+        var request = authorized(url("/v1/workers/\(worker)/\(draining ? "drain" : "resume")"))
+        request.httpMethod = "POST"
+        return try decode(WorkerView.self, try await send { try await session.data(for: request) })
+    }
+
     /// Deletes a finished job.
     public func delete(_ id: String) async throws {
         var request = authorized(url("/v1/jobs/\(id)"))

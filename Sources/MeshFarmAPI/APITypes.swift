@@ -121,6 +121,15 @@ public struct JobSummary: Sendable, Equatable, Codable {
     public var finishedAt: Date?
     public var error: String?
     public var owner: String?
+    public var priority: Int
+    /// Tasks finished (succeeded, failed or cancelled), and all of them.
+    public var tasksDone: Int
+    public var tasksTotal: Int
+    /// The model's triangles, once analyzed.
+    public var triangles: Int?
+    /// The first view of the first level, once rendered (a URL under
+    /// `/v1/jobs/{id}/artifacts/`).
+    public var thumbnail: String?
 
     public init(_ job: JobRecord) {
         id = job.id
@@ -131,6 +140,13 @@ public struct JobSummary: Sendable, Equatable, Codable {
         createdAt = job.createdAt
         finishedAt = job.finishedAt
         error = job.error
+        priority = job.spec.priority
+        tasksDone = job.tasks.filter { $0.state.isTerminal }.count
+        tasksTotal = job.tasks.count
+        triangles = job.analysisResult?.triangles
+        thumbnail = job.renderedViews().first { $0.lod == 0 && $0.view.index == 0 }.map { _ in
+            "/v1/jobs/\(job.id)/artifacts/views/lod0-view0.png"
+        }
     }
 }
 
@@ -179,13 +195,17 @@ public struct WorkerView: Sendable, Equatable, Codable {
     public var lastSeen: Date
     public var currentTask: String?
     public var tasksFinished: Int
+    /// `idle`, `busy`, `draining` (an operator drained it: it finishes
+    /// what it runs and takes no more) or `gone` (silent for a minute).
+    public var state: String
 
-    public init(name: String, pool: String, lastSeen: Date, currentTask: String?, tasksFinished: Int) {
+    public init(name: String, pool: String, lastSeen: Date, currentTask: String?, tasksFinished: Int, state: String) {
         self.name = name
         self.pool = pool
         self.lastSeen = lastSeen
         self.currentTask = currentTask
         self.tasksFinished = tasksFinished
+        self.state = state
     }
 }
 

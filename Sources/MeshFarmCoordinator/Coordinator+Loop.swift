@@ -34,6 +34,8 @@ extension Coordinator {
         /// ``announceInterval`` until none is left.
         var abandoning: Set<String> = []
         var announcing = false
+        /// What operators asked of workers: drained (true) or taking tasks.
+        var drainWanted: [String: Bool] = [:]
         /// Why runnable tasks are held (``Configuration/holdDispatch``), as
         /// last seen.
         var held: String?
@@ -250,6 +252,11 @@ extension Coordinator {
                 announcing = false
                 await announceCancellations()
 
+            case .drain(let worker, let draining):
+                drainWanted[worker] = draining
+                logger.info(draining ? "draining a worker" : "resuming a worker", metadata: ["worker": "\(worker)"])
+                tellWorker(worker, drain: draining)
+
             case .reconcile:
                 await reconcile()
                 timers.schedule(.reconcile, at: Date().addingTimeInterval(configuration.reconciler.interval))
@@ -361,7 +368,35 @@ extension Coordinator {
             if !abandoning.isEmpty { await announceCancellations() }
         }
 
+        /// Sends one drain or resume to the workers (with the cancellations).
+        private func tellWorker(_ worker: String, drain: Bool) {
+            do {
+                transport.publishInBackground(
+                    try ControlMessage(
+                        cancelledJobs: abandoning.sorted(), drainWorkers: drain ? [worker] : nil,
+                        resumeWorkers: drain ? nil : [worker]
+                    ).message(exchange: configuration.farm.controlExchange))
+            } catch {
+                logger.error("cannot encode a control message", metadata: ["error": "\(error)"])
+            }
+        }
+
+        /// A worker's report of itself: shown, and answered with what an
+        /// operator asked of it when it says otherwise.
+        private func handleStatus(_ delivery: Delivery) async {
+            try? await delivery.ack()
+            guard let status = try? WorkerStatus.decode(delivery.message.body) else {
+                logger.error("dropping an unreadable worker status")
+                return
+            }
+            view.reported(status, pool: configuration.farm.pool(ofQueue: status.queue))
+            if let wanted = drainWanted[status.worker], wanted != (status.state == .draining) {
+                tellWorker(status.worker, drain: wanted)
+            }
+        }
+
         private mutating func handleEvent(_ delivery: Delivery) async {
+            if delivery.message.routingKey == WorkerStatus.routingKey { return await handleStatus(delivery) }
             let event: JobTaskEvent
             do { event = try MessageCoding.decodeEvent(delivery.message.body, as: JobTaskEvent.self) } catch {
                 logger.error("dropping an unreadable event", metadata: ["error": "\(error)"])

@@ -73,6 +73,8 @@ public final class Coordinator: Sendable {
         /// Tell the workers again which finished jobs still have tasks with
         /// the broker (``ControlMessage``).
         case announceCancellations
+        /// An operator drains a worker (true) or lets it take tasks again.
+        case drain(worker: String, Bool)
     }
 
     public let configuration: Configuration
@@ -190,6 +192,14 @@ public final class Coordinator: Sendable {
     /// yet published go out in the new order. Nil when there is no such job.
     public func setPriority(_ id: String, _ priority: Int) async throws -> JobRecord? {
         try await withCheckedThrowingContinuation { post.yield(.reprioritize(id, priority, $0)) }
+    }
+
+    /// Drains a worker (it finishes what it runs and takes no more) or
+    /// resumes it, over the control exchange; the coordinator repeats it
+    /// while the worker's status says otherwise (a worker that was away
+    /// hears it when it reports again).
+    public func setDraining(_ worker: String, _ draining: Bool) {
+        post.yield(.drain(worker: worker, draining))
     }
 
     /// What deleting a job did.

@@ -11,6 +11,11 @@ public struct WorkerSighting: Sendable, Equatable, Codable {
     /// The task it last started and has not finished.
     public var currentTask: String?
     public var tasksFinished: Int
+    /// What its last status report said (idle, busy, draining), when it
+    /// sends them.
+    public var reported: WorkerStatus.State?
+    /// When it last reported its status.
+    public var reportedAt: Date?
 }
 
 /// What readers (API calls, live subscriptions) see of the farm, written
@@ -63,6 +68,22 @@ final class FarmView: Sendable {
             case .progress: break
             }
             $0.workers[event.worker] = worker
+        }
+    }
+
+    /// A worker's status report (``WorkerStatus``).
+    func reported(_ status: WorkerStatus, pool: String) {
+        state.withLock {
+            var worker =
+                $0.workers[status.worker]
+                ?? WorkerSighting(
+                    name: status.worker, pool: pool, lastSeen: status.at, currentTask: nil, tasksFinished: 0)
+            worker.lastSeen = max(worker.lastSeen, status.at)
+            worker.reported = status.state
+            worker.reportedAt = status.at
+            worker.currentTask = status.running.first
+            worker.tasksFinished = max(worker.tasksFinished, status.completed)
+            $0.workers[status.worker] = worker
         }
     }
 

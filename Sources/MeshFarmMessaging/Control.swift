@@ -17,11 +17,20 @@ public struct ControlMessage: Sendable, Equatable, Codable {
     public var cancelledJobs: [String]
     /// Jobs retried after a cancel or failure: no longer cancelled.
     public var resumedJobs: [String]?
+    /// Workers (by name) to drain: finish what they run, take no more.
+    public var drainWorkers: [String]?
+    /// Workers to take tasks again after a drain.
+    public var resumeWorkers: [String]?
 
-    public init(cancelledJobs: [String], resumedJobs: [String]? = nil) {
+    public init(
+        cancelledJobs: [String], resumedJobs: [String]? = nil, drainWorkers: [String]? = nil,
+        resumeWorkers: [String]? = nil
+    ) {
         version = 1
         self.cancelledJobs = cancelledJobs
         self.resumedJobs = resumedJobs
+        self.drainWorkers = drainWorkers
+        self.resumeWorkers = resumeWorkers
     }
 
     /// Decodes a control message, checking its version.
@@ -36,6 +45,53 @@ public struct ControlMessage: Sendable, Equatable, Codable {
     public func message(exchange: String) throws -> OutgoingMessage {
         OutgoingMessage(
             exchange: exchange, routingKey: "cancelled-jobs", body: try MessageCoding.encode(self), persistent: false,
+            mandatory: false)
+    }
+}
+
+/// What a worker says of itself, every few seconds and when it changes:
+/// published to the events exchange (routing key ``routingKey``), so the
+/// coordinator knows idle and draining workers too, not only those whose
+/// tasks send events. Transient: a lost one is followed by the next.
+public struct WorkerStatus: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable {
+        case idle, busy
+        /// Finishing what it runs, taking no more (an operator's drain).
+        case draining
+    }
+
+    public static let routingKey = "worker.status"
+
+    public var version: Int
+    public var worker: String
+    /// The task queue it consumes.
+    public var queue: String
+    public var state: State
+    /// Tasks running now.
+    public var running: [String]
+    /// Tasks finished since it started.
+    public var completed: Int
+    public var at: Date
+
+    public init(worker: String, queue: String, state: State, running: [String], completed: Int, at: Date = Date()) {
+        version = 1
+        self.worker = worker
+        self.queue = queue
+        self.state = state
+        self.running = running
+        self.completed = completed
+        self.at = at
+    }
+
+    public static func decode(_ data: Data) throws -> WorkerStatus {
+        let status = try MessageCoding.decoder().decode(WorkerStatus.self, from: data)
+        guard status.version == 1 else { throw MessagingError.unsupportedVersion(status.version) }
+        return status
+    }
+
+    public func message(exchange: String) throws -> OutgoingMessage {
+        OutgoingMessage(
+            exchange: exchange, routingKey: Self.routingKey, body: try MessageCoding.encode(self), persistent: false,
             mandatory: false)
     }
 }

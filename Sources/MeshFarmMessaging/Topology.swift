@@ -88,6 +88,11 @@ public struct FarmTopology: Sendable, Equatable {
     /// The queue consumed by a worker pool (`cpu`, `gpu`).
     public func queue(forPool pool: String) -> String { "\(prefix).\(pool)" }
 
+    /// The pool whose tasks `queue` holds (its name after the prefix).
+    public func pool(ofQueue queue: String) -> String {
+        queue.hasPrefix(prefix + ".") ? String(queue.dropFirst(prefix.count + 1)) : queue
+    }
+
     /// Topic exchanges for tasks and events; fanout exchanges for dead
     /// letters and for control messages to the workers;
     /// quorum task queues with a delivery limit, dead-lettered at least once

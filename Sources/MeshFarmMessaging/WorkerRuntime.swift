@@ -41,13 +41,18 @@ public struct WorkerConfiguration: Sendable {
     /// repeating its last progress.
     public var heartbeatInterval: Double
 
+    /// Seconds between two ``WorkerStatus`` messages (sent when the state
+    /// changes too); only with a control exchange.
+    public var statusInterval: Double
+
     public init(
         queue: String, eventsExchange: String, controlExchange: String? = nil, concurrency: Int = 1,
         workerName: String = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)",
         timeLimits: [String: Double] = [:], defaultTimeLimit: Double = 4 * 3600,
         brokerConsumerTimeout: Double? = 3 * 3600, stuckGrace: Double = 60, shutdownGrace: Double = 30,
-        progressInterval: Double = 0.5, heartbeatInterval: Double = 30
+        progressInterval: Double = 0.5, heartbeatInterval: Double = 30, statusInterval: Double = 10
     ) {
+        self.statusInterval = statusInterval
         self.queue = queue
         self.eventsExchange = eventsExchange
         self.controlExchange = controlExchange
@@ -195,27 +200,107 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
                     if let exchange = configuration.controlExchange {
                         let control = try await listenForControl(exchange)
                         state.withLock { $0.control = control }
+                        reportStatus(every: configuration.statusInterval)
                     }
-                    let consumer = try await transport.consume(
-                        queue: configuration.queue, prefetch: configuration.concurrency,
-                        onDelivery: { [self] delivery in threads.run { self.execute(delivery) } },
-                        // When deliveries stop because of shutdown(), it ends run()
-                        // itself once the in-flight tasks are settled.
-                        onEnd: { [self] in state.withLock { if !$0.stopping { $0.end() } } })
-                    let stopNow = state.withLock { s -> Bool in
-                        s.consumer = consumer
-                        return s.stopping
-                    }
-                    if stopNow {
-                        await consumer.cancel()
-                        await state.withLock { $0.control }?.cancel()
-                    }
-                    logger.info(
-                        "consuming",
-                        metadata: ["queue": "\(configuration.queue)", "concurrency": "\(configuration.concurrency)"])
+                    try await subscribe()
                 } catch {
                     state.withLock { $0.end(error) }
                 }
+            }
+        }
+    }
+
+    /// Starts consuming the task queue. The consumer's end ends `run()`,
+    /// unless the worker is stopping or draining, or a newer consumer
+    /// replaced it (a drain, then a resume).
+    private func subscribe() async throws {
+        let generation = state.withLock { s -> Int in
+            s.consumerGeneration += 1
+            return s.consumerGeneration
+        }
+        let consumer = try await transport.consume(
+            queue: configuration.queue, prefetch: configuration.concurrency,
+            onDelivery: { [self] delivery in threads.run { self.execute(delivery) } },
+            // When deliveries stop because of shutdown(), it ends run()
+            // itself once the in-flight tasks are settled.
+            onEnd: { [self] in
+                state.withLock {
+                    if !$0.stopping && !$0.draining && $0.consumerGeneration == generation { $0.end() }
+                }
+            })
+        let stopNow = state.withLock { s -> Bool in
+            guard s.consumerGeneration == generation, !s.stopping, !s.draining else { return true }
+            s.consumer = consumer
+            return false
+        }
+        if stopNow {
+            await consumer.cancel()
+            if state.withLock({ $0.stopping }) { await state.withLock { $0.control }?.cancel() }
+            return
+        }
+        logger.info(
+            "consuming", metadata: ["queue": "\(configuration.queue)", "concurrency": "\(configuration.concurrency)"])
+    }
+
+    /// An operator's drain: finish the tasks running, take no more, until
+    /// ``resumeTakingTasks()``. The worker keeps its connection, its control
+    /// queue and its status reports.
+    public func drainTasks() {
+        let consumer = state.withLock { s -> MessageConsumer?? in
+            guard !s.draining, !s.stopping, s.unhealthy == nil else { return .none }
+            s.draining = true
+            defer { s.consumer = nil }
+            return .some(s.consumer)
+        }
+        guard case .some(let consumer) = consumer else { return }
+        logger.info("draining: finishing the tasks running, taking no more")
+        Task {
+            await consumer?.cancel()
+            publishStatus()
+        }
+    }
+
+    /// Takes tasks again after ``drainTasks()``.
+    public func resumeTakingTasks() {
+        let resume = state.withLock { s -> Bool in
+            guard s.draining, !s.stopping else { return false }
+            s.draining = false
+            return true
+        }
+        guard resume else { return }
+        logger.info("resuming: taking tasks again")
+        Task {
+            do { try await subscribe() } catch { state.withLock { $0.end(error) } }
+            publishStatus()
+        }
+    }
+
+    /// Whether an operator drained the worker.
+    public var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// What the worker says of itself (``WorkerStatus``).
+    public var status: WorkerStatus {
+        state.withLock { s in
+            WorkerStatus(
+                worker: configuration.workerName, queue: configuration.queue,
+                state: s.draining ? .draining : s.running.isEmpty ? .idle : .busy,
+                running: s.running.values.map(\.task.taskID).sorted(), completed: s.completed)
+        }
+    }
+
+    private func publishStatus() {
+        guard configuration.controlExchange != nil,
+            let message = try? status.message(exchange: configuration.eventsExchange)
+        else { return }
+        transport.publishInBackground(message)
+    }
+
+    /// Publishes the status now and every `interval` seconds until the end.
+    private func reportStatus(every interval: Double) {
+        Task { [weak self] in
+            while let self, !self.state.withLock({ $0.over || $0.stopping }) {
+                self.publishStatus()
+                try? await Task.sleep(for: .seconds(max(0.1, interval)))
             }
         }
     }
@@ -515,6 +600,8 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
     /// stays taken until it returns, so handlers look at `isCancelled`
     /// between steps (and the importer kills its child).
     func heard(_ control: ControlMessage) {
+        if control.drainWorkers?.contains(configuration.workerName) == true { drainTasks() }
+        if control.resumeWorkers?.contains(configuration.workerName) == true { resumeTakingTasks() }
         let abandoned = state.withLock { s -> [(key: Int, delivery: Delivery, task: Envelope)] in
             s.cancelledJobs.heard(control.cancelledJobs, now: Date())
             s.cancelledJobs.forget(control.resumedJobs ?? [])
@@ -574,6 +661,10 @@ struct WorkerState<Envelope>: ~Copyable {
     var completed = 0
     var stopping = false
     var abandoning = false
+    /// An operator drained the worker: no consumer until resumed.
+    var draining = false
+    /// Which consumer is the current one (a drain and a resume replace it).
+    var consumerGeneration = 0
     var consumer: MessageConsumer?
     /// The consumer of this worker's control queue.
     var control: MessageConsumer?

@@ -74,7 +74,8 @@ public struct SubmitAPI: Sendable {
         APIRoutes.cancelJob, APIRoutes.retryJob, APIRoutes.updateJob, APIRoutes.jobArchive, APIRoutes.taskLog,
         APIRoutes.listJobArtifacts,
         APIRoutes.getJobArtifact, APIRoutes.getArtifact,
-        APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.queues, APIRoutes.storage, APIRoutes.collectStorage,
+        APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.drainWorker, APIRoutes.resumeWorker, APIRoutes.queues,
+        APIRoutes.storage, APIRoutes.collectStorage,
     ]
 
     /// The routes, each behind the roles ``APIRoute/roles`` names (checked
@@ -145,13 +146,18 @@ public struct SubmitAPI: Sendable {
                 throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal, retryAfter: 30)
             }
             return try await store(request, limit: limits.maxArtifactBytes, name: nil).response
-        case APIRoutes.listWorkers:
-            return try JSONResponse.make(
-                coordinator.workers().map {
-                    WorkerView(
-                        name: $0.name, pool: $0.pool, lastSeen: $0.lastSeen, currentTask: $0.currentTask,
-                        tasksFinished: $0.tasksFinished)
-                })
+        case APIRoutes.listWorkers: return try JSONResponse.make(coordinator.workers().map(Self.workerView))
+        case APIRoutes.drainWorker, APIRoutes.resumeWorker:
+            let name = try context.parameters.require("name")
+            guard let worker = coordinator.workers().first(where: { $0.name == name }) else {
+                throw APIFailure.notFound("no worker \(name) was heard from in the last ten minutes")
+            }
+            let drain = route == APIRoutes.drainWorker
+            coordinator.setDraining(name, drain)
+            await audit.record(context.principal, drain ? "drain \(name)" : "resume \(name)")
+            var view = Self.workerView(worker)
+            view.state = drain ? "draining" : (worker.currentTask == nil ? "idle" : "busy")
+            return try JSONResponse.make(view, status: .accepted)
         case APIRoutes.queues:
             return try JSONResponse.make(
                 QueuesView(queues: await coordinator.queueDepths(), pools: coordinator.poolLoads()))
@@ -376,6 +382,18 @@ public struct SubmitAPI: Sendable {
             throw APIFailure(
                 .conflict, "job-unfinished", "job \(id) is \(status.rawValue): cancel it first, then delete it")
         }
+    }
+
+    /// A worker as the API shows it: gone after a minute of silence, else
+    /// what it last reported (or, from a worker that does not report,
+    /// busy while a task of it runs).
+    static func workerView(_ worker: WorkerSighting) -> WorkerView {
+        let state =
+            Date().timeIntervalSince(worker.lastSeen) > 60
+            ? "gone" : worker.reported?.rawValue ?? (worker.currentTask == nil ? "idle" : "busy")
+        return WorkerView(
+            name: worker.name, pool: worker.pool, lastSeen: worker.lastSeen, currentTask: worker.currentTask,
+            tasksFinished: worker.tasksFinished, state: state)
     }
 
     /// Runs a failed or cancelled job's failed and cancelled tasks again

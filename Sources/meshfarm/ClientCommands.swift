@@ -200,6 +200,24 @@ struct JobsCommand: AsyncParsableCommand {
     }
 }
 
+/// `meshfarm drain WORKER` and `meshfarm resume WORKER`.
+struct DrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Drain a worker: it finishes the tasks it runs and takes no more, until resumed (admins).")
+
+    @Argument(help: "The worker's name (meshfarm workers lists them).")
+    var worker: String
+    @Flag(help: "Resume it instead: take tasks again.")
+    var resume = false
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let view = try await reportingAPIErrors { try await server.client().setDraining(worker, !resume) }
+        print("\(view.name) \(view.state)")
+    }
+}
+
 /// `meshfarm workers`.
 struct WorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -211,11 +229,11 @@ struct WorkersCommand: AsyncParsableCommand {
         let workers = try await reportingAPIErrors { try await server.client().workers() }
         let rows = workers.map { worker in
             [
-                worker.name, worker.pool, TimeStamps.format(worker.lastSeen), worker.currentTask ?? "-",
+                worker.name, worker.pool, worker.state, TimeStamps.format(worker.lastSeen), worker.currentTask ?? "-",
                 String(worker.tasksFinished),
             ]
         }
-        print(Table.render([["worker", "pool", "last seen", "current task", "tasks done"]] + rows))
+        print(Table.render([["worker", "pool", "state", "last seen", "current task", "tasks done"]] + rows))
     }
 }
 

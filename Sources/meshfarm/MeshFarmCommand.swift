@@ -9,6 +9,7 @@ struct MeshFarmCommand: AsyncParsableCommand {
         subcommands: [
             SubmitJobCommand.self, StatusCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self,
             PriorityCommand.self, LogsCommand.self, DeleteCommand.self, FetchCommand.self, WorkersCommand.self,
+            DrainCommand.self,
             RunCommand.self,
             SummarizeCommand.self, AnalyzeCommand.self, ReduceCommand.self, RenderCommand.self, DevicesCommand.self,
             TokenCommand.self,

@@ -16,8 +16,10 @@ struct EventCollector {
     {
         var events: [JSONTaskEvent] = []
         for await delivery in stream {
-            let event = try MessageCoding.decodeEvent(delivery.message.body, as: JSONTaskEvent.self)
             try await delivery.ack()
+            // Workers' status reports share the events exchange; tests that want them read them apart.
+            if delivery.message.routingKey == WorkerStatus.routingKey { continue }
+            let event = try MessageCoding.decodeEvent(delivery.message.body, as: JSONTaskEvent.self)
             if predicate(event) { events.append(event) }
             if events.count == count { break }
         }
@@ -128,6 +130,49 @@ struct EventCollector {
         while worker.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(try await transport.messageCount(queue: farm.cpuQueue) == 0)
         #expect(worker.completed == 0)
+        await worker.shutdown()
+        running.cancel()
+    }
+
+    @Test func aDrainedWorkerFinishesWhatItRunsTakesNoMoreAndResumesWhenTold() async throws {
+        let (transport, events) = try await farmWithEvents()
+        let release = Atomic<Bool>(false)
+        let worker = runtime(
+            transport,
+            handlers: [
+                "hold": JSONTaskHandler { _, _ in
+                    let end = Date().addingTimeInterval(10)
+                    while !release.load(ordering: .relaxed), Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+                    return .string("held")
+                },
+                "echo": JSONTaskHandler { task, _ in task.payload },
+            ])
+        let running = Task { try await worker.run() }
+        try await publishTask(transport, "a", kind: "hold")
+        _ = try await events.next(1) { $0.kind == .started }
+        #expect(worker.status.state == .busy && worker.status.running == ["a"])
+        // Drained (by name) while a task runs: it finishes it...
+        try await transport.publish(
+            try ControlMessage(cancelledJobs: [], drainWorkers: ["someone-else"]).message(
+                exchange: farm.controlExchange))
+        try await transport.publish(
+            try ControlMessage(cancelledJobs: [], drainWorkers: ["test"]).message(exchange: farm.controlExchange))
+        while !worker.isDraining { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(worker.status.state == .draining)
+        try await Task.sleep(for: .milliseconds(200))  // the consumer's cancel reaches the broker
+        try await publishTask(transport, "b", kind: "echo", payload: .number(1))
+        release.store(true, ordering: .relaxed)
+        #expect(try await events.next(1) { $0.kind == .succeeded }.first?.taskID == "a")
+        // ...and takes no more: b waits in the queue.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await transport.messageCount(queue: farm.cpuQueue) == 1)
+        #expect(worker.status.state == .draining && worker.status.running.isEmpty)
+        // Resumed, it takes b.
+        try await transport.publish(
+            try ControlMessage(cancelledJobs: [], resumeWorkers: ["test"]).message(exchange: farm.controlExchange))
+        #expect(try await events.next(1) { $0.kind == .succeeded }.first?.taskID == "b")
+        while worker.inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!worker.isDraining && worker.status.state == .idle && worker.completed == 2)
         await worker.shutdown()
         running.cancel()
     }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeshFarmAPI
+import MeshFarmMessaging
 import MeshFarmTestSupport
 import NIOCore
 import Testing
@@ -64,5 +65,53 @@ import Testing
         await consumer.cancel()
         let log = try String(contentsOf: audit, encoding: .utf8)
         #expect(log.contains(#""action":"retry""#) && log.contains(#""action":"priority 7""#))
+    }
+
+    @Test func aWorkerIsDrainedAndResumedOverTheControlExchange() async throws {
+        let audit = TestEnvironment.outputDirectory("operator-drain").appendingPathComponent("audit.log")
+        let service = try await SubmitAPITests.Service(auditLog: audit)
+        let farm = service.farm
+        // What the workers hear.
+        let listener = await InMemoryTransport(broker: service.broker)
+        try await listener.declare(
+            Topology(
+                exchanges: [], queues: [.init(name: "listener", quorum: false, transient: true)],
+                bindings: [.init(queue: "listener", exchange: farm.controlExchange, pattern: "#")]))
+        let heard = try await listener.consume(queue: "listener", prefetch: 10)
+        // A worker reports itself.
+        try await listener.publish(
+            try WorkerStatus(worker: "gpu-7", queue: farm.gpuQueue, state: .idle, running: [], completed: 3).message(
+                exchange: farm.eventsExchange))
+        try await service.test { client in
+            var workers: [[String: Any]] = []
+            for _ in 0..<100 where workers.isEmpty {
+                workers = try await client.execute(uri: "/v1/workers", method: .get) {
+                    (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body))) as? [[String: Any]] ?? []
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(workers.first?["name"] as? String == "gpu-7" && workers.first?["pool"] as? String == "gpu")
+            #expect(workers.first?["state"] as? String == "idle" && workers.first?["tasksFinished"] as? Int == 3)
+            try await client.execute(uri: "/v1/workers/gpu-9/drain", method: .post) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/workers/gpu-7/drain", method: .post) { response in
+                #expect(
+                    response.status == .accepted && SubmitAPITests.json(response)?["state"] as? String == "draining")
+            }
+            var messages = heard.makeAsyncIterator()
+            let drain = try ControlMessage.decode(try #require(await messages.next()).message.body)
+            #expect(drain.drainWorkers == ["gpu-7"] && drain.resumeWorkers == nil)
+            // The worker still says it is idle: the coordinator tells it again.
+            try await listener.publish(
+                try WorkerStatus(worker: "gpu-7", queue: farm.gpuQueue, state: .idle, running: [], completed: 3)
+                    .message(exchange: farm.eventsExchange))
+            #expect(
+                try ControlMessage.decode(try #require(await messages.next()).message.body).drainWorkers == ["gpu-7"])
+            try await client.execute(uri: "/v1/workers/gpu-7/resume", method: .post) { #expect($0.status == .accepted) }
+            #expect(
+                try ControlMessage.decode(try #require(await messages.next()).message.body).resumeWorkers == ["gpu-7"])
+        }
+        await heard.cancel()
+        let log = try String(contentsOf: audit, encoding: .utf8)
+        #expect(log.contains(#""action":"drain gpu-7""#) && log.contains(#""action":"resume gpu-7""#))
     }
 }
