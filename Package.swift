@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "MeshFarmAPI",
             dependencies: [
-                "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmAuth", .product(name: "Hummingbird", package: "hummingbird"),
+                "MeshFarmJobs", "MeshFarmMessaging", "MeshFarmAuth", "MeshFarmArtifacts", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
             ]),

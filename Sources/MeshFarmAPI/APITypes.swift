@@ -1,4 +1,5 @@
 import Foundation
+import MeshFarmArtifacts
 import MeshFarmAuth
 import MeshFarmJobs
 import MeshFarmMessaging
@@ -45,11 +46,50 @@ public struct CreateJobRequest: Sendable, Equatable, Codable {
     public var name: String
     /// Missing fields take their defaults.
     public var spec: JobSpec?
+    /// An http or https URL that receives a signed ``JobNotice`` when the
+    /// job ends.
+    public var callback: String?
 
-    public init(model: String, name: String, spec: JobSpec? = nil) {
+    public init(model: String, name: String, spec: JobSpec? = nil, callback: String? = nil) {
         self.model = model
         self.name = name
         self.spec = spec
+        self.callback = callback
+    }
+}
+
+/// What a job's `callback` receives when the job ends: `POST` with this
+/// JSON body and the headers `MeshFarm-Timestamp` (seconds since 1970),
+/// `MeshFarm-Delivery` (an id, the same on every try of one notice) and
+/// `MeshFarm-Signature: sha256=<hex>`, the HMAC-SHA256 of
+/// `<timestamp>.<body>` under the farm's callback secret. Tried again with
+/// backoff until the receiver answers 2xx.
+public struct JobNotice: Sendable, Equatable, Codable {
+    public var job: String
+    public var name: String
+    public var status: String
+    public var error: String?
+    public var owner: String?
+    public var finishedAt: Date?
+    /// The report and the results archive (absolute with the service's
+    /// `--public-url`, else paths).
+    public var report: String
+    public var archive: String
+
+    public init(job: JobRecord, base: String) {
+        self.job = job.id
+        name = job.fileName
+        status = job.status.rawValue
+        error = job.error
+        owner = job.owner
+        finishedAt = job.finishedAt
+        report = "\(base)/v1/jobs/\(job.id)/artifacts/report.json"
+        archive = "\(base)/v1/jobs/\(job.id)/archive"
+    }
+
+    /// The signature header's value for a body sent at `timestamp`.
+    public static func signature(secret: String, timestamp: Int, body: Data) -> String {
+        "sha256=" + SHA256Hasher.hmac(key: Data(secret.utf8), message: Data("\(timestamp).".utf8) + body)
     }
 }
 

@@ -43,6 +43,26 @@ public final class SHA256Hasher {
         return hasher.finalize()
     }
 
+    /// HMAC-SHA256 of `message` under `key` (RFC 2104), in lowercase hex.
+    public static func hmac(key: Data, message: Data) -> String {
+        var key = key.count > 64 ? Data(hexBytes(hex(key))) : key
+        key.append(Data(count: 64 - key.count))
+        let inner = SHA256Hasher()
+        inner.update(Data(key.map { $0 ^ 0x36 }))
+        inner.update(message)
+        let outer = SHA256Hasher()
+        outer.update(Data(key.map { $0 ^ 0x5c }))
+        outer.update(Data(hexBytes(inner.finalize())))
+        return outer.finalize()
+    }
+
+    private static func hexBytes(_ hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8)
+        return stride(from: 0, to: digits.count, by: 2).map {
+            UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)!
+        }
+    }
+
     /// Whether `string` looks like a SHA-256 in lowercase hex.
     public static func isValid(_ string: String) -> Bool {
         string.utf8.count == 64 && string.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }

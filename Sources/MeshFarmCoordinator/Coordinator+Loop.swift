@@ -17,6 +17,8 @@ extension Coordinator {
         let logger: Logger
         let view: FarmView
         let timers: Timers
+        /// Where finished jobs with a callback go (``Coordinator/notices``).
+        let finishing: AsyncStream<JobRecord>.Continuation
         var active: [String: JobRecord] = [:]
         /// Each active job as the store last wrote it: a save writes only
         /// what changed since (a task's event rewrites that task's row).
@@ -68,6 +70,7 @@ extension Coordinator {
             }
             await dispatch()
             await resumeAnnouncements()
+            await resumeNotices()
             since = Date()
             lastReconcile = since
             lastEvent = since
@@ -252,6 +255,15 @@ extension Coordinator {
                 announcing = false
                 await announceCancellations()
 
+            case .notified(let id, let date):
+                do {
+                    guard var job = try await load(id) else { return }
+                    job.notifiedAt = date
+                    try await commit(&job, [])
+                } catch {
+                    logger.error("cannot record a notice", metadata: ["job": "\(id)", "error": "\(error)"])
+                }
+
             case .drain(let worker, let draining):
                 drainWanted[worker] = draining
                 logger.info(draining ? "draining a worker" : "resuming a worker", metadata: ["worker": "\(worker)"])
@@ -352,6 +364,19 @@ extension Coordinator {
             guard !announcing else { return }
             announcing = true
             timers.schedule(.announceCancellations, at: Date().addingTimeInterval(Self.announceInterval))
+        }
+
+        /// After a restart: jobs that finished in the last day with a callback
+        /// not yet notified go to the notifier again.
+        private func resumeNotices() async {
+            let recent = Date().addingTimeInterval(-86_400)
+            for status in JobStatus.allCases where status.isTerminal {
+                guard let jobs = try? await store.jobs(status: status, limit: 500) else { continue }
+                for job in jobs
+                where job.callback != nil && job.notifiedAt == nil && (job.finishedAt ?? .distantPast) > recent {
+                    finishing.yield(job)
+                }
+            }
         }
 
         /// After a restart: jobs that finished in the last day with tasks
@@ -526,6 +551,13 @@ extension Coordinator {
             view.publishSnapshot(job)
             if job.status.isTerminal, job.tasks.contains(where: \.isWithBroker), abandoning.insert(job.id).inserted {
                 await announceCancellations()
+            }
+            // Once, as the job finishes: a later commit of a finished job
+            // (a late event, the notice recorded) has no `finished` action.
+            if job.callback != nil, job.notifiedAt == nil,
+                actions.contains(where: { if case .finished = $0 { true } else { false } })
+            {
+                finishing.yield(job)
             }
         }
 

@@ -75,6 +75,8 @@ public final class Coordinator: Sendable {
         case announceCancellations
         /// An operator drains a worker (true) or lets it take tasks again.
         case drain(worker: String, Bool)
+        /// A job's callback accepted its notice.
+        case notified(String, Date)
     }
 
     public let configuration: Configuration
@@ -85,6 +87,9 @@ public final class Coordinator: Sendable {
     private let post: AsyncStream<Command>.Continuation
     private let view = FarmView()
     private let streams = Mutex<[MessageStream]>([])
+    /// Finished jobs with a callback not yet notified (``notices``).
+    private let finishedJobs: AsyncStream<JobRecord>
+    private let finishing: AsyncStream<JobRecord>.Continuation
 
     public init(
         transport: any MessageTransport, store: any JobStore, configuration: Configuration = Configuration(),
@@ -95,7 +100,17 @@ public final class Coordinator: Sendable {
         self.configuration = configuration
         self.logger = logger
         (mailbox, post) = AsyncStream<Command>.makeStream()
+        (finishedJobs, finishing) = AsyncStream<JobRecord>.makeStream()
     }
+
+    /// Jobs that finished with a callback to notify: each as it finishes,
+    /// and after a restart those of the last day not yet notified. One
+    /// reader (the submit service's notifier), which reports back with
+    /// ``notified(_:at:)``.
+    public var notices: AsyncStream<JobRecord> { finishedJobs }
+
+    /// Records that a job's callback accepted its notice.
+    public func notified(_ id: String, at date: Date) { post.yield(.notified(id, date)) }
 
     /// Declares the topology, resumes unfinished jobs and consumes events
     /// and dead letters. Returns once running; ``run()`` processes commands.
@@ -114,7 +129,7 @@ public final class Coordinator: Sendable {
     public func run() async {
         var loop = Loop(
             store: store, transport: transport, configuration: configuration, logger: logger, view: view,
-            timers: Timers(post: post))
+            timers: Timers(post: post), finishing: finishing)
         await loop.resume()
         for await command in mailbox { await loop.handle(command) }
     }
@@ -123,6 +138,7 @@ public final class Coordinator: Sendable {
     public func stop() async {
         for stream in streams.withLock({ $0 }) { await stream.cancel() }
         post.finish()
+        finishing.finish()
     }
 
     // MARK: - API

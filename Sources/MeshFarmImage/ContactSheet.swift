@@ -37,23 +37,35 @@ extension RGBAImage {
 }
 
 /// A grid of images: one row per level of detail, one column per view,
-/// composited over an opaque background so it reads in any viewer.
+/// composited over an opaque background so it reads in any viewer; with
+/// `labels`, each row is headed by its label (``BitmapFont``).
 public enum ContactSheet {
     /// `rows[r][c]` goes to cell (r, c); cells are `cell` pixels square with
-    /// `gap` pixels between them and around the edge.
+    /// `gap` pixels between them and around the edge. `labels[r]`, when
+    /// given, is drawn in a band above row r (cut to the sheet's width).
     public static func compose(
-        rows: [[RGBAImage]], cell: Int, gap: Int = 8, background: SIMD4<UInt8> = [245, 245, 247, 255]
+        rows: [[RGBAImage]], cell: Int, gap: Int = 8, labels: [String]? = nil,
+        background: SIMD4<UInt8> = [245, 245, 247, 255], ink: SIMD4<UInt8> = [60, 64, 72, 255]
     ) -> RGBAImage {
         let columns = max(1, rows.map(\.count).max() ?? 1)
+        let scale = cell >= 96 ? 2 : 1
+        let band = labels == nil ? 0 : BitmapFont.glyphHeight * scale + gap
         let width = columns * cell + (columns + 1) * gap
-        let height = max(1, rows.count) * cell + (max(1, rows.count) + 1) * gap
+        let rowHeight = cell + gap + band
+        let height = max(1, rows.count) * rowHeight + gap
         var sheet = RGBAImage(width: width, height: height)
         for y in 0..<height { for x in 0..<width { sheet[x, y] = background } }
         for (r, row) in rows.enumerated() {
+            let top = gap + r * rowHeight
+            if let labels, r < labels.count {
+                var label = labels[r]
+                while BitmapFont.width(of: label, scale: scale) > width - 2 * gap { label.removeLast() }
+                BitmapFont.draw(label, into: &sheet, x: gap, y: top, scale: scale, color: ink)
+            }
             for (c, image) in row.enumerated() {
                 let thumb = image.scaledToFit(cell)
                 let ox = gap + c * (cell + gap) + (cell - thumb.width) / 2
-                let oy = gap + r * (cell + gap) + (cell - thumb.height) / 2
+                let oy = top + band + (cell - thumb.height) / 2
                 for y in 0..<thumb.height {
                     for x in 0..<thumb.width {
                         let p = SIMD4<Double>(thumb[x, y])

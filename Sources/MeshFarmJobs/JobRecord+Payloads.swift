@@ -27,7 +27,12 @@ extension JobRecord {
             let rows = spec.lodRatios.indices.map { lod in
                 views.filter { $0.lod == lod }.sorted { $0.view.index < $1.view.index }.map(\.view.image)
             }
-            return .finalize(FinalizePayload(rows: rows, cellSize: min(256, spec.imageSize)))
+            let labels = spec.lodRatios.enumerated().map { lod, ratio in
+                let triangles = ratio == 1 ? analysisResult?.triangles : reduceResult(lod: lod)?.triangles
+                let shown = ratio == ratio.rounded() ? String(Int(ratio)) : String(ratio)
+                return "LOD \(lod) (\(shown)) · \(triangles.map { "\($0) TRIANGLES" } ?? "")"
+            }
+            return .finalize(FinalizePayload(rows: rows, cellSize: min(256, spec.imageSize), labels: labels))
         }
     }
 

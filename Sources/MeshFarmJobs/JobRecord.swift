@@ -152,6 +152,10 @@ public struct JobRecord: Sendable, Equatable, Codable {
     /// The name of the token that submitted it (nil: submitted without
     /// authentication, or before jobs had owners).
     public var owner: String?
+    /// Where to send a signed notice when the job ends (an http or https
+    /// URL), and when one was accepted there.
+    public var callback: String?
+    public var notifiedAt: Date?
 
     /// A new job with its planned tasks, all pending.
     public init(

@@ -221,10 +221,14 @@ public struct FinalizePayload: Sendable, Equatable, Codable {
     public var rows: [[String]]
     /// Width and height of one contact-sheet cell, pixels.
     public var cellSize: Int
+    /// A label per row: its level and triangle count. Added as an optional
+    /// key: a worker of the previous release draws the sheet without them.
+    public var labels: [String]?
 
-    public init(rows: [[String]], cellSize: Int) {
+    public init(rows: [[String]], cellSize: Int, labels: [String]? = nil) {
         self.rows = rows
         self.cellSize = cellSize
+        self.labels = labels
     }
 }
 

@@ -45,6 +45,9 @@ public struct SubmitAPI: Sendable {
     let audit: AuditLog
     /// Retention, the collector, the disk guard and quotas.
     public let storage: StorageKeeper
+    /// Whether jobs may name a callback (the service has a secret to sign
+    /// notices with).
+    let callbacks: Bool
 
     /// `authentication` off (the default) serves every request as an
     /// anonymous admin; `auditLog` is where operator actions are written;
@@ -52,8 +55,10 @@ public struct SubmitAPI: Sendable {
     public init(
         coordinator: Coordinator, artifacts: DiskArtifactStore, limits: Limits = Limits(),
         authentication: Authentication = .off, auditLog: URL? = nil, storage: StoragePolicy = StoragePolicy(),
-        freeSpace: (any FreeSpaceReader)? = nil, degraded: @escaping @Sendable () async -> [String]
+        freeSpace: (any FreeSpaceReader)? = nil, callbacks: Bool = false,
+        degraded: @escaping @Sendable () async -> [String]
     ) {
+        self.callbacks = callbacks
         self.coordinator = coordinator
         self.artifacts = artifacts
         self.limits = limits
@@ -286,10 +291,25 @@ public struct SubmitAPI: Sendable {
         do { try spec.validate() } catch {
             throw APIFailure(.unprocessableContent, "invalid-spec", "invalid spec: \(error)")
         }
+        if let callback = create.callback {
+            guard callbacks else {
+                throw APIFailure(
+                    .unprocessableContent, "no-callbacks",
+                    "this farm sends no notices: its operator starts meshfarm-submit with --callback-secret")
+            }
+            guard callback.utf8.count <= 2048, let url = URL(string: callback), ["http", "https"].contains(url.scheme),
+                url.host?.isEmpty == false
+            else {
+                throw APIFailure(
+                    .unprocessableContent, "invalid-callback",
+                    "callback must be an http or https URL of at most 2048 bytes")
+            }
+        }
         let name = create.name.isEmpty ? "model" : create.name
         let owner = authentication.tokens == nil ? nil : context.principal.name
-        let job = JobRecord(
+        var job = JobRecord(
             id: "j-\(RandomID.make().prefix(12))", spec: spec, model: create.model, fileName: name, owner: owner)
+        job.callback = create.callback
         var claim = try Self.idempotencyClaim(request, job)
         if let owner, let key = claim?.key { claim?.key = "\(owner)/\(key)" }
         let submitted: Coordinator.Submitted
@@ -323,7 +343,7 @@ public struct SubmitAPI: Sendable {
         guard IdempotencyRecord.isValid(key) else {
             throw APIFailure.badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
         }
-        let canonical = CreateJobRequest(model: job.model, name: job.fileName, spec: job.spec)
+        let canonical = CreateJobRequest(model: job.model, name: job.fileName, spec: job.spec, callback: job.callback)
         return .init(key: key, requestSHA256: SHA256Hasher.hex(try APICoding.encoder().encode(canonical)))
     }
 

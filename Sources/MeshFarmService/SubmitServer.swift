@@ -27,6 +27,12 @@ public struct SubmitServer: Sendable {
         public var authentication: Authentication = .off
         /// Retention, the collector, the disk guard, quotas.
         public var storage = StoragePolicy()
+        /// The key job notices are signed with (HMAC-SHA256); nil: jobs may
+        /// not name a callback.
+        public var callbackSecret: String?
+        /// How notices link to the service (`https://farm.example.com`);
+        /// empty: paths.
+        public var publicURL = ""
 
         public init(dataDirectory: URL, brokerURL: String) {
             self.dataDirectory = dataDirectory
@@ -60,7 +66,7 @@ public struct SubmitServer: Sendable {
             coordinator: coordinator, artifacts: artifacts, limits: configuration.limits,
             authentication: configuration.authentication,
             auditLog: configuration.dataDirectory.appendingPathComponent("audit.log"),
-            storage: configuration.storage, freeSpace: freeSpace
+            storage: configuration.storage, freeSpace: freeSpace, callbacks: configuration.callbackSecret != nil
         ) {
             [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem].compactMap { $0 }
         }
@@ -76,7 +82,15 @@ public struct SubmitServer: Sendable {
                     .init(service: CoordinatorService(coordinator: coordinator, transport: transport)),
                     .init(service: app),
                     .init(service: api.storageService),
-                ],
+                ]
+                    + (configuration.callbackSecret.map {
+                        [
+                            .init(
+                                service: Notifier(
+                                    coordinator: coordinator,
+                                    configuration: .init(secret: $0, publicURL: configuration.publicURL)))
+                        ]
+                    } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info(
             "starting", metadata: ["port": "\(configuration.port)", "data": "\(configuration.dataDirectory.path)"])

@@ -100,7 +100,7 @@ public struct FinalizeHandler: JobTaskHandler {
             }
         }
         context.progress(0.5, stage: "composing")
-        let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize)
+        let sheet = ContactSheet.compose(rows: rows, cell: payload.cellSize, labels: payload.labels)
         context.log("contact sheet of \(rows.count) rows: \(sheet.width)x\(sheet.height)")
         return .finalize(FinalizeResult(contactSheet: try artifacts.store(data: PNGCodec.encode(sheet))))
     }

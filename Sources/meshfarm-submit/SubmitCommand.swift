@@ -110,6 +110,15 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Per submitter: jobs queued or running at once; 0: no limit (MESHFARM_QUOTA_JOBS).")
     var quotaJobs: Int = Env.int("MESHFARM_QUOTA_JOBS", 0)
 
+    @Option(
+        help: ArgumentHelp(
+            "Key that signs job notices (HMAC-SHA256); without it jobs may not name a callback "
+                + "(MESHFARM_CALLBACK_SECRET)."))
+    var callbackSecret: String = Env.string("MESHFARM_CALLBACK_SECRET", "")
+
+    @Option(help: "How notices link to this service, e.g. https://farm.example.com (MESHFARM_PUBLIC_URL).")
+    var publicURL: String = Env.string("MESHFARM_PUBLIC_URL", "")
+
     func validate() throws {
         guard retentionDays >= 0, gcInterval > 0, gcGrace >= 0 else {
             throw ValidationError("--retention-days and --gc-grace must not be negative, --gc-interval positive")
@@ -146,6 +155,8 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.storage.diskGuard = DiskGuard(minimumFree: diskMinFree, floor: diskFloor)
         configuration.storage.maxStoredBytes = quotaBytes > 0 ? quotaBytes : nil
         configuration.storage.maxUnfinishedJobs = quotaJobs > 0 ? quotaJobs : nil
+        configuration.callbackSecret = callbackSecret.isEmpty ? nil : callbackSecret
+        configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         if !tokensFile.isEmpty {
             let tokens: TokenFile
             do { tokens = try TokenFile(path: tokensFile) } catch { throw ValidationError("\(error)") }

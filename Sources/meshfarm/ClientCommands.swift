@@ -299,22 +299,51 @@ struct FetchCommand: AsyncParsableCommand {
 }
 
 enum Watch {
-    /// Polls the job twice a second, redrawing the progress line.
+    /// Follows the job's event stream, redrawing the progress line, until
+    /// the job ends. When the stream breaks (the service restarts, the
+    /// network drops) it looks at the job and follows again.
     static func untilFinished(_ id: String, client: APIClient, quiet: Bool) async throws -> JobView {
         var shown = ""
-        while true {
-            let view = try await reportingAPIErrors { try await client.job(id) }
+        func draw(_ view: JobView) {
             let line = ProgressLine.render(view)
             if !quiet, line != shown {
                 FileHandle.standardError.write(Data("\r\(line)".utf8))
                 shown = line
             }
-            if view.isFinished {
-                if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-                return view
-            }
-            try await Task.sleep(for: .milliseconds(500))
         }
+        var view = try await reportingAPIErrors { try await client.job(id) }
+        draw(view)
+        while !view.isFinished {
+            do {
+                for try await update in client.jobEvents(id) {
+                    view = update
+                    draw(view)
+                }
+            } catch let error as APIError where (400..<500).contains(error.status) {
+                FileHandle.standardError.write(Data("\nerror: \(error.description)\n".utf8))
+                throw ExitCode.failure
+            } catch {
+                try await Task.sleep(for: .seconds(1))  // then look and follow again
+            }
+            if !view.isFinished { view = try await reportingAPIErrors { try await client.job(id) } }
+        }
+        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        return view
+    }
+}
+
+/// `meshfarm watch JOB`.
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch", abstract: "Follow a job's progress live until it ends; exit 1 unless it succeeded.")
+
+    @Argument var job: String
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let view = try await Watch.untilFinished(job, client: try server.client(), quiet: false)
+        print("\(view.id) \(view.status)\(view.error.map { ": \($0)" } ?? "")")
+        if view.status != "succeeded" { throw ExitCode.failure }
     }
 }
 

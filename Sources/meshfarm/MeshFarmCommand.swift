@@ -7,7 +7,8 @@ struct MeshFarmCommand: AsyncParsableCommand {
         commandName: "meshfarm",
         abstract: "MeshFarm: analysis, levels of detail and renders of 3D models.",
         subcommands: [
-            SubmitJobCommand.self, StatusCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self,
+            SubmitJobCommand.self, StatusCommand.self, WatchCommand.self, JobsCommand.self, CancelCommand.self,
+            RetryCommand.self,
             PriorityCommand.self, LogsCommand.self, DeleteCommand.self, FetchCommand.self, WorkersCommand.self,
             DrainCommand.self,
             RunCommand.self,

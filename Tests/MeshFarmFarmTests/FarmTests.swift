@@ -326,6 +326,16 @@ import Testing
         let client = APIClient(baseURL: farm.serverURL, token: alice)
         let job = try await submit(client, Self.spot)
         #expect(job.owner == "alice")
+        // Followed live through its event stream, with the client.
+        let watched = try await onThread {
+            try ChildProcess.run(
+                TestEnvironment.executable("meshfarm"),
+                ["watch", job.id, "--server", farm.serverURL.absoluteString, "--token", alice], timeout: 120)
+        }
+        #expect(
+            watched.status == 0 && watched.stdoutText.contains("\(job.id) succeeded"),
+            "\(watched.stdoutText)\(watched.stderrText)")
+        #expect(watched.stderrText.contains("/10 tasks"), "the progress line was drawn: \(watched.stderrText)")
         let done = try await waitFinished(client, job.id)
         #expect(done.status == "succeeded", "\(done.error ?? "")")
         // Without a token, or with another submitter's, the job is out of reach.

@@ -75,7 +75,10 @@ import Testing
         }
         #expect(
             try job.payload(for: "j.finalize")
-                == .finalize(FinalizePayload(rows: [["img00", "img01"], ["img10", "img11"]], cellSize: 256)))
+                == .finalize(
+                    FinalizePayload(
+                        rows: [["img00", "img01"], ["img10", "img11"]], cellSize: 256,
+                        labels: ["LOD 0 (1) · 100 TRIANGLES", "LOD 1 (0.5) · 50 TRIANGLES"])))
         let sheet = TaskResult.finalize(FinalizeResult(contactSheet: "sheet"))
         #expect(
             job.apply(

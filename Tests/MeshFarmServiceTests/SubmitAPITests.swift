@@ -31,7 +31,8 @@ import Testing
         init(
             limits: SubmitAPI.Limits = SubmitAPI.Limits(), authentication: Authentication = .off,
             auditLog: URL? = nil, storage: StoragePolicy = StoragePolicy(), freeSpace: FixedFreeSpace? = nil,
-            reconciler: Reconciler = Reconciler(), degraded: @escaping @Sendable () async -> [String] = { [] }
+            reconciler: Reconciler = Reconciler(), callbacks: Bool = false,
+            degraded: @escaping @Sendable () async -> [String] = { [] }
         ) async throws {
             broker = InMemoryBroker()
             artifacts = try DiskArtifactStore(root: TestEnvironment.outputDirectory("api-artifacts"))
@@ -46,7 +47,7 @@ import Testing
             Task { await coordinator.run() }
             api = SubmitAPI(
                 coordinator: coordinator, artifacts: artifacts, limits: limits, authentication: authentication,
-                auditLog: auditLog, storage: storage, freeSpace: freeSpace, degraded: degraded)
+                auditLog: auditLog, storage: storage, freeSpace: freeSpace, callbacks: callbacks, degraded: degraded)
         }
 
         func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
