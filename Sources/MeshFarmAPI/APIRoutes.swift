@@ -85,6 +85,8 @@ public enum APIRoutes {
     public static let putArtifact = APIRoute(method: .put, path: "/v1/artifacts", roles: workers)
     public static let listWorkers = APIRoute(method: .get, path: "/v1/workers", roles: reading)
     public static let queues = APIRoute(method: .get, path: "/v1/queues", roles: reading)
+    /// The farm's changes as server-sent events: jobs, workers, every few seconds the pools.
+    public static let farmEvents = APIRoute(method: .get, path: "/v1/events", roles: reading)
     /// Drains a worker (it finishes what it runs, takes no more), or lets it take tasks again (admins).
     public static let drainWorker = APIRoute(method: .post, path: "/v1/workers/:name/drain", roles: [.admin])
     public static let resumeWorker = APIRoute(method: .post, path: "/v1/workers/:name/resume", roles: [.admin])
@@ -97,7 +99,7 @@ public enum APIRoutes {
         health, ready, metrics, dashboard, signIn, signOut, whoAmI, upload, createJob, listJobs, getJob, deleteJob,
         jobEvents, cancelJob, retryJob, updateJob, jobArchive, taskLog, listJobArtifacts, getJobArtifact, getArtifact,
         putArtifact,
-        listWorkers, drainWorker, resumeWorker, queues, storage,
+        listWorkers, drainWorker, resumeWorker, queues, farmEvents, storage,
         collectStorage,
     ]
 }

@@ -13,10 +13,13 @@ public struct EventStreamParser: Sendable {
     public struct Event: Sendable, Equatable {
         public var name: String
         public var data: String
+        /// Its `id:` field, when it has one (what `Last-Event-ID` resumes from).
+        public var id: String?
 
-        public init(name: String, data: String) {
+        public init(name: String, data: String, id: String? = nil) {
             self.name = name
             self.data = data
+            self.id = id
         }
     }
 
@@ -31,12 +34,18 @@ public struct EventStreamParser: Sendable {
             let block = buffer[..<end.lowerBound]
             buffer.removeSubrange(..<end.upperBound)
             var name = "message"
+            var id: String?
             var data: [Substring] = []
             for line in block.split(separator: "\n", omittingEmptySubsequences: false) where !line.hasPrefix(":") {
                 let (field, value) = Self.split(line)
-                if field == "event" { name = String(value) } else if field == "data" { data.append(value) }
+                switch field {
+                case "event": name = String(value)
+                case "data": data.append(value)
+                case "id": id = String(value)
+                default: break
+                }
             }
-            if !data.isEmpty { events.append(Event(name: name, data: data.joined(separator: "\n"))) }
+            if !data.isEmpty { events.append(Event(name: name, data: data.joined(separator: "\n"), id: id)) }
         }
         return events
     }
@@ -55,13 +64,31 @@ extension APIClient {
     /// stops: look at the job then). Throws ``APIError`` for a refused
     /// request.
     public func jobEvents(_ id: String) -> AsyncThrowingStream<JobView, Error> {
+        let events = events("/v1/jobs/\(id)/events")
+        return AsyncThrowingStream { continuation in
+            let forward = Task {
+                do {
+                    for try await event in events where event.name == "job" {
+                        continuation.yield(try APICoding.decoder().decode(JobView.self, from: Data(event.data.utf8)))
+                    }
+                    continuation.finish()
+                } catch { continuation.finish(throwing: error) }
+            }
+            continuation.onTermination = { _ in forward.cancel() }
+        }
+    }
+
+    /// The farm's event stream (`GET /v1/events`), from after `lastEventID`
+    /// when given.
+    public func farmEvents(after lastEventID: String? = nil) -> AsyncThrowingStream<EventStreamParser.Event, Error> {
+        events("/v1/events", lastEventID: lastEventID)
+    }
+
+    /// Server-sent events of `path`, as they arrive.
+    func events(_ path: String, lastEventID: String? = nil) -> AsyncThrowingStream<EventStreamParser.Event, Error> {
         AsyncThrowingStream { continuation in
             let reader = EventStreamReader { events in
-                for event in events where event.name == "job" {
-                    do {
-                        continuation.yield(try APICoding.decoder().decode(JobView.self, from: Data(event.data.utf8)))
-                    } catch { continuation.finish(throwing: error) }
-                }
+                for event in events { continuation.yield(event) }
             } onEnd: { error in
                 continuation.finish(throwing: error)
             }
@@ -69,8 +96,9 @@ extension APIClient {
             configuration.timeoutIntervalForRequest = 3600  // silence between changes
             configuration.timeoutIntervalForResource = 7 * 24 * 3600
             let session = URLSession(configuration: configuration, delegate: reader, delegateQueue: nil)
-            var request = authorized(url("/v1/jobs/\(id)/events"))
+            var request = authorized(url(path))
             request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
+            if let lastEventID { request.setValue(lastEventID, forHTTPHeaderField: "Last-Event-ID") }
             let task = session.dataTask(with: request)
             continuation.onTermination = { _ in
                 task.cancel()

@@ -218,6 +218,7 @@ extension Coordinator {
                     guard job.status.isTerminal else { return reply.resume(returning: .unfinished(job.status)) }
                     guard try await store.delete(id) else { return reply.resume(returning: .notFound) }
                     abandoning.remove(id)
+                    view.publishDeleted(id)
                     logger.info("job deleted", metadata: ["job": "\(id)"])
                     reply.resume(returning: .deleted(job))
                 } catch {

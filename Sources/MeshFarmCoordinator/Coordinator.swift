@@ -269,6 +269,15 @@ public final class Coordinator: Sendable {
         return stream
     }
 
+    /// The farm's changes (jobs, workers) from now on, and those missed
+    /// since the event id `lastID` (``FarmChanges``).
+    public func changes(after lastID: String?) -> FarmChanges.Subscription { view.changes.subscribe(after: lastID) }
+
+    /// A worker as last seen, nil when not seen in the last `window` seconds.
+    public func worker(_ name: String, seenWithin window: Double = 600) -> WorkerSighting? {
+        workers(seenWithin: window).first { $0.name == name }
+    }
+
     /// Workers seen in the last `window` seconds, most recent first.
     public func workers(seenWithin window: Double = 600) -> [WorkerSighting] {
         let cutoff = Date().addingTimeInterval(-window)

@@ -32,6 +32,8 @@ final class FarmView: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Every change, numbered, for the farm-wide event stream.
+    let changes = FarmChanges()
 
     // MARK: Written by the loop
 
@@ -45,7 +47,11 @@ final class FarmView: Sendable {
             subscriber.yield(job)
             if job.status.isTerminal { subscriber.finish() }
         }
+        changes.record(.job(job.id))
     }
+
+    /// A job was deleted.
+    func publishDeleted(_ id: String) { changes.record(.job(id)) }
 
     func publishLoads(_ loads: [String: Dispatcher.PoolLoad]) { state.withLock { $0.loads = loads } }
 
@@ -69,6 +75,7 @@ final class FarmView: Sendable {
             }
             $0.workers[event.worker] = worker
         }
+        changes.record(.worker(event.worker))
     }
 
     /// A worker's status report (``WorkerStatus``).
@@ -85,6 +92,7 @@ final class FarmView: Sendable {
             worker.tasksFinished = max(worker.tasksFinished, status.completed)
             $0.workers[status.worker] = worker
         }
+        changes.record(.worker(status.worker))
     }
 
     // MARK: Read anywhere

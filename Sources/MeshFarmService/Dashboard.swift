@@ -97,8 +97,9 @@ enum Dashboard {
         'use strict';
         // MeshFarm's dashboard: one page, no build step, no external files. Pages
         // by the URL's hash: #/ jobs, #/jobs/<id> one job, #/workers, #/farm. A job
-        // page follows the job's event stream (server-sent events, reconnecting,
-        // resuming from Last-Event-ID); list pages refresh every 5 s.
+        // page follows the job's event stream, list pages the farm's (server-sent
+        // events; the browser reconnects, resuming from Last-Event-ID); they poll
+        // only while their stream is down.
         const $ = (selector, root = document) => root.querySelector(selector);
         const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
         const main = $('main');
@@ -130,6 +131,20 @@ enum Dashboard {
             '<i class="s" style="width:' + pct(ok) + '"></i><i class="f" style="width:' + pct(failed) + '"></i>' +
             '<i class="c" style="width:' + pct(cancelled) + '"></i><i class="r" style="width:' + pct(running) + '"></i></span> ' +
             '<span class="muted">' + done + '/' + total + '</span>';
+        }
+
+        // Follows the farm's event stream (GET /v1/events) and calls `changed` at
+        // most once a second after any of the named events; while the stream is
+        // down (the browser reconnects by itself, resuming from Last-Event-ID) it
+        // calls `changed` every ten seconds instead.
+        function followFarm(names, changed) {
+          let timer = null, fallback = null;
+          const soon = () => { if (!timer) timer = setTimeout(() => { timer = null; changed(); }, 1000); };
+          const source = new EventSource('/v1/events');
+          for (const name of names) source.addEventListener(name, soon);
+          source.onopen = () => { if (fallback) { clearInterval(fallback); fallback = null; } };
+          source.onerror = () => { if (!fallback) fallback = setInterval(changed, 10000); };
+          return () => { source.close(); clearTimeout(timer); clearInterval(fallback); };
         }
 
         function showDialog(title, html) {
@@ -225,8 +240,7 @@ enum Dashboard {
           $('#search').oninput = render;
           $('#more').onclick = () => { limit = Math.min(500, limit + 50); load(); };
           await load();
-          const timer = setInterval(() => load().catch(() => {}), 5000);
-          return () => clearInterval(timer);
+          return followFarm(['job', 'job-deleted', 'reset'], () => load().catch(() => {}));
         }
 
         // ---- One job ---------------------------------------------------------------
@@ -407,8 +421,7 @@ enum Dashboard {
             }
           };
           await load();
-          const timer = setInterval(() => load().catch(() => {}), 5000);
-          return () => clearInterval(timer);
+          return followFarm(['worker', 'reset'], () => load().catch(() => {}));
         }
 
         async function farmPage() {
@@ -440,8 +453,7 @@ enum Dashboard {
               Object.keys(queues.queues).sort().map(q => '<tr><td>' + esc(q) + '</td><td>' + queues.queues[q] + '</td></tr>').join('') + '</table>';
           };
           await load();
-          const timer = setInterval(() => load().catch(() => {}), 5000);
-          return () => clearInterval(timer);
+          return followFarm(['farm', 'job', 'reset'], () => load().catch(() => {}));
         }
 
         // ---- Routing -----------------------------------------------------------------

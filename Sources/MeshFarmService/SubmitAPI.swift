@@ -80,6 +80,7 @@ public struct SubmitAPI: Sendable {
         APIRoutes.listJobArtifacts,
         APIRoutes.getJobArtifact, APIRoutes.getArtifact,
         APIRoutes.putArtifact, APIRoutes.listWorkers, APIRoutes.drainWorker, APIRoutes.resumeWorker, APIRoutes.queues,
+        APIRoutes.farmEvents,
         APIRoutes.storage, APIRoutes.collectStorage,
     ]
 
@@ -163,6 +164,7 @@ public struct SubmitAPI: Sendable {
             var view = Self.workerView(worker)
             view.state = drain ? "draining" : (worker.currentTask == nil ? "idle" : "busy")
             return try JSONResponse.make(view, status: .accepted)
+        case APIRoutes.farmEvents: return farmEvents(request, context)
         case APIRoutes.queues:
             return try JSONResponse.make(
                 QueuesView(queues: await coordinator.queueDepths(), pools: coordinator.poolLoads()))
@@ -432,10 +434,16 @@ public struct SubmitAPI: Sendable {
     /// `PATCH /v1/jobs/{id}`: a new priority (0...9).
     func updateJob(_ request: Request, _ context: APIContext) async throws -> Response {
         let id = try await job(context, change: true).id
-        let body = try await request.body.collect(upTo: 4096)
+        let body = Data(buffer: try await request.body.collect(upTo: 4096))
         let update: UpdateJobRequest
-        do { update = try APICoding.decoder().decode(UpdateJobRequest.self, from: Data(buffer: body)) } catch {
+        do { update = try APICoding.decoder().decode(UpdateJobRequest.self, from: body) } catch {
             throw APIFailure.badRequest("invalid update: \(Self.describe(error))")
+        }
+        // A misspelt field must not pass for "nothing to change".
+        if let fields = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let unknown = fields.keys.sorted().first(where: { $0 != "priority" })
+        {
+            throw APIFailure.badRequest("invalid update: unknown field '\(unknown)' (only 'priority' can change)")
         }
         guard let priority = update.priority else {
             throw APIFailure.badRequest("nothing to change: the body is {\"priority\": 0...9}")
@@ -535,6 +543,79 @@ public struct SubmitAPI: Sendable {
                 try await writer.finish(nil)
             })
     }
+
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+
+    /// `GET /v1/events`: the farm's changes as server-sent events, each
+    /// with an id: `job` (a `JobSummary`, a submitter's own jobs only) and
+    /// `job-deleted` (`{"id": ...}`) as jobs change, `worker` (a
+    /// `WorkerView`) as workers report, and `farm` (a `QueuesView` with
+    /// the pools' loads, without queue depths) every five seconds, which
+    /// also keeps idle connections open. A client
+    /// that reconnects with `Last-Event-ID` first gets the present state
+    /// of what changed meanwhile, or `reset` when too much did (reload).
+    func farmEvents(_ request: Request, _ context: APIContext) -> Response {
+        let subscription = coordinator.changes(after: request.headers[Self.lastEventID])
+        let principal = context.principal
+        let (coordinator, interval) = (self.coordinator, Self.farmEventInterval)
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                enum Item: Sendable {
+                    case change(id: String, FarmChange)
+                    case tick
+                }
+                let (items, feed) = AsyncStream<Item>.makeStream()
+                let changes = Task {
+                    for (id, change) in subscription.missed { feed.yield(.change(id: id, change)) }
+                    for await (id, change) in subscription.live { feed.yield(.change(id: id, change)) }
+                    feed.finish()
+                }
+                let ticks = Task {
+                    while !Task.isCancelled {
+                        feed.yield(.tick)
+                        try? await Task.sleep(for: .seconds(interval))
+                    }
+                }
+                defer {
+                    changes.cancel()
+                    ticks.cancel()
+                }
+                let encoder = APICoding.encoder()
+                func send(_ event: String, _ id: String?, _ value: some Encodable) async throws {
+                    let json = String(decoding: try encoder.encode(value), as: UTF8.self)
+                    try await writer.write(
+                        ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(event)\ndata: \(json)\n\n"))
+                }
+                try await withGracefulShutdownHandler {
+                    if !subscription.complete { try await send("reset", nil, [String: String]()) }
+                    for await item in items {
+                        switch item {
+                        case .tick:
+                            // The coordinator's view only: a broker that is away
+                            // never holds the stream (queue depths: GET /v1/queues).
+                            try await send("farm", nil, QueuesView(queues: [:], pools: coordinator.poolLoads()))
+                        case .change(let id, .job(let jobID)):
+                            guard let job = try await coordinator.job(jobID) else {
+                                try await send("job-deleted", id, ["id": jobID])
+                                continue
+                            }
+                            if principal.mayRead(jobOwnedBy: job.owner) { try await send("job", id, JobSummary(job)) }
+                        case .change(let id, .worker(let name)):
+                            if let worker = coordinator.worker(name) {
+                                try await send("worker", id, Self.workerView(worker))
+                            }
+                        }
+                    }
+                } onGracefulShutdown: {
+                    feed.finish()
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// Seconds between two `farm` events.
+    static let farmEventInterval: Double = 5
 
     func artifactList(_ job: JobRecord) -> ArtifactList {
         let base = "/v1/jobs/\(job.id)/artifacts/"

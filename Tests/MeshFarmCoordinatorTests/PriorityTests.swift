@@ -55,3 +55,32 @@ import Testing
         await coordinator.stop()
     }
 }
+
+/// The farm's numbered changes behind `GET /v1/events`.
+@Suite struct FarmChangesTests {
+    @Test func aReconnectingClientGetsWhatItMissedEachThingOnceOrIsToldToReload() async {
+        let changes = FarmChanges()
+        let first = changes.subscribe(after: nil)
+        #expect(first.missed.isEmpty && first.complete)
+        changes.record(.job("a"))
+        changes.record(.worker("w"))
+        changes.record(.job("a"))
+        changes.record(.job("b"))
+        var live = first.live.makeAsyncIterator()
+        let seen = await live.next()
+        #expect(seen?.id == "\(changes.epoch)-1" && seen?.change == .job("a"))
+        // Back after the first event: the rest, each thing once at its latest id.
+        let back = changes.subscribe(after: "\(changes.epoch)-1")
+        #expect(back.complete)
+        #expect(back.missed.map(\.change) == [.worker("w"), .job("a"), .job("b")])
+        #expect(back.missed.map(\.id) == ["\(changes.epoch)-2", "\(changes.epoch)-3", "\(changes.epoch)-4"])
+        #expect(changes.subscribe(after: "\(changes.epoch)-4").missed.isEmpty)
+        // Another process's ids, or a garbled one: reload.
+        #expect(!changes.subscribe(after: "elsewhere-2").complete)
+        #expect(!changes.subscribe(after: "garbage").complete)
+        // Too far behind: reload.
+        for index in 0..<FarmChanges.memory { changes.record(.job("j\(index)")) }
+        #expect(!changes.subscribe(after: "\(changes.epoch)-1").complete)
+        #expect(changes.subscribe(after: "\(changes.epoch)-\(FarmChanges.memory)").complete)
+    }
+}

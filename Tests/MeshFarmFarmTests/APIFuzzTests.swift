@@ -41,7 +41,14 @@ import Testing
                     "run", TestEnvironment.packageRoot.appendingPathComponent("docs/openapi.json").path,
                     "--url", farm.serverURL.absoluteString, "--header", "Authorization: Bearer \(admin)",
                     "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", examples,
-                    "--seed", seed, "--request-timeout", "10", "--no-color",
+                    // A stream without end has no response to check; the farm and browser tests cover it.
+                    "--exclude-path", "/v1/events",
+                    "--seed", seed, "--no-color",
+                    // A job's event stream lasts until the job ends, and jobs
+                    // here never run (no workers): such a request ends at the
+                    // timeout, which is no failure. Every other answer takes
+                    // milliseconds.
+                    "--request-timeout", "3",
                 ], timeout: 900)
         }
         try run.stdoutText.write(
@@ -49,7 +56,7 @@ import Testing
         #expect(
             run.status == 0,
             "schemathesis found problems (\(directory.path)/schemathesis.txt):\n\(run.stdoutText.suffix(4000))")
-        #expect(run.stdoutText.contains("Tested: \(APIRoutes.all.count)"), "\(run.stdoutText.suffix(2000))")
+        #expect(run.stdoutText.contains("Tested: \(APIRoutes.all.count - 1)"), "\(run.stdoutText.suffix(2000))")
         // Still serving, the same process.
         #expect(service.isRunning)
         do {

@@ -45,6 +45,28 @@ import Testing
         }
     }
 
+    /// Collects a stream's events until `done` says so, for 60 s at most.
+    static func collect(
+        _ stream: AsyncThrowingStream<EventStreamParser.Event, Error>,
+        until done: @escaping @Sendable ([EventStreamParser.Event]) -> Bool
+    ) -> Task<[EventStreamParser.Event], Never> {
+        let collector = Task {
+            var events: [EventStreamParser.Event] = []
+            do {
+                for try await event in stream {
+                    events.append(event)
+                    if done(events) { break }
+                }
+            } catch {}
+            return events
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(60))
+            collector.cancel()
+        }
+        return collector
+    }
+
     static func report(_ directory: URL) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("report.json")))
             as! [String: Any]
@@ -324,6 +346,13 @@ import Testing
         try farm.startWorker("cpu", name: "cpu-1", arguments: ["--token", worker])
         try farm.startWorker("gpu", name: "gpu-1", arguments: ["--token", worker])
         let client = APIClient(baseURL: farm.serverURL, token: alice)
+        // The farm's event stream, as alice and as bob see it.
+        let alicesEvents = Self.collect(client.farmEvents()) { events in
+            events.contains { $0.name == "job" && $0.data.contains(#""status":"succeeded""#) }
+        }
+        let bobsEvents = Self.collect(APIClient(baseURL: farm.serverURL, token: bob).farmEvents()) { events in
+            events.contains { $0.name == "worker" } && events.contains { $0.name == "farm" }
+        }
         let job = try await submit(client, Self.spot)
         #expect(job.owner == "alice")
         // Followed live through its event stream, with the client.
@@ -346,6 +375,23 @@ import Testing
         } catch let error as APIError {
             #expect(error.status == 403)
         }
+        // Alice saw her job change and finish; bob saw the farm and its
+        // workers, not her job.
+        let seen = await alicesEvents.value
+        let mine = seen.filter { $0.name == "job" && $0.data.contains(job.id) }
+        #expect(!mine.isEmpty && mine.allSatisfy { $0.id != nil }, "\(seen.map(\.name))")
+        let bobSaw = await bobsEvents.value
+        #expect(
+            bobSaw.contains { $0.name == "farm" } && bobSaw.contains { $0.name == "worker" }, "\(bobSaw.map(\.name))")
+        #expect(!bobSaw.contains { $0.data.contains(job.id) && $0.name == "job" })
+        // Back with the id of her first job event: what changed since, the job as it is now.
+        let missed = await Self.collect(client.farmEvents(after: mine.first?.id)) { events in
+            events.contains { $0.name == "job" }
+        }.value
+        #expect(
+            missed.first { $0.name == "job" }?.data.contains(#""status":"succeeded""#) == true,
+            "\(missed.map(\.name))")
+
         // Nor can bob delete it; alice can, with the client.
         let delete = { @Sendable (token: String) in
             try ChildProcess.run(

@@ -61,6 +61,7 @@ import Testing
             #expect(try await patch(#"{"priority": 12}"#).0 == .unprocessableContent)
             #expect(try await patch("{}").0 == .badRequest)
             #expect(try await patch("priority=3").0 == .badRequest)
+            #expect(try await patch(#"{"priority": 3, "prority": 4}"#).0 == .badRequest)
         }
         await consumer.cancel()
         let log = try String(contentsOf: audit, encoding: .utf8)
