@@ -235,17 +235,28 @@ public struct WorkerView: Sendable, Equatable, Codable {
     public var lastSeen: Date
     public var currentTask: String?
     public var tasksFinished: Int
+    /// Of those, the ones that failed.
+    public var tasksFailed: Int
     /// `idle`, `busy`, `draining` (an operator drained it: it finishes
     /// what it runs and takes no more) or `gone` (silent for a minute).
     public var state: String
+    /// The current task's last reported progress (0...1) and stage.
+    public var progress: Double?
+    public var stage: String?
 
-    public init(name: String, pool: String, lastSeen: Date, currentTask: String?, tasksFinished: Int, state: String) {
+    public init(
+        name: String, pool: String, lastSeen: Date, currentTask: String?, tasksFinished: Int, tasksFailed: Int = 0,
+        state: String, progress: Double? = nil, stage: String? = nil
+    ) {
         self.name = name
         self.pool = pool
         self.lastSeen = lastSeen
         self.currentTask = currentTask
         self.tasksFinished = tasksFinished
+        self.tasksFailed = tasksFailed
         self.state = state
+        self.progress = progress
+        self.stage = stage
     }
 }
 

@@ -11,6 +11,11 @@ public struct WorkerSighting: Sendable, Equatable, Codable {
     /// The task it last started and has not finished.
     public var currentTask: String?
     public var tasksFinished: Int
+    /// Of those, the ones that failed.
+    public var tasksFailed: Int = 0
+    /// The current task's last reported progress (0...1) and stage.
+    public var progress: Double?
+    public var stage: String?
     /// What its last status report said (idle, busy, draining), when it
     /// sends them.
     public var reported: WorkerStatus.State?
@@ -65,13 +70,28 @@ final class FarmView: Sendable {
                     name: event.worker, pool: pool, lastSeen: event.at, currentTask: nil, tasksFinished: 0)
             worker.lastSeen = max(worker.lastSeen, event.at)
             switch event.kind {
-            case .started: worker.currentTask = event.taskID
+            case .started:
+                worker.currentTask = event.taskID
+                worker.progress = 0
+                worker.stage = nil
             case .succeeded, .failed:
                 worker.tasksFinished += 1
-                if worker.currentTask == event.taskID { worker.currentTask = nil }
+                if event.kind == .failed, event.failure?.handedBack != true { worker.tasksFailed += 1 }
+                if worker.currentTask == event.taskID {
+                    worker.currentTask = nil
+                    worker.progress = nil
+                    worker.stage = nil
+                }
             case .cancelled:
-                if worker.currentTask == event.taskID { worker.currentTask = nil }
-            case .progress: break
+                if worker.currentTask == event.taskID {
+                    worker.currentTask = nil
+                    worker.progress = nil
+                    worker.stage = nil
+                }
+            case .progress:
+                worker.currentTask = event.taskID
+                worker.progress = event.progress
+                worker.stage = event.stage
             }
             $0.workers[event.worker] = worker
         }
@@ -88,7 +108,11 @@ final class FarmView: Sendable {
             worker.lastSeen = max(worker.lastSeen, status.at)
             worker.reported = status.state
             worker.reportedAt = status.at
-            worker.currentTask = status.running.first
+            if worker.currentTask.map({ !status.running.contains($0) }) ?? true {
+                worker.currentTask = status.running.first
+                worker.progress = nil
+                worker.stage = nil
+            }
             worker.tasksFinished = max(worker.tasksFinished, status.completed)
             $0.workers[status.worker] = worker
         }

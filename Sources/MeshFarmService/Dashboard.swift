@@ -403,11 +403,12 @@ enum Dashboard {
             const workers = await api('/v1/workers');
             const now = Date.now();
             const admin = me && me.role === 'admin';
-            main.innerHTML = '<h2>Workers</h2><div class="scroll"><table><tr><th>name</th><th>pool</th><th>state</th><th>current task</th><th>tasks done</th><th>last heard</th>' +
+            main.innerHTML = '<h2>Workers</h2><div class="scroll"><table><tr><th>name</th><th>pool</th><th>state</th><th>current task</th><th>tasks done</th><th>failed</th><th>last heard</th>' +
               (admin ? '<th></th>' : '') + '</tr>' +
               workers.map(w => '<tr><td>' + esc(w.name) + '</td><td>' + esc(w.pool) + '</td><td class="' + esc(w.state) + '">' + esc(w.state) + '</td><td>' +
-                (w.currentTask ? '<a href="#/jobs/' + esc(w.currentTask.split('.')[0]) + '">' + esc(w.currentTask) + '</a>' : '') +
-                '</td><td>' + w.tasksFinished + '</td><td>' + duration((now - new Date(w.lastSeen)) / 1000) + ' ago</td>' +
+                (w.currentTask ? '<a href="#/jobs/' + esc(w.currentTask.split('.')[0]) + '">' + esc(w.currentTask) + '</a>' +
+                  (w.progress != null ? ' ' + Math.round(w.progress * 100) + '%' : '') + (w.stage ? ' <span class="muted">' + esc(w.stage) + '</span>' : '') : '') +
+                '</td><td>' + w.tasksFinished + '</td><td class="' + (w.tasksFailed ? 'failed' : '') + '">' + w.tasksFailed + '</td><td>' + duration((now - new Date(w.lastSeen)) / 1000) + ' ago</td>' +
                 (admin ? '<td>' + (w.state === 'gone' ? '' : w.state === 'draining'
                   ? '<button data-resume="' + esc(w.name) + '">Resume</button>'
                   : '<button data-drain="' + esc(w.name) + '">Drain</button>') + '</td>' : '') + '</tr>').join('') +

@@ -415,7 +415,8 @@ public struct SubmitAPI: Sendable {
             ? "gone" : worker.reported?.rawValue ?? (worker.currentTask == nil ? "idle" : "busy")
         return WorkerView(
             name: worker.name, pool: worker.pool, lastSeen: worker.lastSeen, currentTask: worker.currentTask,
-            tasksFinished: worker.tasksFinished, state: state)
+            tasksFinished: worker.tasksFinished, tasksFailed: worker.tasksFailed, state: state,
+            progress: worker.progress, stage: worker.stage)
     }
 
     /// Runs a failed or cancelled job's failed and cancelled tasks again

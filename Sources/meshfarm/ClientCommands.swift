@@ -229,11 +229,13 @@ struct WorkersCommand: AsyncParsableCommand {
         let workers = try await reportingAPIErrors { try await server.client().workers() }
         let rows = workers.map { worker in
             [
-                worker.name, worker.pool, worker.state, TimeStamps.format(worker.lastSeen), worker.currentTask ?? "-",
-                String(worker.tasksFinished),
+                worker.name, worker.pool, worker.state, TimeStamps.format(worker.lastSeen),
+                (worker.currentTask ?? "-") + (worker.progress.map { String(format: " %.0f%%", $0 * 100) } ?? ""),
+                String(worker.tasksFinished), String(worker.tasksFailed),
             ]
         }
-        print(Table.render([["worker", "pool", "state", "last seen", "current task", "tasks done"]] + rows))
+        print(
+            Table.render([["worker", "pool", "state", "last seen", "current task", "tasks done", "failed"]] + rows))
     }
 }
 

@@ -312,6 +312,7 @@ import Testing
             try await client.execute(uri: "/v1/workers", method: .get) { response in
                 let workers = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
                 #expect(workers?.first?["name"] as? String == "hand")
+                #expect(workers?.first?["tasksFinished"] as? Int == 1 && workers?.first?["tasksFailed"] as? Int == 0)
             }
             try await client.execute(uri: "/v1/queues", method: .get) { response in
                 let pools = Self.json(response)?["pools"] as? [String: Any]
