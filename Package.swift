@@ -107,7 +107,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(name: "MeshFarmGPUWorker", dependencies: ["MeshFarmWorker", "MeshFarmRender", "MeshFarmJobs"]),
-        .target(name: "MeshFarmTestSupport", path: "Sources/MeshFarmTestSupport"),
+        .target(
+            name: "MeshFarmTestSupport", dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Sources/MeshFarmTestSupport"),
 
         // MARK: Executables
         .executableTarget(

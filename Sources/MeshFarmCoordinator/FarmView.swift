@@ -21,6 +21,13 @@ public struct WorkerSighting: Sendable, Equatable, Codable {
     public var reported: WorkerStatus.State?
     /// When it last reported its status.
     public var reportedAt: Date?
+
+    /// Now running `task` (nil: nothing), at `progress`.
+    mutating func working(on task: String?, progress: Double? = nil, stage: String? = nil) {
+        currentTask = task
+        self.progress = task == nil ? nil : progress
+        self.stage = task == nil ? nil : stage
+    }
 }
 
 /// What readers (API calls, live subscriptions) see of the farm, written
@@ -63,60 +70,42 @@ final class FarmView: Sendable {
     func publishStoreProblem(_ problem: String?) { state.withLock { $0.storeProblem = problem } }
 
     func sighted(_ event: JobTaskEvent, pool: String) {
-        state.withLock {
-            var worker =
-                $0.workers[event.worker]
-                ?? WorkerSighting(
-                    name: event.worker, pool: pool, lastSeen: event.at, currentTask: nil, tasksFinished: 0)
-            worker.lastSeen = max(worker.lastSeen, event.at)
+        updateWorker(event.worker, pool: pool, at: event.at) { worker in
             switch event.kind {
-            case .started:
-                worker.currentTask = event.taskID
-                worker.progress = 0
-                worker.stage = nil
-            case .succeeded, .failed:
-                worker.tasksFinished += 1
+            case .started: worker.working(on: event.taskID, progress: 0)
+            case .progress: worker.working(on: event.taskID, progress: event.progress, stage: event.stage)
+            case .succeeded, .failed, .cancelled:
+                if event.kind != .cancelled { worker.tasksFinished += 1 }
                 if event.kind == .failed, event.failure?.handedBack != true { worker.tasksFailed += 1 }
-                if worker.currentTask == event.taskID {
-                    worker.currentTask = nil
-                    worker.progress = nil
-                    worker.stage = nil
-                }
-            case .cancelled:
-                if worker.currentTask == event.taskID {
-                    worker.currentTask = nil
-                    worker.progress = nil
-                    worker.stage = nil
-                }
-            case .progress:
-                worker.currentTask = event.taskID
-                worker.progress = event.progress
-                worker.stage = event.stage
+                if worker.currentTask == event.taskID { worker.working(on: nil) }
             }
-            $0.workers[event.worker] = worker
         }
-        changes.record(.worker(event.worker))
     }
 
     /// A worker's status report (``WorkerStatus``).
     func reported(_ status: WorkerStatus, pool: String) {
-        state.withLock {
-            var worker =
-                $0.workers[status.worker]
-                ?? WorkerSighting(
-                    name: status.worker, pool: pool, lastSeen: status.at, currentTask: nil, tasksFinished: 0)
-            worker.lastSeen = max(worker.lastSeen, status.at)
+        updateWorker(status.worker, pool: pool, at: status.at) { worker in
             worker.reported = status.state
             worker.reportedAt = status.at
             if worker.currentTask.map({ !status.running.contains($0) }) ?? true {
-                worker.currentTask = status.running.first
-                worker.progress = nil
-                worker.stage = nil
+                worker.working(on: status.running.first)
             }
             worker.tasksFinished = max(worker.tasksFinished, status.completed)
-            $0.workers[status.worker] = worker
         }
-        changes.record(.worker(status.worker))
+    }
+
+    /// Applies `change` to the worker named (seen now at the latest), and
+    /// numbers the change for the farm's event stream.
+    private func updateWorker(_ name: String, pool: String, at: Date, _ change: (inout WorkerSighting) -> Void) {
+        state.withLock {
+            var worker =
+                $0.workers[name]
+                ?? WorkerSighting(name: name, pool: pool, lastSeen: at, currentTask: nil, tasksFinished: 0)
+            worker.lastSeen = max(worker.lastSeen, at)
+            change(&worker)
+            $0.workers[name] = worker
+        }
+        changes.record(.worker(name))
     }
 
     // MARK: Read anywhere

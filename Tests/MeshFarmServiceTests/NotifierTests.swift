@@ -42,15 +42,7 @@ import Testing
                 }
                 return Response(status: count == 1 ? .serviceUnavailable : .ok)
             }
-            let port = AsyncStream<Int>.makeStream()
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { port.continuation.yield($0.localAddress?.port ?? 0) })
-            let server = Task { try await app.runService() }
-            defer { server.cancel() }
-            var ports = port.stream.makeAsyncIterator()
-            guard let bound = await ports.next() else { return }
-            try await body(URL(string: "http://127.0.0.1:\(bound)")!)
+            try await servingLive(router, body)
         }
     }
 
