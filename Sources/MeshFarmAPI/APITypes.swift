@@ -87,6 +87,29 @@ public struct JobNotice: Sendable, Equatable, Codable {
         archive = "\(base)/v1/jobs/\(job.id)/archive"
     }
 
+    /// Whether a callback's host names this machine or a private network
+    /// (loopback, RFC 1918, link-local, CGNAT, unique-local IPv6, or a
+    /// `localhost`/`.local`/`.internal` name): a submitter must not make
+    /// the service call into its own network. Names are judged as written;
+    /// one that resolves to a private address is not caught here.
+    public static func isPrivate(host: String) -> Bool {
+        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if host == "localhost" || [".localhost", ".local", ".internal"].contains(where: host.hasSuffix) { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+        if octets.count == 4, octets.allSatisfy({ $0 != nil }) {
+            let o = octets.map { Int($0!) }
+            return o[0] == 0 || o[0] == 10 || o[0] == 127 || (o[0] == 169 && o[1] == 254)
+                || (o[0] == 172 && (16...31).contains(o[1])) || (o[0] == 192 && o[1] == 168)
+                || (o[0] == 100 && (64...127).contains(o[1]))
+        }
+        if host.contains(":") {
+            return host == "::1" || host == "::" || host.hasPrefix("fc") || host.hasPrefix("fd")
+                || host.hasPrefix("fe8")
+                || host.hasPrefix("fe9") || host.hasPrefix("fea") || host.hasPrefix("feb") || host.hasPrefix("::ffff:")
+        }
+        return false
+    }
+
     /// The signature header's value for a body sent at `timestamp`.
     public static func signature(secret: String, timestamp: Int, body: Data) -> String {
         "sha256=" + SHA256Hasher.hmac(key: Data(secret.utf8), message: Data("\(timestamp).".utf8) + body)

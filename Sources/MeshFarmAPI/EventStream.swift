@@ -24,11 +24,19 @@ public struct EventStreamParser: Sendable {
     }
 
     private var buffer = ""
+    /// Bytes after the chunk's last newline: perhaps half a character.
+    private var partial = Data()
 
     public init() {}
 
     public mutating func feed(_ chunk: Data) -> [Event] {
-        buffer += String(decoding: chunk, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+        partial.append(chunk)
+        // A newline never falls inside a UTF-8 sequence: up to the last one
+        // the bytes decode whole, wherever the network cut them.
+        guard let newline = partial.lastIndex(of: 0x0A) else { return [] }
+        let whole = partial[...newline]
+        partial = Data(partial[partial.index(after: newline)...])
+        buffer += String(decoding: whole, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
         var events: [Event] = []
         while let end = buffer.range(of: "\n\n") {
             let block = buffer[..<end.lowerBound]

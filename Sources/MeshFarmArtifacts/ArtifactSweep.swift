@@ -19,9 +19,11 @@ public struct ArtifactSweep: Sendable, Equatable {
     /// store write.
     public var recentUse: Double
 
+    /// A grace period shorter than `recentUse` is raised to it: nothing
+    /// used in the last minutes is removed, whatever the settings.
     public init(grace: Double = 86_400, recentUse: Double = 600) {
-        self.grace = grace
-        self.recentUse = min(recentUse, grace)
+        self.grace = max(grace, recentUse)
+        self.recentUse = recentUse
     }
 
     /// What to remove, each with the time it must not have been used since

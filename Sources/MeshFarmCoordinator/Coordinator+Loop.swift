@@ -35,6 +35,10 @@ extension Coordinator {
         /// broker: announced to the workers, which stop those tasks, every
         /// ``announceInterval`` until none is left.
         var abandoning: Set<String> = []
+        /// Deleted jobs that had tasks with the broker, announced as
+        /// cancelled until the given time (a worker's memory and more), so
+        /// that their leftover tasks are skipped, not run.
+        var deletedAbandoning: [String: Date] = [:]
         var announcing = false
         /// What operators asked of workers: drained (true) or taking tasks.
         var drainWanted: [String: Bool] = [:]
@@ -182,16 +186,22 @@ extension Coordinator {
                     reply.resume(throwing: error)
                 }
 
-            case .retry(let id, let reply):
+            case .retry(let id, let maxUnfinished, let reply):
                 do {
                     guard var job = try await load(id) else { return reply.resume(returning: nil) }
+                    if let maxUnfinished, let owner = job.owner, job.status.isTerminal {
+                        let unfinished = active.values.count { $0.owner == owner }
+                        guard unfinished < maxUnfinished else {
+                            throw QuotaExceeded(owner: owner, unfinished: unfinished, limit: maxUnfinished)
+                        }
+                    }
                     try job.retry(now: Date())
                     try await commit(&job, [])
                     abandoning.remove(id)
                     logger.info("job retried", metadata: ["job": "\(id)"])
                     do {
                         transport.publishInBackground(
-                            try ControlMessage(cancelledJobs: abandoning.sorted(), resumedJobs: [id]).message(
+                            try ControlMessage(cancelledJobs: announced, resumedJobs: [id]).message(
                                 exchange: configuration.farm.controlExchange))
                     } catch {
                         logger.error("cannot encode a control message", metadata: ["error": "\(error)"])
@@ -217,7 +227,10 @@ extension Coordinator {
                     guard let job = try await load(id) else { return reply.resume(returning: .notFound) }
                     guard job.status.isTerminal else { return reply.resume(returning: .unfinished(job.status)) }
                     guard try await store.delete(id) else { return reply.resume(returning: .notFound) }
-                    abandoning.remove(id)
+                    if abandoning.remove(id) != nil || job.tasks.contains(where: \.isWithBroker) {
+                        deletedAbandoning[id] = Date().addingTimeInterval(900)
+                        await announceCancellations()
+                    }
                     view.publishDeleted(id)
                     logger.info("job deleted", metadata: ["job": "\(id)"])
                     reply.resume(returning: .deleted(job))
@@ -258,7 +271,8 @@ extension Coordinator {
 
             case .notified(let id, let date):
                 do {
-                    guard var job = try await load(id) else { return }
+                    // A job retried since its notice was sent waits for its next end.
+                    guard var job = try await load(id), job.status.isTerminal else { return }
                     job.notifiedAt = date
                     try await commit(&job, [])
                 } catch {
@@ -340,6 +354,10 @@ extension Coordinator {
 
         static var announceInterval: Double { 2 }
 
+        /// The jobs workers must treat as cancelled: finished ones with tasks
+        /// still with the broker, and deleted ones that had such tasks.
+        var announced: [String] { abandoning.union(deletedAbandoning.keys).sorted() }
+
         /// Tells every worker which finished jobs still have tasks with the
         /// broker (queued, or running somewhere), and again shortly while
         /// any do: a worker that missed a message, or that started since,
@@ -354,11 +372,12 @@ extension Coordinator {
                     continue  // the store is away: keep announcing the job
                 }
             }
-            guard !abandoning.isEmpty else { return }
+            let now = Date()
+            deletedAbandoning = deletedAbandoning.filter { $0.value > now }
+            guard !abandoning.isEmpty || !deletedAbandoning.isEmpty else { return }
             do {
                 transport.publishInBackground(
-                    try ControlMessage(cancelledJobs: abandoning.sorted()).message(
-                        exchange: configuration.farm.controlExchange))
+                    try ControlMessage(cancelledJobs: announced).message(exchange: configuration.farm.controlExchange))
             } catch {
                 logger.error("cannot encode a control message", metadata: ["error": "\(error)"])
             }
@@ -399,7 +418,7 @@ extension Coordinator {
             do {
                 transport.publishInBackground(
                     try ControlMessage(
-                        cancelledJobs: abandoning.sorted(), drainWorkers: drain ? [worker] : nil,
+                        cancelledJobs: announced, drainWorkers: drain ? [worker] : nil,
                         resumeWorkers: drain ? nil : [worker]
                     ).message(exchange: configuration.farm.controlExchange))
             } catch {

@@ -57,7 +57,7 @@ public final class Coordinator: Sendable {
         case submit(JobRecord, IdempotencyClaim?, Int?, Ticket, CheckedContinuation<Submitted, Error>)
         case cancel(String, CheckedContinuation<JobRecord?, Error>)
         case delete(String, CheckedContinuation<Deletion, Error>)
-        case retry(String, CheckedContinuation<JobRecord?, Error>)
+        case retry(String, Int?, CheckedContinuation<JobRecord?, Error>)
         case reprioritize(String, Int, CheckedContinuation<JobRecord?, Error>)
         case event(Delivery)
         case deadLetter(Delivery)
@@ -199,9 +199,10 @@ public final class Coordinator: Sendable {
     /// Retries a failed or cancelled job (``JobRecord/retry(now:)``): its
     /// failed and cancelled tasks run again, what succeeded is kept, and
     /// the workers forget that it was cancelled. Nil when there is no such
-    /// job; throws ``RetryRefusal`` when it cannot be retried.
-    public func retry(_ id: String) async throws -> JobRecord? {
-        try await withCheckedThrowingContinuation { post.yield(.retry(id, $0)) }
+    /// job; throws ``RetryRefusal`` when it cannot be retried, and
+    /// ``QuotaExceeded`` when its owner has `maxUnfinished` unfinished jobs.
+    public func retry(_ id: String, maxUnfinished: Int? = nil) async throws -> JobRecord? {
+        try await withCheckedThrowingContinuation { post.yield(.retry(id, maxUnfinished, $0)) }
     }
 
     /// Sets a job's priority (0...9, checked by the caller): its tasks not

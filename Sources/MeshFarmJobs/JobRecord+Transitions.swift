@@ -254,6 +254,7 @@ extension JobRecord {
         status = tasks.contains { $0.state == .succeeded || $0.state == .running } ? .running : .queued
         error = nil
         finishedAt = nil
+        notifiedAt = nil  // its callback hears of its next end too
         markReadyTasks(now: now)
     }
 

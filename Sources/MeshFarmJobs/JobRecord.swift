@@ -87,7 +87,11 @@ public struct TaskRecord: Sendable, Equatable, Codable {
 
     /// Adds lines to the log, keeping the newest ``logLimit``.
     mutating func note(_ lines: [TaskLogLine]) {
-        log.append(contentsOf: lines)
+        // Bounded here too: lines from a worker's event are decoded, not built.
+        log.append(
+            contentsOf: lines.suffix(Self.logLimit).map {
+                TaskLogLine(at: $0.at, source: String($0.source.prefix(100)), level: $0.level, text: $0.text)
+            })
         if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
     }
 

@@ -192,7 +192,7 @@ enum Dashboard {
             '<button id="bulk-delete" class="danger" disabled>Delete</button></div>' +
             '<div class="scroll"><table id="jobs"></table></div>' +
             '<div class="toolbar"><button id="more">Show more</button></div>';
-          let limit = 50;
+          let limit = 50, stopped = false;
           const selected = new Set();
           let jobs = [];
           const params = new URLSearchParams(location.hash.split('?')[1] || '');
@@ -220,7 +220,9 @@ enum Dashboard {
           };
           const load = async () => {
             const filter = $('#filter').value;
-            jobs = (await api('/v1/jobs?limit=' + limit + (filter ? '&status=' + filter : ''))).jobs;
+            const loaded = (await api('/v1/jobs?limit=' + limit + (filter ? '&status=' + filter : ''))).jobs;
+            if (stopped) return;  // the user went to another page meanwhile
+            jobs = loaded;
             render();
           };
           const bulk = (verb, request) => async () => {
@@ -240,7 +242,8 @@ enum Dashboard {
           $('#search').oninput = render;
           $('#more').onclick = () => { limit = Math.min(500, limit + 50); load(); };
           await load();
-          return followFarm(['job', 'job-deleted', 'reset'], () => load().catch(() => {}));
+          const stop = followFarm(['job', 'job-deleted', 'reset'], () => load().catch(() => {}));
+          return () => { stopped = true; stop(); };
         }
 
         // ---- One job ---------------------------------------------------------------
@@ -251,8 +254,10 @@ enum Dashboard {
           let report = null;
           let stream = null;
           let reportTimer = null;
+          let stopped = false;
 
           const draw = () => {
+            if (stopped) return;  // the user went to another page meanwhile
             const counts = s => job.tasks.filter(t => t.state === s).length;
             const done = job.tasks.filter(t => ['succeeded', 'failed', 'cancelled'].includes(t.state)).length;
             const input = report && report.input || {};
@@ -334,7 +339,7 @@ enum Dashboard {
           const reportSoon = () => { if (!reportTimer) reportTimer = setTimeout(() => { reportTimer = null; loadReport(); }, 500); };
 
           function follow() {
-            if (stream) return;
+            if (stream || stopped) return;
             // The browser reconnects by itself (sending Last-Event-ID); the stream
             // ends once the job has finished.
             stream = new EventSource('/v1/jobs/' + id + '/events');
@@ -348,7 +353,7 @@ enum Dashboard {
 
           await loadReport();
           follow();
-          return () => { if (stream) stream.close(); clearTimeout(reportTimer); };
+          return () => { stopped = true; if (stream) stream.close(); clearTimeout(reportTimer); };
         }
 
         // The task graph as SVG: one column per kind, arrows to each task's dependents' column.
@@ -399,8 +404,10 @@ enum Dashboard {
         // ---- Workers and the farm ------------------------------------------------
 
         async function workersPage() {
+          let stopped = false;
           const load = async () => {
             const workers = await api('/v1/workers');
+            if (stopped) return;
             const now = Date.now();
             const admin = me && me.role === 'admin';
             main.innerHTML = '<h2>Workers</h2><div class="scroll"><table><tr><th>name</th><th>pool</th><th>state</th><th>current task</th><th>tasks done</th><th>failed</th><th>last heard</th>' +
@@ -422,13 +429,16 @@ enum Dashboard {
             }
           };
           await load();
-          return followFarm(['worker', 'reset'], () => load().catch(() => {}));
+          const stop = followFarm(['worker', 'reset'], () => load().catch(() => {}));
+          return () => { stopped = true; stop(); };
         }
 
         async function farmPage() {
+          let stopped = false;
           const load = async () => {
             const [queues, storage, done, failed] = await Promise.all([api('/v1/queues'), api('/v1/storage'),
               api('/v1/jobs?status=succeeded&limit=500'), api('/v1/jobs?status=failed&limit=500')]);
+            if (stopped) return;
             const hour = Date.now() - 3600 * 1000;
             const perMinute = Array(60).fill(0);
             for (const j of done.jobs) {
@@ -454,7 +464,9 @@ enum Dashboard {
               Object.keys(queues.queues).sort().map(q => '<tr><td>' + esc(q) + '</td><td>' + queues.queues[q] + '</td></tr>').join('') + '</table>';
           };
           await load();
-          return followFarm(['farm', 'job', 'reset'], () => load().catch(() => {}));
+          // Every five seconds at most (the `farm` event): its figures read many jobs.
+          const stop = followFarm(['farm', 'reset'], () => load().catch(() => {}));
+          return () => { stopped = true; stop(); };
         }
 
         // ---- Routing -----------------------------------------------------------------

@@ -37,6 +37,9 @@ public struct Notifier: Service {
     let coordinator: Coordinator
     let configuration: Configuration
     let logger = Logger(label: "meshfarm.notifier")
+    /// Follows no redirect: the callback checked at the job's creation is
+    /// the only address a notice goes to.
+    let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
 
     public init(coordinator: Coordinator, configuration: Configuration) {
         self.coordinator = coordinator
@@ -74,7 +77,7 @@ public struct Notifier: Service {
                 forHTTPHeaderField: "MeshFarm-Signature")
             let outcome: String
             do {
-                let (_, response) = try await URLSession.shared.data(for: request)
+                let (_, response) = try await session.data(for: request)
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                 if (200..<300).contains(status) {
                     coordinator.notified(job.id, at: Date())
@@ -92,5 +95,15 @@ public struct Notifier: Service {
             try? await Task.sleep(for: .seconds(wait))
         }
         logger.error("giving up a notice", metadata: ["job": "\(job.id)", "callback": "\(callback)"])
+    }
+}
+
+/// Answers every redirect with "do not follow".
+final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }

@@ -50,6 +50,8 @@ public actor StorageKeeper {
     /// Uploads since, per uploader, until a job names them or they go.
     private var pendingUploads: [String: [String: (bytes: Int, at: Date)]] = [:]
     private var running: Task<CollectionView, any Error>?
+    /// Something was released while a run was going: run again after it.
+    private var again = false
     public private(set) var lastCollection: CollectionView?
     private var stored = (files: 0, bytes: Int64(0))
 
@@ -137,6 +139,8 @@ public actor StorageKeeper {
     /// another job names them, or they were used in the last minutes.
     func released(_ job: JobRecord) {
         released.formUnion(job.artifacts)
+        // A run already going marked before this deletion: another follows it.
+        if running != nil { again = true }
         Task { _ = try? await self.collect() }
     }
 
@@ -145,7 +149,13 @@ public actor StorageKeeper {
         if let running { return try await running.value }
         let task = Task { try await self.collectOnce() }
         running = task
-        defer { running = nil }
+        defer {
+            running = nil
+            if again {
+                again = false
+                Task { _ = try? await self.collect() }
+            }
+        }
         return try await task.value
     }
 
@@ -166,10 +176,12 @@ public actor StorageKeeper {
         // mark: an artifact stored after the mark is young, and spared.
         let references = try await coordinator.artifactReferences()
         let marked = references.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        // What was released up to the mark; what is released later waits for the next run.
+        let releasedBefore = released
         let artifacts = self.artifacts
         let (inventory, partial) = try await BlockingIO.run { try artifacts.inventory() }
         let now = Date()
-        let removals = policy.sweep.removals(of: inventory, marked: marked, released: released, now: now)
+        let removals = policy.sweep.removals(of: inventory, marked: marked, released: releasedBefore, now: now)
         let stale = policy.sweep.stalePartials(partial, now: now)
         let (removed, freed) = try await BlockingIO.run { () -> (Set<String>, Int) in
             var removed: Set<String> = []
@@ -186,9 +198,10 @@ public actor StorageKeeper {
             }
             return (removed, freed)
         }
-        // What stays released: deleted jobs' artifacts still stored, unnamed.
+        // What stays released: deleted jobs' artifacts still stored and
+        // unnamed, and whatever was released during this run.
         let present = Set(inventory.map(\.name)).subtracting(removed)
-        released = released.intersection(present).subtracting(marked)
+        released.subtract(releasedBefore.subtracting(present).union(releasedBefore.intersection(marked)))
 
         let sizes = Dictionary(inventory.map { ($0.name, $0.bytes) }, uniquingKeysWith: { a, _ in a })
         referenced = references
@@ -196,8 +209,10 @@ public actor StorageKeeper {
         let graceCutoff = now.addingTimeInterval(-policy.sweep.grace)
         for (owner, uploads) in pendingUploads {
             let mine = references[owner] ?? []
+            // Uploads since the run began were not in its inventory: kept as they are.
             let kept = uploads.filter {
-                !mine.contains($0.key) && present.contains($0.key) && $0.value.at > graceCutoff
+                $0.value.at >= start
+                    || (!mine.contains($0.key) && present.contains($0.key) && $0.value.at > graceCutoff)
             }
             pendingUploads[owner] = kept.isEmpty ? nil : kept
         }

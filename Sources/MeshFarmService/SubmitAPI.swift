@@ -11,6 +11,7 @@ import MeshFarmMessaging
 import MeshFarmZip
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The submit service's HTTP API (`/v1`), built from ``APIRoutes``.
 ///
@@ -48,6 +49,8 @@ public struct SubmitAPI: Sendable {
     /// Whether jobs may name a callback (the service has a secret to sign
     /// notices with).
     let callbacks: Bool
+    /// Whether callbacks may name this machine or a private network.
+    let privateCallbacks: Bool
 
     /// `authentication` off (the default) serves every request as an
     /// anonymous admin; `auditLog` is where operator actions are written;
@@ -55,10 +58,11 @@ public struct SubmitAPI: Sendable {
     public init(
         coordinator: Coordinator, artifacts: DiskArtifactStore, limits: Limits = Limits(),
         authentication: Authentication = .off, auditLog: URL? = nil, storage: StoragePolicy = StoragePolicy(),
-        freeSpace: (any FreeSpaceReader)? = nil, callbacks: Bool = false,
+        freeSpace: (any FreeSpaceReader)? = nil, callbacks: Bool = false, privateCallbacks: Bool = false,
         degraded: @escaping @Sendable () async -> [String]
     ) {
         self.callbacks = callbacks
+        self.privateCallbacks = privateCallbacks
         self.coordinator = coordinator
         self.artifacts = artifacts
         self.limits = limits
@@ -306,6 +310,12 @@ public struct SubmitAPI: Sendable {
                     .unprocessableContent, "invalid-callback",
                     "callback must be an http or https URL of at most 2048 bytes")
             }
+            guard privateCallbacks || !JobNotice.isPrivate(host: url.host ?? "") else {
+                throw APIFailure(
+                    .unprocessableContent, "invalid-callback",
+                    "callback must be a public address: this machine and private networks are refused (the operator "
+                        + "may allow them with --callback-allow-private)")
+            }
         }
         let name = create.name.isEmpty ? "model" : create.name
         let owner = authentication.tokens == nil ? nil : context.principal.name
@@ -423,12 +433,20 @@ public struct SubmitAPI: Sendable {
     /// (its owner or an admin); 409 with the reason when it cannot be.
     func retryJob(_ context: APIContext) async throws -> Response {
         let id = try await job(context, change: true).id
+        if let refusal = storage.refusal(of: .newWork, bytes: 0) {
+            throw APIFailure(Self.insufficientStorage, "insufficient-storage", refusal)
+        }
         do {
-            guard let job = try await coordinator.retry(id) else { throw APIFailure.notFound("no job \(id)") }
+            let quota = context.principal.role == .submitter ? storage.policy.maxUnfinishedJobs : nil
+            guard let job = try await coordinator.retry(id, maxUnfinished: quota) else {
+                throw APIFailure.notFound("no job \(id)")
+            }
             await audit.record(context.principal, "retry", job: id)
             return try JSONResponse.make(JobView(job))
         } catch let refusal as RetryRefusal {
             throw APIFailure(.conflict, "not-retryable", "job \(id) cannot be retried: \(refusal)")
+        } catch let quota as QuotaExceeded {
+            throw APIFailure(.tooManyRequests, "quota-exceeded", quota.description, retryAfter: 30)
         }
     }
 
@@ -566,10 +584,15 @@ public struct SubmitAPI: Sendable {
                     case change(id: String, FarmChange)
                     case tick
                 }
-                let (items, feed) = AsyncStream<Item>.makeStream()
+                // Bounded: a client that stops reading is told to reload
+                // (`reset`) rather than making the service hold every change.
+                let (items, feed) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingNewest(FarmChanges.memory))
+                let overflowed = Flag()
                 let changes = Task {
                     for (id, change) in subscription.missed { feed.yield(.change(id: id, change)) }
-                    for await (id, change) in subscription.live { feed.yield(.change(id: id, change)) }
+                    for await (id, change) in subscription.live {
+                        if case .dropped = feed.yield(.change(id: id, change)) { overflowed.set() }
+                    }
                     feed.finish()
                 }
                 let ticks = Task {
@@ -591,6 +614,7 @@ public struct SubmitAPI: Sendable {
                 try await withGracefulShutdownHandler {
                     if !subscription.complete { try await send("reset", nil, [String: String]()) }
                     for await item in items {
+                        if overflowed.take() { try await send("reset", nil, [String: String]()) }
                         switch item {
                         case .tick:
                             // The coordinator's view only: a broker that is away
@@ -598,7 +622,8 @@ public struct SubmitAPI: Sendable {
                             try await send("farm", nil, QueuesView(queues: [:], pools: coordinator.poolLoads()))
                         case .change(let id, .job(let jobID)):
                             guard let job = try await coordinator.job(jobID) else {
-                                try await send("job-deleted", id, ["id": jobID])
+                                // Only to those who see every job: a submitter learns no one else's ids.
+                                if principal.seesAllJobs { try await send("job-deleted", id, ["id": jobID]) }
                                 continue
                             }
                             if principal.mayRead(jobOwnedBy: job.owner) { try await send("job", id, JobSummary(job)) }
@@ -697,6 +722,13 @@ public struct SubmitAPI: Sendable {
         default: "\(error)"
         }
     }
+}
+
+/// A flag set from one task and taken (read and cleared) by another.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    func take() -> Bool { value.exchange(false, ordering: .relaxed) }
 }
 
 /// A known path asked with a method it does not serve: 405 with the

@@ -33,6 +33,8 @@ public struct SubmitServer: Sendable {
         /// How notices link to the service (`https://farm.example.com`);
         /// empty: paths.
         public var publicURL = ""
+        /// Callbacks may name this machine or private networks.
+        public var callbackAllowPrivate = false
 
         public init(dataDirectory: URL, brokerURL: String) {
             self.dataDirectory = dataDirectory
@@ -66,7 +68,8 @@ public struct SubmitServer: Sendable {
             coordinator: coordinator, artifacts: artifacts, limits: configuration.limits,
             authentication: configuration.authentication,
             auditLog: configuration.dataDirectory.appendingPathComponent("audit.log"),
-            storage: configuration.storage, freeSpace: freeSpace, callbacks: configuration.callbackSecret != nil
+            storage: configuration.storage, freeSpace: freeSpace, callbacks: configuration.callbackSecret != nil,
+            privateCallbacks: configuration.callbackAllowPrivate
         ) {
             [transport.isConnected ? nil : "not connected to the broker", coordinator.storeProblem].compactMap { $0 }
         }

@@ -116,6 +116,12 @@ struct SubmitCommand: AsyncParsableCommand {
                 + "(MESHFARM_CALLBACK_SECRET)."))
     var callbackSecret: String = Env.string("MESHFARM_CALLBACK_SECRET", "")
 
+    @Flag(
+        help: ArgumentHelp(
+            "Let job callbacks name this machine or private networks (trusted submitters only; "
+                + "MESHFARM_CALLBACK_ALLOW_PRIVATE=1)."))
+    var callbackAllowPrivate: Bool = Env.string("MESHFARM_CALLBACK_ALLOW_PRIVATE", "") == "1"
+
     @Option(help: "How notices link to this service, e.g. https://farm.example.com (MESHFARM_PUBLIC_URL).")
     var publicURL: String = Env.string("MESHFARM_PUBLIC_URL", "")
 
@@ -156,6 +162,7 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.storage.maxStoredBytes = quotaBytes > 0 ? quotaBytes : nil
         configuration.storage.maxUnfinishedJobs = quotaJobs > 0 ? quotaJobs : nil
         configuration.callbackSecret = callbackSecret.isEmpty ? nil : callbackSecret
+        configuration.callbackAllowPrivate = callbackAllowPrivate
         configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         if !tokensFile.isEmpty {
             let tokens: TokenFile

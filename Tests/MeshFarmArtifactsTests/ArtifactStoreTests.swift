@@ -69,7 +69,7 @@ import Testing
         #expect(removals[1].unusedSince == now.addingTimeInterval(-600))
         #expect(
             sweep.stalePartials([artifact("p1", age: 90_000), artifact("p2", age: 10)], now: now).map(\.name) == ["p1"])
-        #expect(ArtifactSweep(grace: 60, recentUse: 600).recentUse == 60)
+        #expect(ArtifactSweep(grace: 60, recentUse: 600).grace == 600)
     }
 
     @Test func bytesPerOwnerCountAnArtifactOncePerOwner() {

@@ -281,7 +281,9 @@ import Testing
         var cancelled = base.newJob()
         cancelled.start(now: t0)
         _ = cancelled.cancel(now: t0)
+        cancelled.notifiedAt = t0  // its callback heard of the cancel...
         try cancelled.retry(now: t0)
+        #expect(cancelled.notifiedAt == nil, "...and hears of its next end too")
         #expect(cancelled.status == .queued && cancelled.task("j.analyze")?.state == .ready)
         var done = base.newJob()
         done.status = .succeeded

@@ -27,6 +27,27 @@ import Testing
                 == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 
+    @Test func callbacksIntoThisMachineOrAPrivateNetworkAreRefused() async throws {
+        let private_ = [
+            "localhost", "api.localhost", "printer.local", "db.internal", "127.0.0.1", "10.1.2.3", "172.20.0.1",
+            "192.168.1.9", "169.254.169.254", "100.64.0.1", "0.0.0.0", "[::1]", "fd00::1", "fe80::1", "::ffff:10.0.0.1",
+        ]
+        for host in private_ { #expect(JobNotice.isPrivate(host: host), "\(host)") }
+        for host in ["example.com", "8.8.8.8", "172.32.0.1", "192.169.0.1", "2001:db8::1", "hooks.marketplace.example"]
+        {
+            #expect(!JobNotice.isPrivate(host: host), "\(host)")
+        }
+        let service = try await SubmitAPITests.Service(callbacks: true)
+        try await service.test { client in
+            let model = try await SubmitAPITests.upload(client, "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n# private\n")
+            let body = #"{"model": "\#(model)", "name": "m.obj", "callback": "http://169.254.169.254/latest"}"#
+            try await client.execute(uri: "/v1/jobs", method: .post, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(SubmitAPITests.errorMessage(response).contains("public address"))
+            }
+        }
+    }
+
     /// A receiver on a real socket that refuses the first notice (503) and
     /// takes the next.
     final class Receiver: Sendable {
@@ -47,7 +68,8 @@ import Testing
     }
 
     @Test func aFinishedJobsCallbackGetsASignedNoticeUntilItTakesIt() async throws {
-        let service = try await SubmitAPITests.Service(callbacks: true)
+        // The receiver is on this machine: allowed here, refused by default.
+        let service = try await SubmitAPITests.Service(callbacks: true, privateCallbacks: true)
         var configuration = Notifier.Configuration(secret: "s3cret", publicURL: "https://farm.example")
         configuration.backoff = Backoff(initial: 0.1, maximum: 0.2)
         let notifier = Notifier(coordinator: service.coordinator, configuration: configuration)

@@ -81,6 +81,12 @@ import Testing
         let worker = await HandWorker(service)
         let consumer = try await worker.start()
         let store = service.artifacts
+        // What the workers hear over the control exchange.
+        let listener = await InMemoryTransport(broker: service.broker)
+        try await listener.declare(
+            Topology(
+                exchanges: [], queues: [.init(name: "control-listener", quorum: false, transient: true)],
+                bindings: [.init(queue: "control-listener", exchange: service.farm.controlExchange, pattern: "#")]))
         try await service.test { client in
             let model = try await SubmitAPITests.upload(client, "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n# shared\n")
             let unattached = try await SubmitAPITests.upload(client, "an upload no job names")
@@ -108,6 +114,18 @@ import Testing
             #expect(try store.file(for: Self.sha("mesh-\(b)")) != nil && store.file(for: Self.sha("obj-\(b)")) != nil)
             #expect(try store.file(for: unattached) != nil, "an upload younger than the grace period is kept")
             #expect(collection["artifactsSpared"] as? Int == 1)
+            // Its render was still queued: workers go on hearing that the job is
+            // cancelled, so they skip that task rather than run it.
+            let heard = try await listener.consume(queue: "control-listener", prefetch: 100)
+            try await Task.sleep(for: .seconds(2.5))
+            var announced: [String] = []
+            var messages = heard.makeAsyncIterator()
+            while let delivery = await messages.next() {
+                announced = try ControlMessage.decode(delivery.message.body).cancelledJobs
+                if try await listener.messageCount(queue: "control-listener") == 0 { break }
+            }
+            #expect(announced.contains(a), "\(announced)")
+            await heard.cancel()
 
             // Past the grace period, an upload no job names goes.
             try Self.age(store, unattached, by: 7200)

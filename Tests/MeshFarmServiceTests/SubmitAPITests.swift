@@ -31,7 +31,7 @@ import Testing
         init(
             limits: SubmitAPI.Limits = SubmitAPI.Limits(), authentication: Authentication = .off,
             auditLog: URL? = nil, storage: StoragePolicy = StoragePolicy(), freeSpace: FixedFreeSpace? = nil,
-            reconciler: Reconciler = Reconciler(), callbacks: Bool = false,
+            reconciler: Reconciler = Reconciler(), callbacks: Bool = false, privateCallbacks: Bool = false,
             degraded: @escaping @Sendable () async -> [String] = { [] }
         ) async throws {
             broker = InMemoryBroker()
@@ -47,7 +47,8 @@ import Testing
             Task { await coordinator.run() }
             api = SubmitAPI(
                 coordinator: coordinator, artifacts: artifacts, limits: limits, authentication: authentication,
-                auditLog: auditLog, storage: storage, freeSpace: freeSpace, callbacks: callbacks, degraded: degraded)
+                auditLog: auditLog, storage: storage, freeSpace: freeSpace, callbacks: callbacks,
+                privateCallbacks: privateCallbacks, degraded: degraded)
         }
 
         func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
