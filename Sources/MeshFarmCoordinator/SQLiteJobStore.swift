@@ -125,7 +125,13 @@ public final class SQLiteJobStore: JobStore {
                     sql: "UPDATE job SET status = ?, updatedAt = ?, document = ? WHERE id = ?",
                     arguments: [job.status.rawValue, Date().timeIntervalSince1970, header, job.id])
             }
-            try Self.writeTasks(job, positions: changes.tasks, db: db, encoder: encoder, insert: previous == nil)
+            // A graph that changed (a split) is written whole: rows are replaced, and rows past its end go.
+            let regraphed = previous == nil || previous?.tasks.count != job.tasks.count
+            try Self.writeTasks(job, positions: changes.tasks, db: db, encoder: encoder, insert: regraphed)
+            if regraphed {
+                try db.execute(
+                    sql: "DELETE FROM task WHERE jobID = ? AND position >= ?", arguments: [job.id, job.tasks.count])
+            }
         }
     }
 

@@ -22,6 +22,29 @@ extension JobRecord {
                     viewCount: task.viewCount ?? 1,
                     views: spec.viewsPerLOD, size: spec.imageSize, elevation: spec.elevation, ssaa: spec.ssaa,
                     depth: spec.depth, normals: spec.normals, bounds: analysis.bounds))
+        case .partition:
+            let firstSplit = tasks.first { $0.task.kind == .stitch }?.task.lod ?? 0
+            let parts = tasks.filter { $0.task.kind == .reducePart && $0.task.lod == firstSplit }.count
+            return .partition(PartitionPayload(mesh: try analysis().mesh, parts: parts))
+        case .reducePart:
+            let lod = task.lod ?? 0
+            let index = task.part ?? 0
+            guard let parts = result(.partition(id))?.partition?.parts, parts.indices.contains(index) else {
+                throw PayloadError("job \(id) has no part \(index)")
+            }
+            return .reducePart(
+                ReducePartPayload(part: parts[index].part, lod: lod, index: index, ratio: spec.lodRatios[lod]))
+        case .stitch:
+            let lod = task.lod ?? 0
+            let reduced = try task.dependencies.map { part in
+                guard let result = result(part)?.reducePart else { throw PayloadError("job \(id) has no \(part)") }
+                return result
+            }
+            return .stitch(
+                StitchPayload(
+                    parts: reduced.sorted { $0.index < $1.index }.map(\.part), lod: lod, ratio: spec.lodRatios[lod],
+                    targetTriangles: max(1, Int((Double(try analysis().triangles) * spec.lodRatios[lod]).rounded())),
+                    partsErrorAbsolute: reduced.map(\.errorAbsolute).max() ?? 0))
         case .finalize:
             let views = renderedViews()
             let rows = spec.lodRatios.indices.map { lod in
@@ -44,8 +67,17 @@ extension JobRecord {
     /// The analysis, once `analyze` succeeded.
     public var analysisResult: AnalyzeResult? { result(.analyze(id))?.analyze }
 
-    /// The reduction of level `lod`, once it succeeded.
-    public func reduceResult(lod: Int) -> ReduceResult? { result(.reduce(id, lod: lod))?.reduce }
+    /// The reduction of level `lod`, once it succeeded: its reduce, or the
+    /// stitch of its split.
+    public func reduceResult(lod: Int) -> ReduceResult? {
+        result(.reduce(id, lod: lod))?.reduce ?? result(.stitch(id, lod: lod))?.stitch
+    }
+
+    /// How many parts level `lod` was split into; nil when reduced whole.
+    public func splitParts(lod: Int) -> Int? {
+        let parts = tasks.filter { $0.task.kind == .reducePart && $0.task.lod == lod }.count
+        return parts > 0 ? parts : nil
+    }
 
     /// The contact sheet, once `finalize` succeeded.
     public var finalizeResult: FinalizeResult? { result(.finalize(id))?.finalize }

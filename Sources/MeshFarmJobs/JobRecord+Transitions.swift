@@ -124,6 +124,7 @@ extension JobRecord {
                 startedAt = task.startedAt
             }
             guard !status.isTerminal else { return [] }
+            if let triangles = task.result?.analyze?.triangles { splitIfBig(triangles: triangles, now: now) }
             if tasks.allSatisfy({ $0.state == .succeeded }) { return finish(.succeeded, error: nil, now: now) }
             markReadyTasks(now: now)
             return []
@@ -270,6 +271,29 @@ extension JobRecord {
     }
 
     // MARK: - Helpers
+
+    /// Replaces each reduction by a split one (partition, parts, stitch)
+    /// when the analysis found the model bigger than the spec's
+    /// `splitAbove` (``Planner/split(_:jobID:spec:triangles:)``). The
+    /// tasks already there keep their records.
+    private mutating func splitIfBig(triangles: Int, now: Date) {
+        guard let planned = Planner.split(tasks.map(\.task), jobID: id, spec: spec, triangles: triangles) else {
+            return
+        }
+        var existing = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
+        tasks = planned.map { task in
+            guard var record = existing.removeValue(forKey: task.id) else { return TaskRecord(task: task) }
+            record.task = task
+            return record
+        }
+        let parts = tasks.filter { $0.task.kind == .reducePart }.count
+        let levels = tasks.filter { $0.task.kind == .stitch }.count
+        if let i = index(of: .partition(id)) {
+            tasks[i].note(
+                "the model has \(triangles) triangles, over \(spec.splitAbove ?? JobSpec.defaultSplitAbove): "
+                    + "each reduced level is split into \(parts / max(1, levels)) parts", at: now)
+        }
+    }
 
     private mutating func markReadyTasks(now: Date) {
         let succeeded = Set(tasks.filter { $0.state == .succeeded }.map(\.id))

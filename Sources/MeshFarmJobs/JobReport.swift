@@ -19,6 +19,8 @@ public struct JobReport: Sendable, Equatable, Codable {
         public var errorAbsolute: Double
         public var method: String
         public var file: String
+        /// Parts it was reduced in, when split across workers.
+        public var parts: Int?
     }
 
     public struct View: Sendable, Equatable, Codable {
@@ -71,7 +73,8 @@ public struct JobReport: Sendable, Equatable, Codable {
             guard let reduced = job.reduceResult(lod: lod) else { return nil }
             return LOD(
                 index: lod, ratio: ratio, triangles: reduced.triangles, error: reduced.error,
-                errorAbsolute: reduced.errorAbsolute, method: reduced.method, file: "lod\(lod).obj")
+                errorAbsolute: reduced.errorAbsolute, method: reduced.method, file: "lod\(lod).obj",
+                parts: job.splitParts(lod: lod))
         }
         views = job.renderedViews().map { lod, view in
             View(

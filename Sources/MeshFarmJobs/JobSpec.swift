@@ -20,10 +20,18 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var viewsPerTask: Int
     /// 0 (default) to 9: higher runs first.
     public var priority: Int
+    /// A model with more triangles has each reduced level split across
+    /// workers (partition, reduce-part, stitch). Nil: the service's
+    /// default (`--split-above`, 2,000,000).
+    public var splitAbove: Int?
+    /// About how many triangles each part of a split holds. Nil: the
+    /// service's default (`--part-triangles`, 1,000,000).
+    public var partTriangles: Int?
 
     public init(
         lodRatios: [Double] = [1, 0.25, 0.05], viewsPerLOD: Int = 8, imageSize: Int = 512, elevation: Double = 20,
-        ssaa: Int = 1, depth: Bool = false, normals: Bool = false, viewsPerTask: Int = 4, priority: Int = 0
+        ssaa: Int = 1, depth: Bool = false, normals: Bool = false, viewsPerTask: Int = 4, priority: Int = 0,
+        splitAbove: Int? = nil, partTriangles: Int? = nil
     ) {
         self.lodRatios = lodRatios
         self.viewsPerLOD = viewsPerLOD
@@ -34,6 +42,8 @@ public struct JobSpec: Sendable, Equatable, Codable {
         self.normals = normals
         self.viewsPerTask = viewsPerTask
         self.priority = priority
+        self.splitAbove = splitAbove
+        self.partTriangles = partTriangles
     }
 
     /// Accepts JSON with any subset of the fields; missing ones take their
@@ -50,6 +60,8 @@ public struct JobSpec: Sendable, Equatable, Codable {
         normals = try c.decodeIfPresent(Bool.self, forKey: .normals) ?? defaults.normals
         viewsPerTask = try c.decodeIfPresent(Int.self, forKey: .viewsPerTask) ?? defaults.viewsPerTask
         priority = try c.decodeIfPresent(Int.self, forKey: .priority) ?? defaults.priority
+        splitAbove = try c.decodeIfPresent(Int.self, forKey: .splitAbove)
+        partTriangles = try c.decodeIfPresent(Int.self, forKey: .partTriangles)
     }
 
     /// Checks every field; the error names the field and the accepted range.
@@ -75,6 +87,27 @@ public struct JobSpec: Sendable, Equatable, Codable {
             throw .invalid("viewsPerTask", "must be 1...viewsPerLOD (\(viewsPerLOD)), got \(viewsPerTask)")
         }
         guard (0...9).contains(priority) else { throw .invalid("priority", "must be 0...9, got \(priority)") }
+        if let splitAbove, splitAbove < 0 {
+            throw .invalid("splitAbove", "must be a triangle count of 0 or more, got \(splitAbove)")
+        }
+        if let partTriangles, partTriangles < Self.minimumPartTriangles {
+            throw .invalid(
+                "partTriangles", "must be at least \(Self.minimumPartTriangles) triangles, got \(partTriangles)")
+        }
+    }
+
+    /// Smaller parts would cost more in messages and seams than they save.
+    public static let minimumPartTriangles = 1000
+    /// The service's defaults for ``splitAbove`` and ``partTriangles``.
+    public static let defaultSplitAbove = 2_000_000
+    public static let defaultPartTriangles = 1_000_000
+
+    /// This spec with the service's split defaults where it names none.
+    public func withSplitDefaults(splitAbove: Int, partTriangles: Int) -> JobSpec {
+        var spec = self
+        spec.splitAbove = spec.splitAbove ?? splitAbove
+        spec.partTriangles = spec.partTriangles ?? partTriangles
+        return spec
     }
 }
 

@@ -2,8 +2,15 @@
 public enum TaskKind: String, Sendable, Codable, CaseIterable {
     /// Import, validate, analyze; writes the mesh artifact (cpu).
     case analyze
+    /// Cuts a big mesh into spatial parts, once per job, for every split
+    /// level of detail (cpu).
+    case partition
     /// Polygon reduction to one level of detail (cpu).
     case reduce
+    /// Reduction of one part of a split level, its cuts kept in place (cpu).
+    case reducePart = "reduce-part"
+    /// Merges a split level's reduced parts and simplifies the seams (cpu).
+    case stitch
     /// A chunk of views of one level of detail (gpu).
     case render
     /// Contact sheet of all views (cpu).
@@ -29,13 +36,17 @@ public struct PlannedTask: Sendable, Equatable, Codable {
 
     public var kind: TaskKind { id.kind }
     public var pool: String { id.kind.pool }
-    /// Level of detail (reduce, render).
+    /// Level of detail (reduce, reduce-part, stitch, render).
     public var lod: Int? { id.lod }
+    /// Part (reduce-part).
+    public var part: Int? { id.part }
     /// First view (render).
     public var firstView: Int? { id.firstView }
 }
 
-/// Expands a spec into a task graph. Pure: no I/O, unit-tested alone.
+/// Expands a spec into a task graph, and splits the reductions of a big
+/// model once its analysis has counted the triangles
+/// (``split(_:jobID:spec:triangles:)``). Pure: no I/O, unit-tested alone.
 ///
 /// ```
 /// analyze ─┬─ reduce k (ratio < 1) ── render k, views a..b ─┐
@@ -68,5 +79,49 @@ public enum Planner {
         let reduces = tasks.filter { $0.kind == .reduce }.map(\.id)
         tasks.append(PlannedTask(id: .finalize(jobID), dependencies: [analyze] + reduces + renders))
         return tasks
+    }
+
+    /// Parts of a split for a model of `triangles`, or nil when its levels
+    /// are reduced whole: at or under the spec's `splitAbove`, or too small
+    /// to make two parts of `partTriangles`. At most ``maxParts``.
+    public static func splitParts(triangles: Int, spec: JobSpec) -> Int? {
+        guard triangles > spec.splitAbove ?? JobSpec.defaultSplitAbove else { return nil }
+        let partTriangles = max(JobSpec.minimumPartTriangles, spec.partTriangles ?? JobSpec.defaultPartTriangles)
+        let parts = min(maxParts, (triangles + partTriangles - 1) / partTriangles)
+        return parts >= 2 ? parts : nil
+    }
+
+    public static let maxParts = 256
+
+    /// The graph once the analysis found `triangles`: when the model is to
+    /// be split (``splitParts(triangles:spec:)``), each `reduce` becomes a
+    /// chord, and what needed the reduction needs its stitch; nil when
+    /// nothing changes (no split, no reduced level, or split already).
+    ///
+    /// ```
+    /// analyze ── partition ─┬─ reduce-part k,0 ─┐
+    ///                       ├─ ...              ├─ stitch k ── render k ...
+    ///                       └─ reduce-part k,K-1┘
+    /// ```
+    /// One partition serves every split level.
+    public static func split(_ tasks: [PlannedTask], jobID: String, spec: JobSpec, triangles: Int) -> [PlannedTask]? {
+        guard let parts = splitParts(triangles: triangles, spec: spec),
+            tasks.contains(where: { $0.kind == .reduce }), !tasks.contains(where: { $0.kind == .partition })
+        else { return nil }
+        let partition = TaskID.partition(jobID)
+        var split: [PlannedTask] = []
+        for task in tasks {
+            if task.kind == .reduce, let lod = task.lod {
+                let partIDs = (0..<parts).map { TaskID.reducePart(jobID, lod: lod, part: $0) }
+                split += partIDs.map { PlannedTask(id: $0, dependencies: [partition]) }
+                split.append(PlannedTask(id: .stitch(jobID, lod: lod), dependencies: partIDs))
+                continue
+            }
+            var task = task
+            task.dependencies = task.dependencies.map { $0.kind == .reduce ? .stitch(jobID, lod: $0.lod ?? 0) : $0 }
+            split.append(task)
+            if task.kind == .analyze { split.append(PlannedTask(id: partition, dependencies: [task.id])) }
+        }
+        return split
     }
 }

@@ -12,22 +12,33 @@ import MeshFarmMessaging
 
 /// What a task of each kind gets. On the wire: the inner struct's fields;
 /// the envelope's `kind` says which.
-public typealias TaskPayload = ByKind<AnalyzePayload, ReducePayload, RenderPayload, FinalizePayload>
+public typealias TaskPayload = ByKind<
+    AnalyzePayload, ReducePayload, RenderPayload, FinalizePayload, PartitionPayload, ReducePartPayload,
+    StitchPayload
+>
 
-/// What a task of each kind returns. On the wire: the inner struct's fields.
-public typealias TaskResult = ByKind<AnalyzeResult, ReduceResult, RenderResult, FinalizeResult>
+/// What a task of each kind returns. On the wire: the inner struct's
+/// fields. A stitch ends a split level with the result a reduce has.
+public typealias TaskResult = ByKind<
+    AnalyzeResult, ReduceResult, RenderResult, FinalizeResult, PartitionResult, ReducePartResult, ReduceResult
+>
 
 /// One value per task kind, whose type the kind decides: the shape of both
 /// ``TaskPayload`` and ``TaskResult``. Encoded as the inner value alone;
 /// read back by the kind its message names.
 public enum ByKind<
     Analyze: Codable & Sendable & Equatable, Reduce: Codable & Sendable & Equatable,
-    Render: Codable & Sendable & Equatable, Finalize: Codable & Sendable & Equatable
+    Render: Codable & Sendable & Equatable, Finalize: Codable & Sendable & Equatable,
+    Partition: Codable & Sendable & Equatable, ReducePart: Codable & Sendable & Equatable,
+    Stitch: Codable & Sendable & Equatable
 >: TaskContent {
     case analyze(Analyze)
     case reduce(Reduce)
     case render(Render)
     case finalize(Finalize)
+    case partition(Partition)
+    case reducePart(ReducePart)
+    case stitch(Stitch)
 
     public var kind: TaskKind {
         switch self {
@@ -35,6 +46,9 @@ public enum ByKind<
         case .reduce: .reduce
         case .render: .render
         case .finalize: .finalize
+        case .partition: .partition
+        case .reducePart: .reducePart
+        case .stitch: .stitch
         }
     }
 
@@ -44,6 +58,9 @@ public enum ByKind<
         case .reduce: self = .reduce(try Reduce(from: decoder))
         case .render: self = .render(try Render(from: decoder))
         case .finalize: self = .finalize(try Finalize(from: decoder))
+        case .partition: self = .partition(try Partition(from: decoder))
+        case .reducePart: self = .reducePart(try ReducePart(from: decoder))
+        case .stitch: self = .stitch(try Stitch(from: decoder))
         }
     }
 
@@ -53,6 +70,9 @@ public enum ByKind<
         case .reduce(let value): try value.encode(to: encoder)
         case .render(let value): try value.encode(to: encoder)
         case .finalize(let value): try value.encode(to: encoder)
+        case .partition(let value): try value.encode(to: encoder)
+        case .reducePart(let value): try value.encode(to: encoder)
+        case .stitch(let value): try value.encode(to: encoder)
         }
     }
 
@@ -60,6 +80,9 @@ public enum ByKind<
     public var reduce: Reduce? { if case .reduce(let value) = self { value } else { nil } }
     public var render: Render? { if case .render(let value) = self { value } else { nil } }
     public var finalize: Finalize? { if case .finalize(let value) = self { value } else { nil } }
+    public var partition: Partition? { if case .partition(let value) = self { value } else { nil } }
+    public var reducePart: ReducePart? { if case .reducePart(let value) = self { value } else { nil } }
+    public var stitch: Stitch? { if case .stitch(let value) = self { value } else { nil } }
 }
 
 extension TaskKind {
@@ -236,4 +259,96 @@ public struct FinalizeResult: Sendable, Equatable, Codable {
     public var contactSheet: String
 
     public init(contactSheet: String) { self.contactSheet = contactSheet }
+}
+
+// MARK: - A split reduction (partition, reduce-part, stitch)
+
+public struct PartitionPayload: Sendable, Equatable, Codable {
+    /// The analyzed (welded) mesh.
+    public var mesh: String
+    /// How many spatial parts to cut it into.
+    public var parts: Int
+
+    public init(mesh: String, parts: Int) {
+        self.mesh = mesh
+        self.parts = parts
+    }
+}
+
+/// One part of a partitioned mesh.
+public struct PartInfo: Sendable, Equatable, Codable {
+    /// The part's artifact (a MeshFarm part: its vertices on a cut first).
+    public var part: String
+    public var triangles: Int
+    public var vertices: Int
+    /// Vertices it shares with other parts.
+    public var cutVertices: Int
+
+    public init(part: String, triangles: Int, vertices: Int, cutVertices: Int) {
+        self.part = part
+        self.triangles = triangles
+        self.vertices = vertices
+        self.cutVertices = cutVertices
+    }
+}
+
+public struct PartitionResult: Sendable, Equatable, Codable {
+    public var parts: [PartInfo]
+
+    public init(parts: [PartInfo]) { self.parts = parts }
+}
+
+public struct ReducePartPayload: Sendable, Equatable, Codable {
+    public var part: String
+    public var lod: Int
+    /// Which part (its place in the partition's result).
+    public var index: Int
+    public var ratio: Double
+
+    public init(part: String, lod: Int, index: Int, ratio: Double) {
+        self.part = part
+        self.lod = lod
+        self.index = index
+        self.ratio = ratio
+    }
+}
+
+public struct ReducePartResult: Sendable, Equatable, Codable {
+    public var lod: Int
+    public var index: Int
+    public var triangles: Int
+    public var targetTriangles: Int
+    /// meshoptimizer's error in model units (each part's own relative
+    /// error refers to the part's own size).
+    public var errorAbsolute: Double
+    /// The reduced part's artifact (its cut vertices first, all kept).
+    public var part: String
+
+    public init(lod: Int, index: Int, triangles: Int, targetTriangles: Int, errorAbsolute: Double, part: String) {
+        self.lod = lod
+        self.index = index
+        self.triangles = triangles
+        self.targetTriangles = targetTriangles
+        self.errorAbsolute = errorAbsolute
+        self.part = part
+    }
+}
+
+public struct StitchPayload: Sendable, Equatable, Codable {
+    /// The reduced parts, in part order.
+    public var parts: [String]
+    public var lod: Int
+    public var ratio: Double
+    /// The level's triangle count: the ratio of the whole model's.
+    public var targetTriangles: Int
+    /// The parts' largest error, model units.
+    public var partsErrorAbsolute: Double
+
+    public init(parts: [String], lod: Int, ratio: Double, targetTriangles: Int, partsErrorAbsolute: Double) {
+        self.parts = parts
+        self.lod = lod
+        self.ratio = ratio
+        self.targetTriangles = targetTriangles
+        self.partsErrorAbsolute = partsErrorAbsolute
+    }
 }

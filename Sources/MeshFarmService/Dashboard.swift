@@ -281,11 +281,11 @@ enum Dashboard {
                   ['surface area', input.surfaceArea != null ? input.surfaceArea.toFixed(4) : ''], ['volume', input.volume != null ? input.volume.toFixed(4) : ''],
                   ['watertight', input.watertight ? 'yes' : 'no'], ['components', input.components]]
                   .map(([k, v]) => '<dt>' + k + '</dt><dd>' + esc(v) + '</dd>').join('') + '</dl>') +
-              '<h2>Levels of detail</h2><div class="scroll"><table><tr><th>level</th><th>ratio</th><th>triangles</th><th>error</th><th>method</th><th>file</th></tr>' +
+              '<h2>Levels of detail</h2><div class="scroll"><table><tr><th>level</th><th>ratio</th><th>triangles</th><th>error</th><th>method</th><th>parts</th><th>file</th></tr>' +
               job.spec.lodRatios.map((ratio, i) => {
                 const lod = lods.find(l => l.index === i);
                 return '<tr><td>' + i + '</td><td>' + ratio + '</td><td>' + esc(lod ? lod.triangles : '') + '</td><td>' +
-                  (lod ? lod.error.toFixed(5) : '') + '</td><td>' + esc(lod ? lod.method : '') + '</td><td>' +
+                  (lod ? lod.error.toFixed(5) : '') + '</td><td>' + esc(lod ? lod.method : '') + '</td><td>' + esc(lod && lod.parts ? lod.parts : '') + '</td><td>' +
                   (lod ? '<a href="/v1/jobs/' + esc(job.id) + '/artifacts/' + esc(lod.file) + '" download>' + esc(lod.file) + '</a>' : '<span class="muted">waiting</span>') + '</td></tr>';
               }).join('') + '</table></div>' +
               '<h2>Views</h2>' + job.spec.lodRatios.map((ratio, lod) =>
@@ -358,7 +358,7 @@ enum Dashboard {
 
         // The task graph as SVG: one column per kind, arrows to each task's dependents' column.
         function graph(job) {
-          const kinds = ['analyze', 'reduce', 'render', 'finalize'];
+          const kinds = ['analyze', 'partition', 'reduce', 'reduce-part', 'stitch', 'render', 'finalize'];
           const columns = kinds.map(k => job.tasks.filter(t => t.kind === k)).filter(c => c.length);
           const rowHeight = 22, width = 170, gap = 60;
           const height = Math.max(...columns.map(c => c.length)) * rowHeight + 10;

@@ -24,10 +24,19 @@ public struct SubmitAPI: Sendable {
         public var maxUploadBytes: Int
         /// Largest blob a worker may store.
         public var maxArtifactBytes: Int
+        /// The split defaults of jobs whose spec names none (``JobSpec/splitAbove``,
+        /// ``JobSpec/partTriangles``).
+        public var splitAbove: Int
+        public var partTriangles: Int
 
-        public init(maxUploadBytes: Int = 1 << 30, maxArtifactBytes: Int = 4 << 30) {
+        public init(
+            maxUploadBytes: Int = 1 << 30, maxArtifactBytes: Int = 4 << 30, splitAbove: Int = JobSpec.defaultSplitAbove,
+            partTriangles: Int = JobSpec.defaultPartTriangles
+        ) {
             self.maxUploadBytes = maxUploadBytes
             self.maxArtifactBytes = maxArtifactBytes
+            self.splitAbove = splitAbove
+            self.partTriangles = partTriangles
         }
     }
 
@@ -293,7 +302,8 @@ public struct SubmitAPI: Sendable {
         guard try artifacts.retain(create.model) else {
             throw APIFailure(.unprocessableContent, "unknown-model", "no upload with sha256 \(create.model)")
         }
-        let spec = create.spec ?? JobSpec()
+        let spec = (create.spec ?? JobSpec()).withSplitDefaults(
+            splitAbove: limits.splitAbove, partTriangles: limits.partTriangles)
         do { try spec.validate() } catch {
             throw APIFailure(.unprocessableContent, "invalid-spec", "invalid spec: \(error)")
         }

@@ -7,7 +7,8 @@ import MeshFarmMessaging
 /// A handler of MeshFarm tasks: typed payloads in, typed results out.
 public typealias JobTaskHandler = TaskHandler<TaskPayload, TaskResult>
 
-/// The CPU pool's handlers by task kind: analyze, reduce, finalize.
+/// The CPU pool's handlers by task kind: analyze, reduce, finalize, and
+/// a split reduction's partition, reduce-part and stitch.
 public enum CPUTaskHandlers {
     /// `importer` reads uploaded models: in services, a contained importer
     /// (a child process with limits), so a hostile file fails its own task
@@ -19,6 +20,9 @@ public enum CPUTaskHandlers {
             TaskKind.analyze.rawValue: AnalyzeHandler(artifacts: artifacts, importer: importer),
             TaskKind.reduce.rawValue: ReduceHandler(artifacts: artifacts),
             TaskKind.finalize.rawValue: FinalizeHandler(artifacts: artifacts),
+            TaskKind.partition.rawValue: PartitionHandler(artifacts: artifacts),
+            TaskKind.reducePart.rawValue: ReducePartHandler(artifacts: artifacts),
+            TaskKind.stitch.rawValue: StitchHandler(artifacts: artifacts),
         ])
     }
 }
@@ -83,6 +87,89 @@ public struct ReduceHandler: JobTaskHandler {
                 lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
                 targetTriangles: result.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
                 method: result.method.rawValue, mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
+                obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
+    }
+}
+
+/// Cuts the analyzed mesh into spatial parts, each stored as its own
+/// part artifact (``MeshPartition``).
+public struct PartitionHandler: JobTaskHandler {
+    let artifacts: any ArtifactAccess
+
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
+        guard case .partition(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
+        try context.stopIfCancelled()
+        context.progress(0.2, stage: "cutting into \(payload.parts) parts")
+        let parts = MeshPartition.split(mesh, parts: payload.parts)
+        var infos: [PartInfo] = []
+        for (index, part) in parts.enumerated() {
+            try context.stopIfCancelled()
+            context.progress(0.5 + 0.5 * Double(index) / Double(parts.count), stage: "storing part \(index + 1)")
+            infos.append(
+                PartInfo(
+                    part: try artifacts.store(data: PartArtifact.encode(part)), triangles: part.mesh.triangleCount,
+                    vertices: part.mesh.vertexCount, cutVertices: part.cutVertexCount))
+        }
+        context.log(
+            "cut \(mesh.triangleCount) triangles into \(parts.count) parts of "
+                + "\(infos.map(\.triangles).min() ?? 0)-\(infos.map(\.triangles).max() ?? 0) triangles, "
+                + "\(infos.reduce(0) { $0 + $1.cutVertices }) vertices on cuts")
+        return .partition(PartitionResult(parts: infos))
+    }
+}
+
+/// Reduces one part with its cuts locked (``MeshPart/reduced(ratio:)``).
+public struct ReducePartHandler: JobTaskHandler {
+    let artifacts: any ArtifactAccess
+
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
+        guard case .reducePart(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let part = try PartArtifact.read(path: try artifacts.fetch(payload.part).path)
+        try context.stopIfCancelled()
+        context.progress(0.1, stage: "reducing part \(payload.index) to \(payload.ratio)")
+        let (reduced, reduction) = try part.reduced(ratio: payload.ratio)
+        context.log(
+            "reduced part \(payload.index): \(part.mesh.triangleCount) to \(reduced.mesh.triangleCount) triangles "
+                + "(target \(reduction.targetTriangles); \(part.cutVertexCount) cut vertices kept)")
+        try context.stopIfCancelled()
+        context.progress(0.9, stage: "storing")
+        return .reducePart(
+            ReducePartResult(
+                lod: payload.lod, index: payload.index, triangles: reduced.mesh.triangleCount,
+                targetTriangles: reduction.targetTriangles, errorAbsolute: reduction.errorAbsolute,
+                part: try artifacts.store(data: PartArtifact.encode(reduced))))
+    }
+}
+
+/// Welds a level's reduced parts back together and simplifies the seams
+/// (``MeshStitcher``); its result is the level's, as a reduce's is.
+public struct StitchHandler: JobTaskHandler {
+    let artifacts: any ArtifactAccess
+
+    public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
+        guard case .stitch(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let parts = try payload.parts.enumerated().map { index, hash in
+            try context.stopIfCancelled()
+            context.progress(0.3 * Double(index) / Double(payload.parts.count), stage: "fetching parts")
+            return try PartArtifact.read(path: try artifacts.fetch(hash).path)
+        }
+        context.progress(0.3, stage: "stitching \(parts.count) parts")
+        let merged = parts.reduce(0) { $0 + $1.mesh.triangleCount }
+        let result = try MeshStitcher.stitch(
+            parts, targetTriangles: payload.targetTriangles, partsErrorAbsolute: payload.partsErrorAbsolute)
+        context.log(
+            "stitched \(parts.count) parts (\(merged) triangles) and simplified the seams to "
+                + "\(result.mesh.triangleCount) triangles (target \(payload.targetTriangles), \(result.method.rawValue))",
+            level: result.method == .sloppy ? .warning : .info)
+        try context.stopIfCancelled()
+        context.progress(0.9, stage: "storing")
+        return .stitch(
+            ReduceResult(
+                lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
+                targetTriangles: payload.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
+                method: "split+\(result.method.rawValue)",
+                mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
                 obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
     }
 }

@@ -122,6 +122,15 @@ struct SubmitCommand: AsyncParsableCommand {
                 + "MESHFARM_CALLBACK_ALLOW_PRIVATE=1)."))
     var callbackAllowPrivate: Bool = Env.string("MESHFARM_CALLBACK_ALLOW_PRIVATE", "") == "1"
 
+    @Option(
+        help: ArgumentHelp(
+            "Models with more triangles have each reduced level split across workers, unless their job says "
+                + "otherwise (MESHFARM_SPLIT_ABOVE)."))
+    var splitAbove: Int = Env.int("MESHFARM_SPLIT_ABOVE", JobSpec.defaultSplitAbove)
+
+    @Option(help: "Triangles per part of a split, unless a job says otherwise (MESHFARM_PART_TRIANGLES).")
+    var partTriangles: Int = Env.int("MESHFARM_PART_TRIANGLES", JobSpec.defaultPartTriangles)
+
     @Option(help: "How notices link to this service, e.g. https://farm.example.com (MESHFARM_PUBLIC_URL).")
     var publicURL: String = Env.string("MESHFARM_PUBLIC_URL", "")
 
@@ -134,6 +143,10 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         guard quotaBytes >= 0, quotaJobs >= 0 else { throw ValidationError("quotas must not be negative") }
         guard lostAfter > 0 else { throw ValidationError("--lost-after must be positive") }
+        guard splitAbove >= 0, partTriangles >= JobSpec.minimumPartTriangles else {
+            throw ValidationError(
+                "--split-above must not be negative, --part-triangles at least \(JobSpec.minimumPartTriangles)")
+        }
         do {
             try Authentication.check(host: host, hasTokens: !tokensFile.isEmpty, insecureNoAuth: insecureNoAuth)
         } catch { throw ValidationError("\(error)") }
@@ -155,6 +168,8 @@ struct SubmitCommand: AsyncParsableCommand {
         configuration.dispatchPolicy = DispatchPolicy(minimumWindow: queueWindow)
         configuration.reconciler = Reconciler(lostAfter: lostAfter)
         configuration.limits.maxUploadBytes = maxUploadBytes
+        configuration.limits.splitAbove = splitAbove
+        configuration.limits.partTriangles = partTriangles
         configuration.storage.retentionDays = retentionDays > 0 ? retentionDays : nil
         configuration.storage.interval = gcInterval
         configuration.storage.sweep = ArtifactSweep(grace: gcGrace)

@@ -37,6 +37,12 @@ struct SpecOptions: ParsableArguments {
     @Option(help: "Priority 0-9 (higher first).")
     var priority: Int = 0
 
+    @Option(help: "Split each reduced level across workers when the model has more triangles (default: the farm's).")
+    var splitAbove: Int?
+
+    @Option(help: "Triangles per part of a split (default: the farm's).")
+    var partTriangles: Int?
+
     /// The validated spec; a bad value is a usage error naming the option.
     func spec() throws -> JobSpec {
         let ratios = try lods.split(separator: ",").map { part -> Double in
@@ -47,7 +53,8 @@ struct SpecOptions: ParsableArguments {
         }
         let spec = JobSpec(
             lodRatios: ratios, viewsPerLOD: view.views, imageSize: view.size, elevation: view.elevation,
-            ssaa: view.ssaa, depth: view.depth, normals: view.normals, viewsPerTask: viewsPerTask, priority: priority)
+            ssaa: view.ssaa, depth: view.depth, normals: view.normals, viewsPerTask: viewsPerTask, priority: priority,
+            splitAbove: splitAbove, partTriangles: partTriangles)
         do { try spec.validate() } catch { throw ValidationError("invalid job spec: \(error)") }
         return spec
     }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import MeshFarmCoordinator
 import MeshFarmJobs
+import MeshFarmMessaging
 import MeshFarmTestSupport
 import Testing
 
@@ -29,6 +30,36 @@ import Testing
         #expect(try await store.job("missing") == nil)
         try await exerciseIdempotencyKeys(store)
         try await exerciseDeletion(store)
+        try await exerciseSplit(store)
+    }
+
+    /// A big model's analysis grows the graph (partition, parts, stitches):
+    /// the store keeps every task of the new graph, in order.
+    func exerciseSplit(_ store: any JobStore) async throws {
+        var job = JobRecord(
+            id: "j-split-\(UUID().uuidString.prefix(6))",
+            spec: JobSpec(lodRatios: [1, 0.5], viewsPerLOD: 2, viewsPerTask: 2, splitAbove: 10, partTriangles: 1000),
+            model: "abc", fileName: "m.obj")
+        try await store.insert(job)
+        job.start(now: Date())
+        _ = job.dispatch(.analyze(job.id))
+        var stored = job
+        let task = TaskEnvelope<JSONValue>(
+            taskID: "\(job.id).analyze", attempt: 1, kind: "analyze", pool: "cpu", jobID: job.id, payload: .null)
+        let analysis = TaskResult.analyze(
+            AnalyzeResult(
+                analysis: .object([:]), mesh: "m", obj: "o", triangles: 3000,
+                bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 1])))
+        _ = job.apply(
+            JobTaskEvent(kind: .succeeded, task: task, worker: "w", result: analysis), now: Date(),
+            policy: RetryPolicy())
+        #expect(job.tasks.count == stored.tasks.count + 4)  // + partition, 3 parts, stitch - reduce
+        try await store.save(job, since: stored)
+        #expect(try await store.job(job.id) == job)
+        stored = job
+        _ = job.dispatch(.partition(job.id))
+        try await store.save(job, since: stored)
+        #expect(try await store.job(job.id) == job)
     }
 
     /// A job with an analysis, finished: what it names, found by retention,
@@ -88,7 +119,7 @@ import Testing
         let store = try SQLiteJobStore(path: path)
         try await exercise(store)
         let reopened = try SQLiteJobStore(path: path)
-        #expect(try await reopened.jobs(status: nil, limit: 10).count == 3)
+        #expect(try await reopened.jobs(status: nil, limit: 10).count == 4)
     }
 
     @Test func changesNameOnlyWhatDiffers() {

@@ -56,3 +56,82 @@ import Testing
         }
     }
 }
+
+/// A big model's reductions split across workers: planned once the
+/// analysis has counted its triangles.
+@Suite struct SplitPlanningTests {
+    let spec = JobSpec(lodRatios: [1, 0.25, 0.05], viewsPerLOD: 4, viewsPerTask: 4)
+
+    @Test func aModelJustUnderSplitAboveIsReducedWhole() {
+        let tasks = Planner.plan(jobID: "j", spec: spec)
+        #expect(Planner.splitParts(triangles: JobSpec.defaultSplitAbove, spec: spec) == nil)
+        #expect(Planner.split(tasks, jobID: "j", spec: spec, triangles: JobSpec.defaultSplitAbove) == nil)
+    }
+
+    @Test func aModelJustOverSplitAboveIsSplitIntoParts() throws {
+        let tasks = Planner.plan(jobID: "j", spec: spec)
+        let triangles = JobSpec.defaultSplitAbove + 1
+        #expect(Planner.splitParts(triangles: triangles, spec: spec) == 3)
+        let split = try #require(Planner.split(tasks, jobID: "j", spec: spec, triangles: triangles))
+        let kinds = Dictionary(grouping: split, by: \.kind).mapValues(\.count)
+        #expect(kinds == [.analyze: 1, .partition: 1, .reducePart: 6, .stitch: 2, .render: 3, .finalize: 1])
+        #expect(split.map(\.id).prefix(2) == ["j.analyze", "j.partition"])
+        #expect(split.first { $0.id == "j.partition" }?.dependencies == ["j.analyze"])
+        #expect(split.first { $0.id == "j.reduce-part-1-2" }?.dependencies == ["j.partition"])
+        #expect(
+            split.first { $0.id == "j.stitch-2" }?.dependencies == [
+                "j.reduce-part-2-0", "j.reduce-part-2-1", "j.reduce-part-2-2",
+            ])
+        #expect(split.first { $0.id == "j.render-2-0" }?.dependencies == ["j.analyze", "j.stitch-2"])
+        #expect(split.first { $0.id == "j.render-0-0" }?.dependencies == ["j.analyze"])
+        #expect(
+            Set(split.last!.dependencies) == [
+                "j.analyze", "j.stitch-1", "j.stitch-2", "j.render-0-0", "j.render-1-0", "j.render-2-0",
+            ])
+        // Topological: every dependency comes first.
+        for (i, task) in split.enumerated() {
+            #expect(task.dependencies.allSatisfy { d in split.prefix(i).contains { $0.id == d } })
+        }
+        #expect(split.filter { $0.kind != .render }.allSatisfy { $0.pool == "cpu" })
+        // Once split, not again.
+        #expect(Planner.split(split, jobID: "j", spec: spec, triangles: triangles) == nil)
+    }
+
+    @Test func theSpecOverridesTheDefaultsAndPartsAreBounded() {
+        let own = JobSpec(lodRatios: [0.1], splitAbove: 1000, partTriangles: 500_000)
+        #expect(Planner.splitParts(triangles: 2_500_000, spec: own) == 5)
+        #expect(Planner.splitParts(triangles: 2_500_001, spec: own) == 6)
+        #expect(Planner.splitParts(triangles: 400_000, spec: own) == nil)  // one part: nothing to split
+        #expect(Planner.splitParts(triangles: 1_000_000_000, spec: JobSpec(partTriangles: 1000)) == Planner.maxParts)
+        // Only levels below 1 are reduced: nothing to split without one.
+        #expect(
+            Planner.split(
+                Planner.plan(jobID: "j", spec: JobSpec(lodRatios: [1])), jobID: "j", spec: own, triangles: 9_000_000)
+                == nil)
+        #expect(own.withSplitDefaults(splitAbove: 7, partTriangles: 9000) == own)
+        #expect(JobSpec().withSplitDefaults(splitAbove: 7, partTriangles: 9000).splitAbove == 7)
+    }
+
+    @Test func splitTaskIDsReadBack() {
+        for text in ["j-1.partition", "j-1.reduce-part-2-13", "j-1.stitch-2"] {
+            #expect(TaskID(text)?.description == text)
+        }
+        func parse(_ text: String) -> TaskID? { TaskID(text) }
+        #expect(parse("j.reduce-part-2") == nil && parse("j.stitch") == nil && parse("j.part-1-2") == nil)
+        #expect(parse("j.reduce-part-2-3")?.part == 3 && parse("j.reduce-part-2-3")?.lod == 2)
+        let order: [TaskID] = [
+            "j.analyze", "j.partition", "j.reduce-1", "j.reduce-part-1-0", "j.reduce-part-1-1", "j.stitch-1",
+            "j.render-0-0", "j.finalize",
+        ]
+        #expect(order.shuffled().sorted() == order)
+    }
+
+    @Test func invalidSplitFieldsAreNamed() {
+        for (spec, field) in [(JobSpec(splitAbove: -1), "splitAbove"), (JobSpec(partTriangles: 999), "partTriangles")] {
+            do {
+                try spec.validate()
+                Issue.record("\(field) accepted")
+            } catch { #expect(error.field == field) }
+        }
+    }
+}

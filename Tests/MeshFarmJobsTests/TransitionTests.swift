@@ -337,3 +337,72 @@ import Testing
         #expect(report.contains("2027-01-15T08:00:00.042Z") && report.contains("2027-01-15T08:00:00.082Z"))
     }
 }
+
+extension TransitionTests {
+    /// An analysis that counts more triangles than `splitAbove` turns the
+    /// reduction into a chord; the stitch's result stands for the level.
+    @Test func aBigModelsReductionRunsAsPartitionPartsAndStitch() throws {
+        var job = newJob(
+            JobSpec(lodRatios: [1, 0.5], viewsPerLOD: 2, viewsPerTask: 2, splitAbove: 150, partTriangles: 1000))
+        job.start(now: t0)
+        _ = dispatchAll(&job)
+        let big = TaskResult.analyze(
+            AnalyzeResult(
+                analysis: .object([:]), mesh: "m0", obj: "o0", triangles: 2500,
+                bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 1])))
+        #expect(job.apply(event(.succeeded, job, "j.analyze", result: big), now: t0, policy: policy) == [])
+        #expect(
+            job.tasks.map(\.id.description) == [
+                "j.analyze", "j.partition", "j.render-0-0", "j.reduce-part-1-0", "j.reduce-part-1-1",
+                "j.reduce-part-1-2", "j.stitch-1", "j.render-1-0", "j.finalize",
+            ])
+        #expect(job.task("j.analyze")?.state == .succeeded && job.task("j.partition")?.log.count == 1)
+        #expect(
+            dispatchAll(&job) == [
+                .publish(taskID: "j.partition", attempt: 1), .publish(taskID: "j.render-0-0", attempt: 1),
+            ])
+        #expect(try job.payload(for: "j.partition") == .partition(PartitionPayload(mesh: "m0", parts: 3)))
+        let parts = TaskResult.partition(
+            PartitionResult(
+                parts: (0..<3).map { PartInfo(part: "p\($0)", triangles: 834, vertices: 450, cutVertices: 30) }))
+        #expect(job.apply(event(.succeeded, job, "j.partition", result: parts), now: t0, policy: policy) == [])
+        #expect(dispatchAll(&job).count == 3)
+        #expect(
+            try job.payload(for: "j.reduce-part-1-2")
+                == .reducePart(ReducePartPayload(part: "p2", lod: 1, index: 2, ratio: 0.5)))
+        for index in [2, 0, 1] {
+            let reduced = TaskResult.reducePart(
+                ReducePartResult(
+                    lod: 1, index: index, triangles: 430, targetTriangles: 417, errorAbsolute: Double(index) / 100,
+                    part: "r\(index)"))
+            #expect(
+                job.apply(
+                    event(.succeeded, job, .reducePart("j", lod: 1, part: index), result: reduced), now: t0,
+                    policy: policy) == [])
+        }
+        #expect(dispatchAll(&job) == [.publish(taskID: "j.stitch-1", attempt: 1)])
+        #expect(
+            try job.payload(for: "j.stitch-1")
+                == .stitch(
+                    StitchPayload(
+                        parts: ["r0", "r1", "r2"], lod: 1, ratio: 0.5, targetTriangles: 1250, partsErrorAbsolute: 0.02))
+        )
+        let stitched = TaskResult.stitch(
+            ReduceResult(
+                lod: 1, ratio: 0.5, triangles: 1250, targetTriangles: 1250, error: 0.01, errorAbsolute: 0.03,
+                method: "split+simplify", mesh: "m1", obj: "o1"))
+        #expect(job.apply(event(.succeeded, job, "j.stitch-1", result: stitched), now: t0, policy: policy) == [])
+        #expect(dispatchAll(&job) == [.publish(taskID: "j.render-1-0", attempt: 1)])
+        guard case .render(let render) = try job.payload(for: "j.render-1-0") else {
+            Issue.record("not a render payload")
+            return
+        }
+        #expect(render.mesh == "m1")
+        let report = JobReport(job: job)
+        #expect(report.lods.map(\.parts) == [nil, 3] && report.lods[1].method == "split+simplify")
+        #expect(JobReport.outputFiles(job).contains { $0.path == "lod1.obj" && $0.sha256 == "o1" })
+        #expect(job.artifacts.isSuperset(of: ["p0", "p1", "p2", "r0", "r1", "r2", "m1", "o1"]))
+        let cpu = job.progress(pool: "cpu")
+        #expect(cpu.done == 6 && cpu.total == 7)
+    }
+}

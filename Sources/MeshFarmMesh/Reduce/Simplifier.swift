@@ -16,6 +16,10 @@ public struct Simplifier: Sendable {
         /// Stop when the next collapse would exceed this error, relative to
         /// the mesh's largest bounding-box side (meshoptimizer's convention).
         case error(Double)
+        /// Keep this many triangles (the stitch's seam pass aims at the
+        /// whole model's count this way); at or above the mesh's count,
+        /// the mesh is kept as it is.
+        case triangles(Int)
     }
 
     /// Which algorithm produced the result.
@@ -50,9 +54,31 @@ public struct Simplifier: Sendable {
         self.sloppyThreshold = sloppyThreshold
     }
 
+    /// What the reduction kept, as triangles over the input's vertices
+    /// (before unused vertices are dropped), and how it was reached.
+    public struct Reduction: Sendable {
+        public var indices: [UInt32]
+        public var targetTriangles: Int
+        public var error: Double
+        public var errorAbsolute: Double
+        public var method: Method
+    }
+
     /// Reduces `mesh` to `target`. The result has no unused vertices.
     /// Blocking and CPU-heavy: run it on a dedicated thread.
     public func simplify(_ mesh: Mesh, to target: Target) throws(MeshError) -> Result {
+        let reduction = try reduce(mesh, to: target)
+        if reduction.method == .none {
+            return Result(mesh: mesh, targetTriangles: mesh.triangleCount, error: 0, errorAbsolute: 0, method: .none)
+        }
+        return Result(
+            mesh: Self.compact(positions: mesh.positions, indices: reduction.indices),
+            targetTriangles: reduction.targetTriangles, error: reduction.error,
+            errorAbsolute: reduction.errorAbsolute, method: reduction.method)
+    }
+
+    /// Reduces `mesh` to `target`, leaving the vertex buffer as it is.
+    public func reduce(_ mesh: Mesh, to target: Target) throws(MeshError) -> Reduction {
         try mesh.validate()
         let (targetIndexCount, targetError): (Int, Float)
         switch target {
@@ -60,10 +86,7 @@ public struct Simplifier: Sendable {
             guard ratio > 0, ratio <= 1, ratio.isFinite else {
                 throw .invalidRequest("reduction ratio must be in (0, 1], got \(ratio)")
             }
-            if ratio == 1 {
-                return Result(
-                    mesh: mesh, targetTriangles: mesh.triangleCount, error: 0, errorAbsolute: 0, method: .none)
-            }
+            if ratio == 1 { return .unchanged(mesh) }
             let triangles = max(1, Int((Double(mesh.triangleCount) * ratio).rounded()))
             // Without an error bound, only the count stops the collapse.
             (targetIndexCount, targetError) = (triangles * 3, Float.greatestFiniteMagnitude)
@@ -72,8 +95,14 @@ public struct Simplifier: Sendable {
                 throw .invalidRequest("target error must be a non-negative number, got \(error)")
             }
             (targetIndexCount, targetError) = (0, Float(error))
+        case .triangles(let triangles):
+            guard triangles > 0 else {
+                throw .invalidRequest("target triangle count must be positive, got \(triangles)")
+            }
+            if triangles >= mesh.triangleCount { return .unchanged(mesh) }
+            (targetIndexCount, targetError) = (triangles * 3, Float.greatestFiniteMagnitude)
         }
-        let targetTriangles = target.isRatio ? targetIndexCount / 3 : mesh.triangleCount
+        let targetTriangles = target.countsTriangles ? targetIndexCount / 3 : mesh.triangleCount
         let options: UInt32 = lockBorder ? UInt32(meshopt_SimplifyLockBorder) : 0
 
         var destination = [UInt32](repeating: 0, count: mesh.indices.count)
@@ -84,7 +113,7 @@ public struct Simplifier: Sendable {
                 targetError, options, &resultError)
         }
         var method = Method.simplify
-        if target.isRatio, Double(count) > Double(targetIndexCount) * sloppyThreshold, !lockBorder {
+        if target.countsTriangles, Double(count) > Double(targetIndexCount) * sloppyThreshold, !lockBorder {
             var sloppyError: Float = 0
             let sloppyCount = Self.run(mesh) { indices, positions in
                 meshopt_simplifySloppy(
@@ -108,9 +137,8 @@ public struct Simplifier: Sendable {
         let scale = mesh.positions.withUnsafeBufferPointer {
             meshopt_simplifyScale($0.baseAddress, mesh.vertexCount, 12)
         }
-        return Result(
-            mesh: Self.compact(positions: mesh.positions, indices: destination),
-            targetTriangles: targetTriangles, error: Double(resultError),
+        return Reduction(
+            indices: destination, targetTriangles: targetTriangles, error: Double(resultError),
             errorAbsolute: Double(resultError) * Double(scale), method: method)
     }
 
@@ -145,8 +173,17 @@ public struct Simplifier: Sendable {
 }
 
 extension Simplifier.Target {
-    var isRatio: Bool {
-        if case .ratio = self { return true }
-        return false
+    /// A target in triangles (a ratio or a count): only the count stops the collapse.
+    var countsTriangles: Bool {
+        switch self {
+        case .ratio, .triangles: true
+        case .error: false
+        }
+    }
+}
+
+extension Simplifier.Reduction {
+    static func unchanged(_ mesh: Mesh) -> Self {
+        Self(indices: mesh.indices, targetTriangles: mesh.triangleCount, error: 0, errorAbsolute: 0, method: .none)
     }
 }
