@@ -101,18 +101,18 @@ public struct PartitionHandler: JobTaskHandler {
         let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
         try context.stopIfCancelled()
         context.progress(0.2, stage: "cutting into \(payload.parts) parts")
-        let parts = MeshPartition.split(mesh, parts: payload.parts)
         var infos: [PartInfo] = []
-        for (index, part) in parts.enumerated() {
+        // Each part is stored as soon as it is cut: one part in memory beside the mesh.
+        try MeshPartition.split(mesh, parts: payload.parts) { index, part in
             try context.stopIfCancelled()
-            context.progress(0.5 + 0.5 * Double(index) / Double(parts.count), stage: "storing part \(index + 1)")
+            context.progress(0.3 + 0.7 * Double(index) / Double(payload.parts), stage: "storing part \(index + 1)")
             infos.append(
                 PartInfo(
                     part: try artifacts.store(data: PartArtifact.encode(part)), triangles: part.mesh.triangleCount,
                     vertices: part.mesh.vertexCount, cutVertices: part.cutVertexCount))
         }
         context.log(
-            "cut \(mesh.triangleCount) triangles into \(parts.count) parts of "
+            "cut \(mesh.triangleCount) triangles into \(infos.count) parts of "
                 + "\(infos.map(\.triangles).min() ?? 0)-\(infos.map(\.triangles).max() ?? 0) triangles, "
                 + "\(infos.reduce(0) { $0 + $1.cutVertices }) vertices on cuts")
         return .partition(PartitionResult(parts: infos))

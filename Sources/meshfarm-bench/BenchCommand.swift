@@ -7,5 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfarm-bench",
         abstract: "MeshFarm benchmarks (run through scripts/bench).",
-        subcommands: [MeshBench.self, RenderBench.self, MessagingBench.self, FarmBench.self])
+        subcommands: [
+            MeshBench.self, RenderBench.self, MessagingBench.self, FarmBench.self, SplitBench.self, SplitPhase.self,
+        ])
 }

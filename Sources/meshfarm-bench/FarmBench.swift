@@ -26,53 +26,11 @@ struct FarmBench: AsyncParsableCommand {
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-farm-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: work) }
-        let prefix = "bench-\(getpid())"
-        var processes: [Process] = []
-        defer { for p in processes where p.isRunning { p.terminate(); p.waitUntilExit() } }
-
-        func launch(_ name: String, _ arguments: [String]) throws -> (Process, URL) {
-            let log = work.appendingPathComponent("\(name).log")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let process = Process()
-            process.executableURL = bin.appendingPathComponent(name)
-            process.arguments = arguments
-            process.standardOutput = try FileHandle(forWritingTo: log)
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            processes.append(process)
-            return (process, log)
-        }
-        func waitFor(_ marker: String, in log: URL) async throws -> String {
-            for _ in 0..<600 {
-                if let text = try? String(contentsOf: log, encoding: .utf8),
-                    let line = text.split(separator: "\n").first(where: { $0.contains(marker) })
-                {
-                    return String(line)
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw ValidationError("timed out waiting for '\(marker)' in \(log.path)")
-        }
-
-        let (submitProcess, submitLog) = try launch(
-            "meshfarm-submit",
-            [
-                "--port", "0", "--data-dir", work.appendingPathComponent("data").path, "--broker", broker,
-                "--topology-prefix", prefix,
-            ])
-        let port = Int(try await waitFor("listening on port", in: submitLog).split(separator: " ").last!)!
-        let server = "http://127.0.0.1:\(port)"
-        for pool in ["cpu", "gpu"] {
-            let (_, log) = try launch(
-                "meshfarm-\(pool)-worker",
-                [
-                    "--broker", broker, "--server", server, "--topology-prefix", prefix, "--metrics-port", "0",
-                    "--name", "bench-\(pool)",
-                    "--cache-dir", work.appendingPathComponent("cache-\(pool)").path,
-                ])
-            _ = try await waitFor("consuming", in: log)
-        }
+        let processes = BenchFarm(broker: broker, work: work)
+        defer { processes.stopAll() }
+        let submitProcess = try await processes.startSubmit()
+        for pool in ["cpu", "gpu"] { try await processes.startWorker(pool, name: "bench-\(pool)") }
+        let server = processes.server
         let client = APIClient(baseURL: URL(string: server)!)
         let modelURL = URL(fileURLWithPath: model)
 

@@ -20,24 +20,16 @@ public enum MeshPartition {
         let triangleCount = mesh.triangleCount
         var partOf = [UInt32](repeating: 0, count: triangleCount)
         guard parts > 1, triangleCount > 0 else { return partOf }
-        // Centroids times 3 (the sum of the corners): the same order, one multiply fewer.
-        var centroids = [Float](repeating: 0, count: 3 * triangleCount)
-        mesh.positions.withUnsafeBufferPointer { p in
-            mesh.indices.withUnsafeBufferPointer { ix in
-                centroids.withUnsafeMutableBufferPointer { c in
-                    for t in 0..<triangleCount {
-                        let a = 3 * Int(ix[3 * t]), b = 3 * Int(ix[3 * t + 1]), d = 3 * Int(ix[3 * t + 2])
-                        for axis in 0..<3 { c[3 * t + axis] = p[a + axis] + p[b + axis] + p[d + axis] }
-                    }
-                }
-            }
-        }
         var keys = [UInt64](repeating: 0, count: triangleCount)
         for t in 0..<triangleCount { keys[t] = UInt64(t) }
-        keys.withUnsafeMutableBufferPointer { keys in
-            centroids.withUnsafeBufferPointer { c in
-                partOf.withUnsafeMutableBufferPointer { out in
-                    bisect(keys, 0..<triangleCount, parts: parts, firstPart: 0, centroids: c, out: out)
+        mesh.positions.withUnsafeBufferPointer { positions in
+            mesh.indices.withUnsafeBufferPointer { indices in
+                keys.withUnsafeMutableBufferPointer { keys in
+                    partOf.withUnsafeMutableBufferPointer { out in
+                        bisect(
+                            keys, 0..<triangleCount, parts: parts, firstPart: 0,
+                            centroids: Centroids(positions: positions, indices: indices), out: out)
+                    }
                 }
             }
         }
@@ -47,11 +39,24 @@ public enum MeshPartition {
     /// Splits `mesh` into `parts` compact parts (fewer only when the mesh
     /// has fewer triangles than parts).
     public static func split(_ mesh: Mesh, parts: Int) -> [MeshPart] {
-        split(mesh, assignment: assign(mesh, parts: parts), parts: max(1, min(parts, mesh.triangleCount)))
+        var all: [MeshPart] = []
+        split(mesh, parts: parts) { all.append($1) }
+        return all
     }
 
-    /// Splits `mesh` by a given assignment of triangles to parts.
-    public static func split(_ mesh: Mesh, assignment partOf: [UInt32], parts: Int) -> [MeshPart] {
+    /// Splits `mesh` and hands each part to `body` as soon as it is cut
+    /// (with its number), so that only one part is held at a time beside
+    /// the mesh.
+    public static func split(_ mesh: Mesh, parts: Int, each body: (Int, MeshPart) throws -> Void) rethrows {
+        let count = max(1, min(parts, mesh.triangleCount))
+        try split(mesh, assignment: assign(mesh, parts: count), parts: count, each: body)
+    }
+
+    /// Splits `mesh` by a given assignment of triangles to parts; parts
+    /// without triangles are skipped.
+    static func split(
+        _ mesh: Mesh, assignment partOf: [UInt32], parts: Int, each body: (Int, MeshPart) throws -> Void
+    ) rethrows {
         let vertexCount = mesh.vertexCount
         // Which vertices more than one part uses.
         let unowned = UInt32.max
@@ -81,11 +86,15 @@ public enum MeshPartition {
             fill[Int(partOf[t])] += 1
         }
         var compactor = VertexCompactor(vertexCount: vertexCount)
-        return (0..<parts).compactMap { part -> MeshPart? in
+        var number = 0
+        for part in 0..<parts {
             let triangles = grouped[start[part]..<start[part + 1]].lazy.map { Int($0) }
-            guard !triangles.isEmpty else { return nil }
-            return compactor.compact(
-                positions: mesh.positions, indices: mesh.indices, triangles: triangles, isCut: { onCut[$0] })
+            guard !triangles.isEmpty else { continue }
+            try body(
+                number,
+                compactor.compact(
+                    positions: mesh.positions, indices: mesh.indices, triangles: triangles, isCut: { onCut[$0] }))
+            number += 1
         }
     }
 
@@ -95,7 +104,7 @@ public enum MeshPartition {
     /// `parts` parts numbered from `firstPart`.
     private static func bisect(
         _ keys: UnsafeMutableBufferPointer<UInt64>, _ range: Range<Int>, parts: Int, firstPart: Int,
-        centroids: UnsafeBufferPointer<Float>, out: UnsafeMutableBufferPointer<UInt32>
+        centroids: Centroids, out: UnsafeMutableBufferPointer<UInt32>
     ) {
         if parts == 1 {
             for i in range { out[Int(keys[i] & 0xFFFF_FFFF)] = UInt32(firstPart) }
@@ -106,7 +115,7 @@ public enum MeshPartition {
         var hi = SIMD3<Float>(repeating: -.infinity)
         for i in range {
             let t = Int(keys[i] & 0xFFFF_FFFF)
-            let c = SIMD3(centroids[3 * t], centroids[3 * t + 1], centroids[3 * t + 2])
+            let c = centroids[t]
             lo = pointwiseMin(lo, c)
             hi = pointwiseMax(hi, c)
         }
@@ -115,7 +124,7 @@ public enum MeshPartition {
         // Key: the coordinate's bits in an order that sorts like the float, then the triangle.
         for i in range {
             let t = keys[i] & 0xFFFF_FFFF
-            keys[i] = UInt64(orderedBits(centroids[3 * Int(t) + axis])) << 32 | t
+            keys[i] = UInt64(orderedBits(centroids[Int(t)][axis])) << 32 | t
         }
         let leftParts = parts / 2
         let middle = range.lowerBound + range.count * leftParts / parts
@@ -124,6 +133,23 @@ public enum MeshPartition {
         bisect(
             keys, middle..<range.upperBound, parts: parts - leftParts, firstPart: firstPart + leftParts,
             centroids: centroids, out: out)
+    }
+
+    /// Triangle centroids times 3 (the sums of the corners: the same order,
+    /// one multiply fewer), computed when asked rather than stored: the
+    /// mesh is the largest thing a partition holds, and a table of
+    /// centroids would be two thirds of its size again.
+    struct Centroids {
+        let positions: UnsafeBufferPointer<Float>
+        let indices: UnsafeBufferPointer<UInt32>
+
+        @inline(__always)
+        subscript(_ t: Int) -> SIMD3<Float> {
+            let a = 3 * Int(indices[3 * t]), b = 3 * Int(indices[3 * t + 1]), c = 3 * Int(indices[3 * t + 2])
+            return SIMD3(
+                positions[a] + positions[b] + positions[c], positions[a + 1] + positions[b + 1] + positions[c + 1],
+                positions[a + 2] + positions[b + 2] + positions[c + 2])
+        }
     }
 
     /// A float's bits, mapped so that unsigned order is the float's order.
