@@ -53,8 +53,7 @@ public struct AnalyzeHandler: JobTaskHandler {
         if analysis.degenerateTriangles > 0 {
             context.log("\(analysis.degenerateTriangles) degenerate triangles dropped", level: .warning)
         }
-        let mesh = try artifacts.store(data: MeshArtifact.encode(model.mesh))
-        let obj = try artifacts.store(data: MeshExporter.encode(model.mesh, as: .obj))
+        let (mesh, obj) = try artifacts.storeLevel(model.mesh)
         let box = model.mesh.bounds!
         return .analyze(
             AnalyzeResult(
@@ -82,12 +81,12 @@ public struct ReduceHandler: JobTaskHandler {
             level: result.method.rawValue == "simplify" ? .info : .warning)
         try context.stopIfCancelled()
         context.progress(0.9, stage: "storing")
+        let (stored, obj) = try artifacts.storeLevel(result.mesh)
         return .reduce(
             ReduceResult(
                 lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
                 targetTriangles: result.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
-                method: result.method.rawValue, mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
-                obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
+                method: result.method.rawValue, mesh: stored, obj: obj))
     }
 }
 
@@ -98,21 +97,27 @@ public struct PartitionHandler: JobTaskHandler {
 
     public func run(_ task: JobTask, context: TaskContext) throws -> TaskResult {
         guard case .partition(let payload) = task.payload else { throw FailureClassifier.mismatch(task) }
+        let start = Date()
         let mesh = try MeshArtifact.read(path: try artifacts.fetch(payload.mesh).path)
+        context.log("read \(mesh.triangleCount) triangles in \(seconds(since: start))")
         try context.stopIfCancelled()
         context.progress(0.2, stage: "cutting into \(payload.parts) parts")
         var infos: [PartInfo] = []
+        var storing = 0.0
         // Each part is stored as soon as it is cut: one part in memory beside the mesh.
         try MeshPartition.split(mesh, parts: payload.parts) { index, part in
             try context.stopIfCancelled()
             context.progress(0.3 + 0.7 * Double(index) / Double(payload.parts), stage: "storing part \(index + 1)")
+            let stored = Date()
             infos.append(
                 PartInfo(
                     part: try artifacts.store(data: PartArtifact.encode(part)), triangles: part.mesh.triangleCount,
                     vertices: part.mesh.vertexCount, cutVertices: part.cutVertexCount))
+            storing += Date().timeIntervalSince(stored)
         }
         context.log(
-            "cut \(mesh.triangleCount) triangles into \(infos.count) parts of "
+            "done \(seconds(since: start)) after the start (\(String(format: "%.3f", storing)) s of it storing parts): "
+                + "\(infos.count) parts of "
                 + "\(infos.map(\.triangles).min() ?? 0)-\(infos.map(\.triangles).max() ?? 0) triangles, "
                 + "\(infos.reduce(0) { $0 + $1.cutVertices }) vertices on cuts")
         return .partition(PartitionResult(parts: infos))
@@ -164,13 +169,23 @@ public struct StitchHandler: JobTaskHandler {
             level: result.method == .sloppy ? .warning : .info)
         try context.stopIfCancelled()
         context.progress(0.9, stage: "storing")
+        let (stored, obj) = try artifacts.storeLevel(result.mesh)
         return .stitch(
             ReduceResult(
                 lod: payload.lod, ratio: payload.ratio, triangles: result.mesh.triangleCount,
                 targetTriangles: payload.targetTriangles, error: result.error, errorAbsolute: result.errorAbsolute,
-                method: "split+\(result.method.rawValue)",
-                mesh: try artifacts.store(data: MeshArtifact.encode(result.mesh)),
-                obj: try artifacts.store(data: MeshExporter.encode(result.mesh, as: .obj))))
+                method: "split+\(result.method.rawValue)", mesh: stored, obj: obj))
+    }
+}
+
+/// "0.123 s": the time since `start`, for task logs.
+func seconds(since start: Date) -> String { String(format: "%.3f s", Date().timeIntervalSince(start)) }
+
+extension ArtifactAccess {
+    /// Stores a level of detail as the tasks after it read it (a mesh
+    /// artifact) and as the user gets it (an OBJ export): their hashes.
+    func storeLevel(_ mesh: Mesh) throws -> (mesh: String, obj: String) {
+        (try store(data: MeshArtifact.encode(mesh)), try store(data: MeshExporter.encode(mesh, as: .obj)))
     }
 }
 

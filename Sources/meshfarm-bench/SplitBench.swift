@@ -30,8 +30,11 @@ struct SplitBench: AsyncParsableCommand {
     @Option(help: "Reduction ratio.")
     var ratio: Double = 0.1
 
-    @Option(help: "Triangles per part (the farm's --part-triangles).")
-    var partTriangles: Int = 1_000_000
+    @Option(
+        help: ArgumentHelp(
+            "Parts of the closed mesh: its triangles / parts is the farm's --part-triangles (8 parts of about 1M "
+                + "divide evenly between one and two workers)."))
+    var parts: Int = 8
 
     @Option(help: "Sample points per direction for the surface deviation.")
     var samples: Int = 300_000
@@ -41,6 +44,9 @@ struct SplitBench: AsyncParsableCommand {
 
     @Flag(help: "Skip the farm runs (b) and (c): the in-process rows and the quality only.")
     var noFarm = false
+
+    @Option(help: "Keep the generated meshes and parts here (to profile a step with split-phase) instead of a temporary directory.")
+    var keep: String?
 
     struct Steps {
         var unsplit: (seconds: Double, peakBytes: Int)
@@ -53,12 +59,15 @@ struct SplitBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-split-bench-\(getpid())")
+        let work =
+            keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("meshfarm-split-bench-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { if keep == nil { try? FileManager.default.removeItem(at: work) } }
 
         let closedMesh = try generate(closed, n: closedSubdivisions)
         let openMesh = try generate(open, n: openSubdivisions)
+        let partTriangles = max(JobSpec.minimumPartTriangles, (closedMesh.triangleCount + parts - 1) / parts)
         let spec = JobSpec(
             lodRatios: [ratio], viewsPerLOD: 1, imageSize: 64, viewsPerTask: 1, splitAbove: 0,
             partTriangles: partTriangles)
@@ -71,7 +80,7 @@ struct SplitBench: AsyncParsableCommand {
         print(
             "Generated meshes: \(closed) cut into \(closedSubdivisions)² per triangle and displaced "
                 + "(\(closedMesh.triangleCount) triangles, closed); \(open) into \(openSubdivisions)² "
-                + "(\(openMesh.triangleCount) triangles, open). Reduced to \(ratio); parts of about \(partTriangles) triangles."
+                + "(\(openMesh.triangleCount) triangles, open). Reduced to \(ratio); parts of at most \(partTriangles) triangles."
         )
         print("\nEach step in a process of its own (same library calls as the farm's handlers, no transfers):")
         var steps = Table(header: ["mesh", "step", "seconds", "peak MiB"])
@@ -121,7 +130,8 @@ struct SplitBench: AsyncParsableCommand {
         }
         let farm = try await farmRuns(closedMesh, spec: spec, work: work)
         print(
-            "\nThrough the farm (\(closed), one CPU worker process each of concurrency 1, a GPU worker for the view):")
+            "\nThrough the farm (\(closed), CPU worker processes of concurrency 1 started with empty caches for each "
+                + "job, a GPU worker for the view; median of \(max(1, rounds)) alternating rounds):")
         var table = Table(header: [
             "variant", "chord wall s", "partition s", "parts phase s", "slowest part s", "stitch s", "parts",
         ])
@@ -199,19 +209,29 @@ struct SplitBench: AsyncParsableCommand {
     func farmRuns(_ mesh: Mesh, spec: JobSpec, work: URL) async throws -> (one: FarmRun, two: FarmRun) {
         let farm = BenchFarm(broker: broker, work: work.appendingPathComponent("farm"))
         defer { farm.stopAll() }
-        try await farm.startSubmit(["--part-triangles", "\(partTriangles)"])
+        try await farm.startSubmit(["--part-triangles", "\(spec.partTriangles!)"])
         try await farm.startWorker("gpu", name: "gpu-1")
-        try await farm.startWorker("cpu", name: "cpu-1", ["--concurrency", "1"])
         let client = APIClient(baseURL: URL(string: farm.server)!)
         let model = work.appendingPathComponent("model.ply")
         try MeshExporter.write(mesh, to: model.path)
         let upload = try await client.upload(file: model)
+        // Each job starts from empty worker caches, as on a farm where the
+        // analysis, the partition and the parts land on different machines:
+        // every artifact a task reads is downloaded. (With one worker,
+        // whatever it fetched for an earlier job would otherwise be local.)
+        func coldWorkers(_ count: Int) async throws {
+            for name in ["cpu-1", "cpu-2"] {
+                farm.stop(name)
+                try? FileManager.default.removeItem(at: farm.work.appendingPathComponent("cache-\(name)"))
+            }
+            for index in 1...count { try await farm.startWorker("cpu", name: "cpu-\(index)", ["--concurrency", "1"]) }
+        }
         var one: [FarmRun] = []
         var two: [FarmRun] = []
-        for round in 0..<max(1, rounds) {
-            if round > 0 { farm.stop("cpu-2") }
+        for _ in 0..<max(1, rounds) {
+            try await coldWorkers(1)
             one.append(try await farmRun(client, model: upload.sha256, spec: spec))
-            try await farm.startWorker("cpu", name: "cpu-2", ["--concurrency", "1"])
+            try await coldWorkers(2)
             two.append(try await farmRun(client, model: upload.sha256, spec: spec))
         }
         func median(_ runs: [FarmRun]) -> FarmRun { runs.sorted { $0.chord < $1.chord }[runs.count / 2] }

@@ -124,7 +124,7 @@ import Testing
         let stitched = try MeshStitcher.stitch(parts.map(\.part), targetTriangles: target, partsErrorAbsolute: 0)
         let after = MeshAnalysis(mesh: stitched.mesh).boundaryEdges
         #expect(after <= before)
-        #expect(after < before / 2)  // the holes' borders were simplified too
+        #expect(after < before * 3 / 4)  // the holes' borders were simplified too
         #expect(stitched.mesh.triangleCount <= target + target / 20)
     }
 
