@@ -45,7 +45,10 @@ struct SplitBench: AsyncParsableCommand {
     @Flag(help: "Skip the farm runs (b) and (c): the in-process rows and the quality only.")
     var noFarm = false
 
-    @Option(help: "Keep the generated meshes and parts here (to profile a step with split-phase) instead of a temporary directory.")
+    @Option(
+        help:
+            "Keep the generated meshes and parts here (to profile a step with split-phase) instead of a temporary directory."
+    )
     var keep: String?
 
     struct Steps {
