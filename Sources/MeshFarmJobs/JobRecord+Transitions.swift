@@ -124,7 +124,10 @@ extension JobRecord {
                 startedAt = task.startedAt
             }
             guard !status.isTerminal else { return [] }
-            if let triangles = task.result?.analyze?.triangles { splitIfBig(triangles: triangles, now: now) }
+            if let triangles = task.result?.analyze?.triangles {
+                splitIfBig(triangles: triangles, now: now)
+                task = tasks[index(of: id)!]  // what the deferred write-back stores, wherever the split put it
+            }
             if tasks.allSatisfy({ $0.state == .succeeded }) { return finish(.succeeded, error: nil, now: now) }
             markReadyTasks(now: now)
             return []
@@ -256,6 +259,8 @@ extension JobRecord {
         error = nil
         finishedAt = nil
         notifiedAt = nil  // its callback hears of its next end too
+        // An analysis that arrived after the job ended (cancelled while it ran) did not split it yet.
+        if let triangles = analysisResult?.triangles { splitIfBig(triangles: triangles, now: now) }
         markReadyTasks(now: now)
     }
 

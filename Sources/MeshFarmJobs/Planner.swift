@@ -93,10 +93,17 @@ public enum Planner {
 
     public static let maxParts = 256
 
+    /// Levels at or above this ratio are reduced whole: a part stops at
+    /// 1.25 × the level's ratio (`MeshPart.seamReserve`), so from 0.8 on
+    /// the parts would not be reduced at all and the stitch would do the
+    /// whole reduction alone, with every part in memory.
+    public static let splitRatioLimit = 0.8
+
     /// The graph once the analysis found `triangles`: when the model is to
-    /// be split (``splitParts(triangles:spec:)``), each `reduce` becomes a
-    /// chord, and what needed the reduction needs its stitch; nil when
-    /// nothing changes (no split, no reduced level, or split already).
+    /// be split (``splitParts(triangles:spec:)``), each `reduce` of a
+    /// ratio under ``splitRatioLimit`` becomes a chord, and what needed the
+    /// reduction needs its stitch; nil when nothing changes (no split, no
+    /// such level, or split already).
     ///
     /// ```
     /// analyze ── partition ─┬─ reduce-part k,0 ─┐
@@ -105,20 +112,28 @@ public enum Planner {
     /// ```
     /// One partition serves every split level.
     public static func split(_ tasks: [PlannedTask], jobID: String, spec: JobSpec, triangles: Int) -> [PlannedTask]? {
-        guard let parts = splitParts(triangles: triangles, spec: spec),
-            tasks.contains(where: { $0.kind == .reduce }), !tasks.contains(where: { $0.kind == .partition })
+        func splits(_ task: PlannedTask) -> Bool {
+            task.kind == .reduce && spec.lodRatios[task.lod ?? 0] < splitRatioLimit
+        }
+        guard let parts = splitParts(triangles: triangles, spec: spec), tasks.contains(where: splits),
+            !tasks.contains(where: { $0.kind == .partition })
         else { return nil }
         let partition = TaskID.partition(jobID)
         var split: [PlannedTask] = []
         for task in tasks {
-            if task.kind == .reduce, let lod = task.lod {
+            if splits(task), let lod = task.lod {
                 let partIDs = (0..<parts).map { TaskID.reducePart(jobID, lod: lod, part: $0) }
                 split += partIDs.map { PlannedTask(id: $0, dependencies: [partition]) }
                 split.append(PlannedTask(id: .stitch(jobID, lod: lod), dependencies: partIDs))
                 continue
             }
             var task = task
-            task.dependencies = task.dependencies.map { $0.kind == .reduce ? .stitch(jobID, lod: $0.lod ?? 0) : $0 }
+            task.dependencies = task.dependencies.map { dependency in
+                guard dependency.kind == .reduce, spec.lodRatios[dependency.lod ?? 0] < splitRatioLimit else {
+                    return dependency
+                }
+                return .stitch(jobID, lod: dependency.lod ?? 0)
+            }
             split.append(task)
             if task.kind == .analyze { split.append(PlannedTask(id: partition, dependencies: [task.id])) }
         }

@@ -39,7 +39,7 @@ struct SplitBench: AsyncParsableCommand {
     @Option(help: "Sample points per direction for the surface deviation.")
     var samples: Int = 300_000
 
-    @Option(help: "Farm rounds of (b) and (c), alternating (medians are reported).")
+    @Option(help: "Farm rounds of (b) and (c), alternating (the round of median chord time is reported).")
     var rounds: Int = 1
 
     @Flag(help: "Skip the farm runs (b) and (c): the in-process rows and the quality only.")
@@ -134,7 +134,8 @@ struct SplitBench: AsyncParsableCommand {
         let farm = try await farmRuns(closedMesh, spec: spec, work: work)
         print(
             "\nThrough the farm (\(closed), CPU worker processes of concurrency 1 started with empty caches for each "
-                + "job, a GPU worker for the view; median of \(max(1, rounds)) alternating rounds):")
+                + "job, a GPU worker for the view; the round of median chord time of \(max(1, rounds)) alternating rounds):"
+        )
         var table = Table(header: [
             "variant", "chord wall s", "partition s", "parts phase s", "slowest part s", "stitch s", "parts",
         ])
@@ -150,7 +151,9 @@ struct SplitBench: AsyncParsableCommand {
         // The critical path on more workers: partition + the slowest part per wave + stitch.
         let run = farm.two
         print("\nExpected wall time on more workers (critical path from (c)'s task times, transfers included in them):")
-        var scaling = Table(header: ["workers", "\(run.parts) parts: waves", "s", "parts sized for the workers", "s"])
+        var scaling = Table(header: [
+            "workers", "\(run.parts) parts: waves", "s", "parts sized for the workers (no per-task cost)", "s",
+        ])
         for workers in [8, 32, 128] {
             let waves = (run.parts + workers - 1) / workers
             let fixed = run.partition + Double(waves) * run.slowestPart + run.stitch

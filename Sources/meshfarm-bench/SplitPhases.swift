@@ -49,7 +49,7 @@ struct SplitPhase: ParsableCommand {
         // parent's peak, which the kernel carries across `exec`.)
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
-        let kib = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let kib = Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0
         try "\(kib * 1024)".write(toFile: report, atomically: true, encoding: .utf8)
     }
 

@@ -2,17 +2,18 @@ import Foundation
 import MeshFarmMesh
 
 /// How far one surface is from another: the symmetric Hausdorff distance,
-/// estimated from sample points on each surface (the vertices of the
-/// denser one, the centroids and corners of the other's triangles), each
-/// measured to the nearest point of the other surface.
+/// estimated from sample points on each surface (vertices of the
+/// original; two points inside each sampled triangle of the reduced
+/// mesh, whose vertices are the original's), each measured to the nearest
+/// point of the other surface. The RMS pools both directions.
 struct SurfaceDeviation {
     /// Root mean square and largest distance over all samples, as a
     /// fraction of the original's bounding-box diagonal.
     var rms: Double
     var max: Double
 
-    /// Deviation of `reduced` from `original`, both ways, with at most
-    /// `samples` points from each side.
+    /// Deviation of `reduced` from `original`, both ways: about `samples`
+    /// vertices of the original and `samples` triangles of the reduced mesh.
     static func between(_ original: Mesh, _ reduced: Mesh, samples: Int) -> SurfaceDeviation {
         let diagonal = Double(original.bounds?.diagonal ?? 1)
         let toReduced = TriangleGrid(reduced)
@@ -26,12 +27,12 @@ struct SurfaceDeviation {
             count += 1
         }
         // The original's vertices, to the reduced surface.
-        let vertexStep = Swift.max(1, original.vertexCount / samples)
+        let vertexStep = Swift.max(1, (original.vertexCount + samples - 1) / samples)
         for v in stride(from: 0, to: original.vertexCount, by: vertexStep) {
             add(toReduced.distance(from: original.position(v)))
         }
         // Points on the reduced triangles (its vertices are the original's), to the original surface.
-        let triangleStep = Swift.max(1, reduced.triangleCount / samples)
+        let triangleStep = Swift.max(1, (reduced.triangleCount + samples - 1) / samples)
         for t in stride(from: 0, to: reduced.triangleCount, by: triangleStep) {
             let (a, b, c) = reduced.triangle(t)
             add(toOriginal.distance(from: (a + b + c) / 3))
@@ -55,7 +56,7 @@ struct TriangleGrid {
         self.mesh = mesh
         let bounds = mesh.bounds ?? Bounds(min: .zero, max: .one)
         origin = bounds.min
-        // About two triangles per occupied cell on a surface.
+        // Cells about 1.5 times as wide as an average triangle (a few triangles each).
         let area = (0..<mesh.triangleCount).reduce(Float(0)) { sum, t in
             let (a, b, c) = mesh.triangle(t)
             return sum + cross(b - a, c - a).length / 2
@@ -89,6 +90,7 @@ struct TriangleGrid {
     /// Distance from `p` to the nearest triangle: cells in growing shells
     /// around `p`'s cell, until no farther shell can hold anything closer.
     func distance(from p: SIMD3<Float>) -> Float {
+        guard mesh.triangleCount > 0 else { return .infinity }
         let center = Self.cellOf(p, origin, cell)
         var best = Float.infinity
         for radius in 0...4096 {

@@ -112,6 +112,18 @@ import Testing
         #expect(JobSpec().withSplitDefaults(splitAbove: 7, partTriangles: 9000).splitAbove == 7)
     }
 
+    @Test func levelsFromPointEightUpAreReducedWhole() throws {
+        let spec = JobSpec(lodRatios: [1, 0.9, 0.5], viewsPerLOD: 4, viewsPerTask: 4, splitAbove: 10)
+        let split = try #require(
+            Planner.split(Planner.plan(jobID: "j", spec: spec), jobID: "j", spec: spec, triangles: 5_000_000))
+        #expect(split.contains { $0.id == "j.reduce-1" } && !split.contains { $0.id == "j.stitch-1" })
+        #expect(split.contains { $0.id == "j.stitch-2" } && !split.contains { $0.id == "j.reduce-2" })
+        #expect(split.first { $0.id == "j.render-1-0" }?.dependencies == ["j.analyze", "j.reduce-1"])
+        let whole = JobSpec(lodRatios: [1, 0.9], viewsPerLOD: 4, viewsPerTask: 4, splitAbove: 10)
+        #expect(
+            Planner.split(Planner.plan(jobID: "j", spec: whole), jobID: "j", spec: whole, triangles: 5_000_000) == nil)
+    }
+
     @Test func splitTaskIDsReadBack() {
         for text in ["j-1.partition", "j-1.reduce-part-2-13", "j-1.stitch-2"] {
             #expect(TaskID(text)?.description == text)

@@ -405,4 +405,23 @@ extension TransitionTests {
         let cpu = job.progress(pool: "cpu")
         #expect(cpu.done == 6 && cpu.total == 7)
     }
+
+    /// A job cancelled while its analysis ran is split when it is retried,
+    /// if the analysis came back meanwhile and found a big model.
+    @Test func aRetryAfterALateBigAnalysisSplitsTheJob() throws {
+        var job = newJob(
+            JobSpec(lodRatios: [0.5], viewsPerLOD: 1, viewsPerTask: 1, splitAbove: 150, partTriangles: 1000))
+        job.start(now: t0)
+        _ = dispatchAll(&job)
+        _ = job.cancel(now: t0)
+        let big = TaskResult.analyze(
+            AnalyzeResult(
+                analysis: .object([:]), mesh: "m0", obj: "o0", triangles: 2500,
+                bounds: BoundsValue(min: [0, 0, 0], max: [1, 1, 1])))
+        _ = job.apply(event(.succeeded, job, "j.analyze", result: big), now: t0, policy: policy)
+        #expect(job.task("j.analyze")?.state == .succeeded && job.task("j.partition") == nil)
+        try job.retry(now: t0)
+        #expect(job.task("j.partition")?.state == .ready && job.task("j.reduce-0") == nil)
+        #expect(job.task("j.stitch-0")?.task.dependencies.count == 3)
+    }
 }

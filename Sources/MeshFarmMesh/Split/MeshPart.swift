@@ -62,7 +62,7 @@ public struct MeshPart: Sendable, Equatable {
         let locked = cutVertexCount + ring.lazy.filter { $0 }.count
         let target = min(
             mesh.triangleCount,
-            max(2 * locked, Int((Double(mesh.triangleCount) * min(1, ratio * Self.seamReserve)).rounded())))
+            max(1, 2 * locked, Int((Double(mesh.triangleCount) * min(1, ratio * Self.seamReserve)).rounded())))
         var flapped = mesh
         let offset = (mesh.bounds?.largestSide ?? 1) * 1e-5
         var flaps = 0
@@ -145,7 +145,9 @@ public enum MeshStitcher {
     /// model's own open borders, frozen while the parts were reduced,
     /// simplify like the rest; with the unsplit reducer's sloppy fallback.
     /// The error, in model units, adds the parts' largest error to the
-    /// seam pass's: a bound on how far the result is from the original.
+    /// seam pass's: an estimate of how far the result is from the original
+    /// (meshoptimizer's errors are quadric estimates, and the seam pass's
+    /// refers to the merged mesh).
     public static func stitch(_ parts: [MeshPart], targetTriangles: Int, partsErrorAbsolute: Double)
         throws(MeshError) -> Simplifier.Result
     {
