@@ -59,6 +59,14 @@ import Testing
         #expect(MeshAnalysis(mesh: back).watertight)
     }
 
+    @Test func objTextIsShortestRoundTripFloatsAndOneBasedFaces() throws {
+        let mesh = Mesh(
+            positions: [0, -0.1, 1e-7, 123456.79, 1, -2.5, 0.3, 0, 1e20], indices: [0, 1, 2, 2, 1, 0])
+        #expect(
+            String(decoding: MeshExporter.encode(mesh, as: .obj), as: UTF8.self)
+                == "# MeshFarm\nv 0.0 -0.1 1e-07\nv 123456.79 1.0 -2.5\nv 0.3 0.0 1e+20\nf 1 2 3\nf 3 2 1\n")
+    }
+
     @Test func offAndBigEndianPLYWrittenByHand() throws {
         let directory = TestEnvironment.outputDirectory("handwritten")
         let box = Mesh.box()

@@ -39,18 +39,50 @@ public enum MeshExporter {
 
     // MARK: - OBJ
 
+    /// Written byte by byte: an interpolated line per vertex and face took
+    /// 0.22 s for 800k triangles (most of a split's stitch after its seam
+    /// pass), this 0.14 s, for the same text.
     static func obj(_ mesh: Mesh) -> Data {
-        var text = "# MeshFarm\n"
-        text.reserveCapacity(mesh.vertexCount * 36 + mesh.triangleCount * 24)
-        for v in 0..<mesh.vertexCount {
-            let p = mesh.position(v)
+        var bytes: [UInt8] = Array("# MeshFarm\n".utf8)
+        bytes.reserveCapacity(mesh.vertexCount * 36 + mesh.triangleCount * 24)
+        func append(_ value: Float) {
             // Swift's shortest round-trip formatting: re-import is exact.
-            text += "v \(p.x) \(p.y) \(p.z)\n"
+            var text = value.description
+            text.withUTF8 { bytes.append(contentsOf: $0) }
+        }
+        func append(_ value: UInt32) {
+            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var count = 0
+            var rest = value
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                repeat {
+                    buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                    count += 1
+                } while rest > 0
+                for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
+            }
+        }
+        for v in 0..<mesh.vertexCount {
+            bytes += [UInt8(ascii: "v"), UInt8(ascii: " ")]
+            append(mesh.positions[3 * v])
+            bytes.append(UInt8(ascii: " "))
+            append(mesh.positions[3 * v + 1])
+            bytes.append(UInt8(ascii: " "))
+            append(mesh.positions[3 * v + 2])
+            bytes.append(UInt8(ascii: "\n"))
         }
         for t in 0..<mesh.triangleCount {
-            text += "f \(mesh.indices[3 * t] + 1) \(mesh.indices[3 * t + 1] + 1) \(mesh.indices[3 * t + 2] + 1)\n"
+            bytes += [UInt8(ascii: "f"), UInt8(ascii: " ")]
+            append(mesh.indices[3 * t] + 1)
+            bytes.append(UInt8(ascii: " "))
+            append(mesh.indices[3 * t + 1] + 1)
+            bytes.append(UInt8(ascii: " "))
+            append(mesh.indices[3 * t + 2] + 1)
+            bytes.append(UInt8(ascii: "\n"))
         }
-        return Data(text.utf8)
+        return Data(bytes)
     }
 
     // MARK: - PLY
