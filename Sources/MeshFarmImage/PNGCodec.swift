@@ -12,28 +12,34 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
 /// (`png_image_*`), which handles every PNG color type and bit depth and
 /// reports errors through a message instead of `longjmp`.
 public enum PNGCodec {
-    /// Encodes an image as an 8-bit RGBA PNG.
+    /// Encodes an image as an 8-bit RGBA PNG, compressing it once: into a
+    /// buffer above the largest size an RGBA image of these dimensions can
+    /// take (its rows unfiltered and stored, plus zlib's and the chunks'
+    /// overhead), retried at the size libpng asks for if it ever is not.
+    /// (Asking libpng for the size first compressed every image twice.)
     public static func encode(_ image: RGBAImage) throws -> Data {
-        var png = png_image()
-        png.version = UInt32(PNG_IMAGE_VERSION)
-        png.width = UInt32(image.width)
-        png.height = UInt32(image.height)
-        png.format = MESHFARM_PNG_FORMAT_RGBA
-        var size: png_alloc_size_t = 0
-        // First call measures, second call writes.
-        let measured = image.pixels.withUnsafeBytes { pixels in
-            png_image_write_to_memory(&png, nil, &size, 0, pixels.baseAddress, Int32(image.width * 4), nil)
-        }
-        guard measured != 0 else { throw ImageError("PNG encode failed: \(message(of: png))") }
-        var data = Data(count: Int(size))
-        let written = data.withUnsafeMutableBytes { output in
-            image.pixels.withUnsafeBytes { pixels in
-                png_image_write_to_memory(
-                    &png, output.baseAddress, &size, 0, pixels.baseAddress, Int32(image.width * 4), nil)
+        let raw = image.height * (1 + image.width * 4)
+        var capacity = raw + raw / 1024 * 8 + 4096
+        for _ in 0..<2 {
+            var png = png_image()
+            png.version = UInt32(PNG_IMAGE_VERSION)
+            png.width = UInt32(image.width)
+            png.height = UInt32(image.height)
+            png.format = MESHFARM_PNG_FORMAT_RGBA
+            var size = png_alloc_size_t(capacity)
+            var data = Data(count: capacity)
+            let written = data.withUnsafeMutableBytes { output in
+                image.pixels.withUnsafeBytes { pixels in
+                    png_image_write_to_memory(
+                        &png, output.baseAddress, &size, 0, pixels.baseAddress, Int32(image.width * 4), nil)
+                }
             }
+            if written != 0 { return data.prefix(Int(size)) }
+            // Unchanged size: a real error; a larger one: the buffer was too small.
+            guard Int(size) > capacity else { throw ImageError("PNG encode failed: \(message(of: png))") }
+            capacity = Int(size)
         }
-        guard written != 0 else { throw ImageError("PNG encode failed: \(message(of: png))") }
-        return data.prefix(Int(size))
+        throw ImageError("PNG encode failed: libpng asked for more room twice")
     }
 
     /// Decodes any PNG into 8-bit RGBA.

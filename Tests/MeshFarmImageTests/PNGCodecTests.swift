@@ -18,6 +18,18 @@ import Testing
         #expect(decoded.pixels == image.pixels)
     }
 
+    /// Noise does not compress: the PNG is bigger than the pixels, and
+    /// still fits the buffer `encode` compresses into at once.
+    @Test(arguments: [1, 3, 256, 1024])
+    func incompressibleImagesRoundTrip(size: Int) throws {
+        var generator = SystemRandomNumberGenerator()
+        let pixels = (0..<(size * size * 4)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let image = RGBAImage(width: size, height: size, pixels: pixels)
+        let data = try PNGCodec.encode(image)
+        #expect(data.count > pixels.count)
+        #expect(try PNGCodec.decode(data).pixels == pixels)
+    }
+
     @Test func fileRoundTrip() throws {
         var image = RGBAImage(width: 4, height: 2)
         image[3, 1] = SIMD4(255, 0, 0, 255)
