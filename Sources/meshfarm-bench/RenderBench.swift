@@ -5,29 +5,43 @@ import MeshFarmMesh
 import MeshFarmRender
 import MeshFarmRenderReference
 
-/// `meshfarm-bench render`: triangles per second of the compute rasterizer
-/// next to Vulkan's graphics pipeline, same meshes, cameras and size.
+/// `meshfarm-bench render`: the compute rasterizer next to Vulkan's
+/// graphics pipeline, same meshes, cameras and sizes: the shared models and
+/// generated tori from 1k to 4M triangles at 512² and 1024², and a whole
+/// default render task (4 views at 512², PNG included).
 struct RenderBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "render", abstract: "Compute rasterizer vs graphics pipeline, triangles per second.")
+        commandName: "render", abstract: "Compute rasterizer vs graphics pipeline, per view and per render task.")
 
     @Option(help: "Directory of models to include.")
     var models: String = "../shared/models"
 
-    @Option(help: "Image width and height.")
-    var size: Int = 1024
+    @Option(help: "Image sizes (width and height).")
+    var sizes: [Int] = [512, 1024]
 
-    @Option(help: "Views per mesh (turntable); medians are reported.")
+    @Option(help: "Views per mesh (turntable).")
     var views: Int = 5
+
+    @Option(help: "Runs of the views per row, alternating compute and graphics (medians over all are reported).")
+    var runs: Int = 3
 
     @Flag(help: "Print per-pass GPU times of the compute path.")
     var verbose = false
 
-    @Option(help: "Generated mesh sizes in millions of triangles.")
-    var generated: [Double] = [1, 4]
+    @Option(help: "Generated torus sizes in millions of triangles.")
+    var generated: [Double] = [0.001, 0.01, 0.1, 1, 4]
+
+    @Option(help: "Model of the task row (4 views of 512², PNG included).")
+    var taskModel: String = "spot.obj"
+
+    @Option(
+        help:
+            "Vulkan device index (`meshfarm devices` lists them); default: a discrete GPU, then integrated, then virtual, then CPU."
+    )
+    var device: Int?
 
     func run() throws {
-        let context = try VulkanContext()
+        let context = try VulkanContext(options: .init(deviceIndex: device))
         let compute = try ComputeRenderer(context: context)
         let graphics = try GraphicsRenderer(context: context)
 
@@ -37,59 +51,103 @@ struct RenderBench: ParsableCommand {
             meshes.append((file, try MeshImporter().load(path: "\(models)/\(file)").mesh))
         }
         for millions in generated {
-            // A torus of `millions` million triangles: closed, seen from every side.
-            let sides = Int((millions * 1e6 / 4).squareRoot().rounded())
+            // A torus of about `millions` million triangles: closed, seen from every side.
+            let sides = max(3, Int((millions * 1e6 / 4).squareRoot().rounded()))
             let torus = Mesh.torus(major: 1, minor: 0.35, segments: 2 * sides, sides: sides)
-            meshes.append(("torus-\(torus.triangleCount / 1_000_000)M", torus))
+            let name =
+                torus.triangleCount >= 1_000_000
+                ? "torus-\(Int((Double(torus.triangleCount) / 1e6).rounded()))M"
+                : "torus-\(Int((Double(torus.triangleCount) / 1e3).rounded()))k"
+            meshes.append((name, torus))
         }
 
         var table = Table(header: [
-            "mesh", "triangles", "covered px", "compute ms", "graphics ms", "compute Mtri/s", "graphics Mtri/s",
+            "mesh", "size", "triangles", "covered px", "compute ms", "graphics ms", "compute Mtri/s", "graphics Mtri/s",
             "compute/graphics",
         ])
         // Flat shading on both sides: the reference's fragment shader shades
         // per face too, so both do comparable work per pixel.
         let options = RenderOptions(flatShading: true)
         var ratioFor1M = Double.nan
-        for (name, mesh) in meshes {
-            let gpuMesh = try compute.upload(mesh)
-            let referenceMesh = try graphics.upload(mesh)
-            let cameras = TurntableRig(views: views, width: size, height: size).cameras(bounds: mesh.bounds!)
-            // Warm up both (pipeline compilation, scratch allocation).
-            _ = try compute.render(gpuMesh, camera: cameras[0], options: options)
-            _ = try graphics.render(referenceMesh, camera: cameras[0])
-            var computeTimes: [Double] = []
-            var graphicsTimes: [Double] = []
-            var covered = 0
-            for camera in cameras {
-                // Alternate so machine noise hits both alike.
-                var image: RGBAImage?
-                computeTimes.append(
-                    try Timing.seconds { image = try compute.render(gpuMesh, camera: camera, options: options).image })
-                covered = image!.coveredPixelCount
-                graphicsTimes.append(try Timing.seconds { _ = try graphics.render(referenceMesh, camera: camera) })
-            }
-            let (c, g) = (Timing.median(computeTimes), Timing.median(graphicsTimes))
-            if verbose {
-                let passes = compute.lastPassTimes.sorted { $0.key < $1.key }.map {
-                    "\($0.key) \(($0.value * 1000).formatted(1))ms"
+        var ratios: [Double] = []
+        for size in sizes {
+            for (name, mesh) in meshes {
+                let gpuMesh = try compute.upload(mesh)
+                let referenceMesh = try graphics.upload(mesh)
+                let cameras = TurntableRig(views: views, width: size, height: size).cameras(bounds: mesh.bounds!)
+                // Warm up both (pipeline compilation, scratch allocation).
+                _ = try compute.render(gpuMesh, camera: cameras[0], options: options)
+                _ = try graphics.render(referenceMesh, camera: cameras[0])
+                var computeTimes: [Double] = []
+                var graphicsTimes: [Double] = []
+                var covered = 0
+                for _ in 0..<max(1, runs) {
+                    for camera in cameras {
+                        // Alternate so machine noise hits both alike.
+                        var image: RGBAImage?
+                        computeTimes.append(
+                            try Timing.seconds {
+                                image = try compute.render(gpuMesh, camera: camera, options: options).image
+                            })
+                        covered = image!.coveredPixelCount
+                        graphicsTimes.append(
+                            try Timing.seconds { _ = try graphics.render(referenceMesh, camera: camera) })
+                    }
                 }
-                print(
-                    "  \(name) passes (last view): \(passes.joined(separator: ", ")); large triangles: \(compute.lastLargeTriangleCount)"
-                )
+                let (c, g) = (Timing.median(computeTimes), Timing.median(graphicsTimes))
+                if verbose {
+                    let passes = compute.lastPassTimes.sorted { $0.key < $1.key }.map {
+                        "\($0.key) \(($0.value * 1000).formatted(1))ms"
+                    }
+                    print(
+                        "  \(name) \(size)² passes (last view): \(passes.joined(separator: ", ")); large triangles: \(compute.lastLargeTriangleCount)"
+                    )
+                }
+                let triangles = Double(mesh.triangleCount)
+                let ratio = g / c  // throughput ratio compute/graphics
+                ratios.append(ratio)
+                if name == "torus-1M", size == 1024 || ratioFor1M.isNaN { ratioFor1M = ratio }
+                table.add([
+                    name, "\(size)", "\(mesh.triangleCount)", "\(covered)", (c * 1000).formatted(1),
+                    (g * 1000).formatted(1), (triangles / c / 1e6).formatted(2), (triangles / g / 1e6).formatted(2),
+                    ratio.formatted(3),
+                ])
             }
-            let triangles = Double(mesh.triangleCount)
-            let ratio = g / c  // throughput ratio compute/graphics
-            if name.hasPrefix("torus-1M") { ratioFor1M = ratio }
-            table.add([
-                name, "\(mesh.triangleCount)", "\(covered)", (c * 1000).formatted(1), (g * 1000).formatted(1),
-                (triangles / c / 1e6).formatted(2), (triangles / g / 1e6).formatted(2), ratio.formatted(3),
-            ])
         }
+
+        // A whole default render task: 4 views of one level at 512², each encoded as PNG.
+        let model = try MeshImporter().load(path: "\(models)/\(taskModel)").mesh
+        let gpuMesh = try compute.upload(model)
+        let referenceMesh = try graphics.upload(model)
+        let cameras = TurntableRig(views: 8, width: 512, height: 512).cameras(bounds: model.bounds!).prefix(4)
+        var computeTasks: [Double] = []
+        var graphicsTasks: [Double] = []
+        for _ in 0..<(max(1, runs) * views) {
+            computeTasks.append(
+                try Timing.seconds {
+                    for camera in cameras {
+                        _ = try PNGCodec.encode(try compute.render(gpuMesh, camera: camera, options: options).image)
+                    }
+                })
+            graphicsTasks.append(
+                try Timing.seconds {
+                    for camera in cameras {
+                        _ = try PNGCodec.encode(try graphics.render(referenceMesh, camera: camera).image)
+                    }
+                })
+        }
+        let (ct, gt) = (Timing.median(computeTasks), Timing.median(graphicsTasks))
+        ratios.append(gt / ct)
+        table.add([
+            "task: \(taskModel) 4 views + PNG", "512", "\(model.triangleCount)", "", (ct * 1000).formatted(1),
+            (gt * 1000).formatted(1), "", "", (gt / ct).formatted(3),
+        ])
+
         print(
-            "Device: \(context.deviceInfo.name); \(size)x\(size), no supersampling, flat shading; median of \(views) turntable views; times include readback."
+            "Device: \(context.deviceInfo.name); no supersampling, flat shading; median of \(max(1, runs)) x \(views) turntable views per row; times include readback (and PNG in the task row)."
         )
         print(table.render())
         print("render.compute_vs_graphics: \(ratioFor1M.formatted(3))")
+        print("render.compute_vs_graphics_min: \(ratios.min()!.formatted(3))")
     }
 }
