@@ -23,9 +23,9 @@ extension JobRecord {
                     views: spec.viewsPerLOD, size: spec.imageSize, elevation: spec.elevation, ssaa: spec.ssaa,
                     depth: spec.depth, normals: spec.normals, bounds: analysis.bounds))
         case .partition:
+            // Every split level has the same parts: the first one's count.
             let firstSplit = tasks.first { $0.task.kind == .stitch }?.task.lod ?? 0
-            let parts = tasks.filter { $0.task.kind == .reducePart && $0.task.lod == firstSplit }.count
-            return .partition(PartitionPayload(mesh: try analysis().mesh, parts: parts))
+            return .partition(PartitionPayload(mesh: try analysis().mesh, parts: splitParts(lod: firstSplit) ?? 1))
         case .reducePart:
             let lod = task.lod ?? 0
             let index = task.part ?? 0
