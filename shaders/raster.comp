@@ -73,6 +73,7 @@ bool rasterizeSmall(vec3 c0, vec3 c1, vec3 c2, uint id) {
     int dx0 = -(q2.y - q1.y) * SUBPIXEL, dy0 = (q2.x - q1.x) * SUBPIXEL;
     int dx1 = -(q0.y - q2.y) * SUBPIXEL, dy1 = (q0.x - q2.x) * SUBPIXEL;
     int dx2 = -(q1.y - q0.y) * SUBPIXEL, dy2 = (q1.x - q0.x) * SUBPIXEL;
+    bool drawn = false;
     for (int y = boxLo.y; y <= boxHi.y; ++y) {
         int e0 = r0, e1 = r1, e2 = r2;
         for (int x = boxLo.x; x <= boxHi.x; ++x) {
@@ -82,11 +83,17 @@ bool rasterizeSmall(vec3 c0, vec3 c1, vec3 c2, uint id) {
                 if (depth > 0.0 && depth <= pc.far) {
                     uint64_t key = (uint64_t(floatBitsToUint(depth)) << 32) | uint64_t(id);
                     atomicMin(visibility[uint(y) * pc.width + uint(x)], key);
+                    drawn = true;
                 }
             }
             e0 += dx0; e1 += dx1; e2 += dx2;
         }
         r0 += dy0; r1 += dy1; r2 += dy2;
+    }
+    if (drawn) {  // shade.comp visits only listed tiles: list the box's
+        for (int ty = boxLo.y / TILE_SIDE; ty <= boxHi.y / TILE_SIDE; ++ty) {
+            for (int tx = boxLo.x / TILE_SIDE; tx <= boxHi.x / TILE_SIDE; ++tx) touchTile(uint(ty) * pc.tilesX + uint(tx));
+        }
     }
     return true;
 }

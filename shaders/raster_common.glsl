@@ -1,5 +1,6 @@
 // Shared by the raster passes: push constants, buffers, triangle setup
-// (transform, snap, edge functions) and the per-pixel visibility write.
+// (transform, snap, edge functions) and the per-pixel visibility write,
+// which also marks the pixel's tile for shade.comp (tiles.glsl).
 // The polygon clipper lives in raster_clip.glsl, included only by the pass
 // that needs it: lavapipe pays for its private arrays in every invocation.
 //
@@ -35,6 +36,7 @@ layout(push_constant) uniform Params {
     uint triangleCount;  // triangles in this chunk
     uint largeThreshold; // bounding boxes above this many pixels take the tiled path
     uint largeCapacity;  // entries available in the large-triangle list
+    uint tilesX;         // 8x8 tiles per row of the band (tiles.glsl)
 } pc;
 
 layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
@@ -47,6 +49,8 @@ layout(std430, binding = 2) buffer Visibility { uint64_t visibility[]; };
 // list from the back, and a triangle is in at most one of them.
 layout(std430, binding = 3) buffer Counters { uint counters[]; };
 layout(std430, binding = 4) buffer Lists { uint listed[]; };
+#define TILE_BINDING 5
+#include "tiles.glsl"
 
 const int SUBPIXEL = 256;
 const float GUARD = 4.0;   // guard band: clip only what lies beyond 4x the viewport
@@ -127,6 +131,7 @@ void writePixel(Setup s, int x, int y, int64_t e0, int64_t e1, int64_t e2, uint 
     if (!(depth > 0.0) || depth > pc.far) return;
     uint64_t key = (uint64_t(floatBitsToUint(depth)) << 32) | uint64_t(id);
     atomicMin(visibility[uint(y) * pc.width + uint(x)], key);
+    touchTile(uint(y / TILE_SIDE) * pc.tilesX + uint(x / TILE_SIDE));
 }
 
 // Tests one pixel and, when covered and nearer, records the triangle.

@@ -1,15 +1,19 @@
 #version 450
-// Pass 2: one thread per covered (supersampled) pixel, as listed by
-// classify.comp (which also wrote the background, so no buffer needs
-// clearing). Reads the visibility word, and for pixels owned by this
-// chunk's triangles computes the surface normal (flat, or smooth from
-// per-vertex normals with perspective-correct barycentrics from a
-// ray/triangle intersection), a headlight + ambient term, optional
-// wireframe, and writes color, depth and normal. Without supersampling
-// this pass writes the final image directly and the resolve pass is
-// skipped.
+// Pass 2: one 8x8 workgroup per tile that the raster passes touched
+// (tiles.glsl), one thread per (supersampled) pixel. A covered pixel gets
+// its surface normal (flat, or smooth from per-vertex normals with
+// perspective-correct barycentrics from a ray/triangle intersection), a
+// headlight + ambient term and optional wireframe; color, depth and normal
+// are written. The background was filled before the raster passes, so
+// untouched tiles cost nothing here. Without supersampling this pass
+// writes the final image directly and the resolve pass is skipped.
+//
+// The pass runs once per mesh chunk (shading the pixels its triangles
+// own); the last run puts the visibility words of its tiles back to empty,
+// so the next band or view needs no clearing pass.
+#extension GL_ARB_gpu_shader_int64 : require
 
-layout(local_size_x = 64) in;
+layout(local_size_x = 8, local_size_y = 8) in;
 
 layout(push_constant) uniform Params {
     vec4 viewRow0;
@@ -18,7 +22,7 @@ layout(push_constant) uniform Params {
     float sx;
     float sy;
     float wireWidth;     // wireframe half-width in pixels; 0 disables it
-    uint flags;          // bit 0: flat normals; bit 1: write depth; bit 2: write normals
+    uint flags;          // bit 0: flat normals; bit 1: write depth; bit 2: write normals; bit 3: last chunk (reset)
     uint width;
     uint height;
     uint bandY0;
@@ -26,18 +30,18 @@ layout(push_constant) uniform Params {
     uint triangleBase;
     uint triangleCount;
     uint outputOffset;   // first element of this band in the color/depth/normal buffers
-    uint pad1;
+    uint tilesX;         // tiles per row of the band
 } pc;
 
 layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
 layout(std430, binding = 1) readonly buffer Indices { uint indices[]; };
-layout(std430, binding = 2) readonly buffer Visibility { uvec2 visibility[]; };  // (triangle id, depth bits)
+layout(std430, binding = 2) buffer Visibility { uint64_t visibility[]; };  // depth bits << 32 | triangle id
 layout(std430, binding = 3) readonly buffer Normals { float normals[]; };
 layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
 layout(std430, binding = 5) writeonly buffer Depth { float depth[]; };
 layout(std430, binding = 6) writeonly buffer NormalOut { uint normalOut[]; };
-layout(std430, binding = 7) readonly buffer Covered { uint covered[]; };
-layout(std430, binding = 8) readonly buffer ShadeCounters { uint shadeCounters[]; };
+#define TILE_BINDING 7
+#include "tiles.glsl"
 
 vec3 worldPosition(uint v) { return vec3(positions[3 * v], positions[3 * v + 1], positions[3 * v + 2]); }
 vec3 vertexNormal(uint v) { return vec3(normals[3 * v], normals[3 * v + 1], normals[3 * v + 2]); }
@@ -63,23 +67,12 @@ float distanceToSegment(vec2 p, vec2 a, vec2 b) {
     return length(p - (a + t * ab));
 }
 
-void main() {
-    uint slot = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * 64u + gl_LocalInvocationIndex;
-    if (slot >= shadeCounters[0]) return;
-    uint index = covered[slot];
-    uvec2 pixel = uvec2(index % pc.width, index / pc.width);
-    uvec2 word = visibility[index];
-    uint outIndex = pc.outputOffset + index;
-    uint id = word.x;
-    if (id < pc.triangleBase || id - pc.triangleBase >= pc.triangleCount) return;
-    uint local = id - pc.triangleBase;
-    uint i0 = indices[3 * local], i1 = indices[3 * local + 1], i2 = indices[3 * local + 2];
-    vec3 w0 = worldPosition(i0), w1 = worldPosition(i1), w2 = worldPosition(i2);
-    vec3 v0 = toView(w0), v1 = toView(w1), v2 = toView(w2);
-
+// Shades one covered pixel of triangle (i0, i1, i2), corners v0..v2 in
+// view space, and writes its outputs.
+void shadePixel(uvec2 pixel, uint64_t word, uint outIndex, uint i0, uint i1, uint i2, vec3 v0, vec3 v1, vec3 v2) {
     // Ray from the eye (view origin) through the pixel center.
-    vec2 center = vec2(pixel) + 0.5 + vec2(0.0, float(pc.bandY0));
-    vec2 ndc = vec2(center.x / float(pc.width) * 2.0 - 1.0, 1.0 - center.y / float(pc.height) * 2.0);
+    vec2 pixelCenter = vec2(pixel) + 0.5 + vec2(0.0, float(pc.bandY0));
+    vec2 ndc = vec2(pixelCenter.x / float(pc.width) * 2.0 - 1.0, 1.0 - pixelCenter.y / float(pc.height) * 2.0);
     vec3 ray = vec3(ndc.x / pc.sx, ndc.y / pc.sy, -1.0);
     // Moller-Trumbore barycentrics (exact, whatever clipping did in pass 1).
     vec3 e1 = v1 - v0, e2 = v2 - v0;
@@ -113,16 +106,35 @@ void main() {
 
     if (pc.wireWidth > 0.0 && v0.z < 0.0 && v1.z < 0.0 && v2.z < 0.0) {
         vec2 s0 = toScreen(v0), s1 = toScreen(v1), s2 = toScreen(v2);
-        float d = min(distanceToSegment(center, s0, s1), min(distanceToSegment(center, s1, s2), distanceToSegment(center, s2, s0)));
+        float d = min(distanceToSegment(pixelCenter, s0, s1), min(distanceToSegment(pixelCenter, s1, s2), distanceToSegment(pixelCenter, s2, s0)));
         if (d < pc.wireWidth) rgb = mix(rgb, vec3(0.08, 0.10, 0.14), 0.85);
     }
 
     color[outIndex] = packColor(vec4(rgb, 1.0));
-    if ((pc.flags & 2u) != 0u) depth[outIndex] = uintBitsToFloat(word.y);
+    if ((pc.flags & 2u) != 0u) depth[outIndex] = uintBitsToFloat(uint(word >> 32));
     if ((pc.flags & 4u) == 0u) return;
     // World-space normal, facing the camera.
     vec3 worldN = vec3(dot(vec3(pc.viewRow0.x, pc.viewRow1.x, pc.viewRow2.x), n),
                        dot(vec3(pc.viewRow0.y, pc.viewRow1.y, pc.viewRow2.y), n),
                        dot(vec3(pc.viewRow0.z, pc.viewRow1.z, pc.viewRow2.z), n));
     normalOut[outIndex] = packColor(vec4(normalize(worldN) * 0.5 + 0.5, 1.0));
+}
+
+void main() {
+    uint slot = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    if (slot >= tileList[0]) return;
+    uint tile = tileList[TILE_LIST_HEADER + slot];
+    uvec2 pixel = uvec2(tile % pc.tilesX, tile / pc.tilesX) * TILE_SIDE + gl_LocalInvocationID.xy;
+    if (pixel.x >= pc.width || pixel.y >= pc.bandHeight) return;
+    uint index = pixel.y * pc.width + pixel.x;
+    uint64_t word = visibility[index];
+    // The last chunk's run leaves the band's visibility empty for the next.
+    if ((pc.flags & 8u) != 0u) visibility[index] = ~uint64_t(0);
+    uint id = uint(word);
+    // The background (all ones), or a pixel of another chunk's triangle.
+    if (id < pc.triangleBase || id - pc.triangleBase >= pc.triangleCount) return;
+    uint local = id - pc.triangleBase;
+    uint i0 = indices[3 * local], i1 = indices[3 * local + 1], i2 = indices[3 * local + 2];
+    vec3 v0 = toView(worldPosition(i0)), v1 = toView(worldPosition(i1)), v2 = toView(worldPosition(i2));
+    shadePixel(pixel, word, pc.outputOffset + index, i0, i1, i2, v0, v1, v2);
 }

@@ -34,6 +34,12 @@ struct RenderBench: ParsableCommand {
     @Option(help: "Model of the task row (4 views of 512², PNG included).")
     var taskModel: String = "spot.obj"
 
+    @Flag(inversion: .prefixedNo, help: "Measure the task row.")
+    var task = true
+
+    @Flag(help: "Render only with the compute path (for profiling); prints no ratios.")
+    var computeOnly = false
+
     @Option(
         help:
             "Vulkan device index (`meshfarm devices` lists them); default: a discrete GPU, then integrated, then virtual, then CPU."
@@ -90,11 +96,12 @@ struct RenderBench: ParsableCommand {
                                 image = try compute.render(gpuMesh, camera: camera, options: options).image
                             })
                         covered = image!.coveredPixelCount
+                        if computeOnly { continue }
                         graphicsTimes.append(
                             try Timing.seconds { _ = try graphics.render(referenceMesh, camera: camera) })
                     }
                 }
-                let (c, g) = (Timing.median(computeTimes), Timing.median(graphicsTimes))
+                let (c, g) = (Timing.median(computeTimes), computeOnly ? .nan : Timing.median(graphicsTimes))
                 if verbose {
                     let passes = compute.lastPassTimes.sorted { $0.key < $1.key }.map {
                         "\($0.key) \(($0.value * 1000).formatted(1))ms"
@@ -115,34 +122,35 @@ struct RenderBench: ParsableCommand {
             }
         }
 
-        // A whole default render task: 4 views of one level at 512², each encoded as PNG.
-        let model = try MeshImporter().load(path: "\(models)/\(taskModel)").mesh
-        let gpuMesh = try compute.upload(model)
-        let referenceMesh = try graphics.upload(model)
-        let cameras = TurntableRig(views: 8, width: 512, height: 512).cameras(bounds: model.bounds!).prefix(4)
-        var computeTasks: [Double] = []
-        var graphicsTasks: [Double] = []
-        for _ in 0..<(max(1, runs) * views) {
-            computeTasks.append(
-                try Timing.seconds {
-                    for camera in cameras {
-                        _ = try PNGCodec.encode(try compute.render(gpuMesh, camera: camera, options: options).image)
-                    }
-                })
-            graphicsTasks.append(
-                try Timing.seconds {
-                    for camera in cameras {
-                        _ = try PNGCodec.encode(try graphics.render(referenceMesh, camera: camera).image)
-                    }
-                })
+        if task {
+            // A whole default render task: 4 views of one level at 512², each encoded as PNG.
+            let model = try MeshImporter().load(path: "\(models)/\(taskModel)").mesh
+            let gpuMesh = try compute.upload(model)
+            let referenceMesh = try graphics.upload(model)
+            let cameras = TurntableRig(views: 8, width: 512, height: 512).cameras(bounds: model.bounds!).prefix(4)
+            var computeTasks: [Double] = []
+            var graphicsTasks: [Double] = []
+            for _ in 0..<(max(1, runs) * views) {
+                computeTasks.append(
+                    try Timing.seconds {
+                        for camera in cameras {
+                            _ = try PNGCodec.encode(try compute.render(gpuMesh, camera: camera, options: options).image)
+                        }
+                    })
+                graphicsTasks.append(
+                    try Timing.seconds {
+                        for camera in cameras {
+                            _ = try PNGCodec.encode(try graphics.render(referenceMesh, camera: camera).image)
+                        }
+                    })
+            }
+            let (ct, gt) = (Timing.median(computeTasks), Timing.median(graphicsTasks))
+            ratios.append(gt / ct)
+            table.add([
+                "task: \(taskModel) 4 views + PNG", "512", "\(model.triangleCount)", "", (ct * 1000).formatted(1),
+                (gt * 1000).formatted(1), "", "", (gt / ct).formatted(3),
+            ])
         }
-        let (ct, gt) = (Timing.median(computeTasks), Timing.median(graphicsTasks))
-        ratios.append(gt / ct)
-        table.add([
-            "task: \(taskModel) 4 views + PNG", "512", "\(model.triangleCount)", "", (ct * 1000).formatted(1),
-            (gt * 1000).formatted(1), "", "", (gt / ct).formatted(3),
-        ])
-
         print(
             "Device: \(context.deviceInfo.name); no supersampling, flat shading; median of \(max(1, runs)) x \(views) turntable views per row; times include readback (and PNG in the task row)."
         )

@@ -3,9 +3,9 @@ import Foundation
 import MeshFarmImage
 import MeshFarmMesh
 
-/// The compute-shader rasterizer: visibility buffer (pass 1), shading of
-/// the covered pixels (pass 2), supersampling resolve (pass 3). See
-/// `shaders/` and docs/architecture.md for the algorithm.
+/// The compute-shader rasterizer: visibility buffer and tile list (pass 1),
+/// shading of the touched 8x8 tiles (pass 2), supersampling resolve
+/// (pass 3). See `shaders/` and docs/architecture.md for the algorithm.
 ///
 /// Create one per ``VulkanContext`` and keep it: pipelines are built once,
 /// scratch buffers are kept and only grown. Renders are serialized by a
@@ -33,16 +33,19 @@ public final class ComputeRenderer: @unchecked Sendable {
     let rasterIndirect: ComputePipeline
     let rasterLarge: ComputePipeline
     let rasterClipped: ComputePipeline
-    let classify: ComputePipeline
-    let classifyIndirect: ComputePipeline
+    let tileIndirect: ComputePipeline
     let shade: ComputePipeline
     let resolve: ComputePipeline
     private var scratch: [String: VulkanBuffer] = [:]
+    /// Scratch buffers known to be empty (the all-ones visibility buffer:
+    /// shade.comp leaves it so); a new one or one a failed render left is
+    /// filled first.
+    private var emptyBuffers: Set<String> = []
     private let lock = NSLock()
     private let timestamps: TimestampPool?
 
     /// GPU time of each pass in the last render, in seconds (summed over
-    /// bands and chunks): clear, raster, large, classify, shade, resolve.
+    /// bands and chunks): clear, raster, large, tiles, shade, resolve.
     /// Empty when the device has no timestamps. (lavapipe's timestamps do
     /// not line up with its passes: treat them as a hint there.)
     public private(set) var lastPassTimes: [String: Double] = [:]
@@ -57,18 +60,20 @@ public final class ComputeRenderer: @unchecked Sendable {
     public init(context: VulkanContext, settings: Settings = Settings()) throws {
         self.context = context
         self.settings = settings
-        raster = try ComputePipeline(context: context, spirv: SPIRV.rasterComp, bindingCount: 5, pushConstantSize: 96)
+        let rasterSize = MemoryLayout<RasterConstants>.size
+        raster = try ComputePipeline(
+            context: context, spirv: SPIRV.rasterComp, bindingCount: 7, pushConstantSize: rasterSize)
         rasterIndirect = try ComputePipeline(
-            context: context, spirv: SPIRV.rasterIndirectComp, bindingCount: 5, pushConstantSize: 96)
+            context: context, spirv: SPIRV.rasterIndirectComp, bindingCount: 7, pushConstantSize: rasterSize)
         rasterLarge = try ComputePipeline(
-            context: context, spirv: SPIRV.rasterLargeComp, bindingCount: 5, pushConstantSize: 96)
+            context: context, spirv: SPIRV.rasterLargeComp, bindingCount: 7, pushConstantSize: rasterSize)
         rasterClipped = try ComputePipeline(
-            context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 5, pushConstantSize: 96)
-        classify = try ComputePipeline(
-            context: context, spirv: SPIRV.classifyComp, bindingCount: 6, pushConstantSize: 16)
-        classifyIndirect = try ComputePipeline(
-            context: context, spirv: SPIRV.classifyIndirectComp, bindingCount: 1, pushConstantSize: 16)
-        shade = try ComputePipeline(context: context, spirv: SPIRV.shadeComp, bindingCount: 9, pushConstantSize: 96)
+            context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 7, pushConstantSize: rasterSize)
+        tileIndirect = try ComputePipeline(
+            context: context, spirv: SPIRV.tileIndirectComp, bindingCount: 1, pushConstantSize: 0)
+        shade = try ComputePipeline(
+            context: context, spirv: SPIRV.shadeComp, bindingCount: 9,
+            pushConstantSize: MemoryLayout<ShadeConstants>.size)
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
         timestamps = try TimestampPool(context: context, count: 64)
         context.savePipelineCache()
@@ -103,22 +108,31 @@ public final class ComputeRenderer: @unchecked Sendable {
         }
 
         let visibility = try buffer("visibility", bytes: hiWidth * bandRows * 8)
-        let outColor = try buffer("outColor", bytes: width * height * 4)
-        let outDepth = try buffer("outDepth", bytes: width * height * 4)
-        let outNormal = try buffer("outNormal", bytes: width * height * 4)
+        let pixelBytes = width * height * 4
+        let outColor = try buffer("outColor", bytes: pixelBytes)
+        // Depth and normals are allocated only when asked for; otherwise the
+        // color buffer stands in for their (unwritten) bindings.
+        let outDepth = options.depth ? try buffer("outDepth", bytes: pixelBytes) : outColor
+        let outNormal = options.normals ? try buffer("outNormal", bytes: pixelBytes) : outColor
         // Without supersampling, shading writes the output directly.
         let direct = k == 1
-        let color = direct ? outColor : try buffer("color", bytes: hiWidth * bandRows * 4)
-        let depth = direct ? outDepth : try buffer("depth", bytes: hiWidth * bandRows * 4)
-        let normal = direct ? outNormal : try buffer("normal", bytes: hiWidth * bandRows * 4)
+        let bandBytes = hiWidth * bandRows * 4
+        let color = direct ? outColor : try buffer("color", bytes: bandBytes)
+        let depth = direct || !options.depth ? outDepth : try buffer("depth", bytes: bandBytes)
+        let normal = direct || !options.normals ? outNormal : try buffer("normal", bytes: bandBytes)
         let counters = try buffer("counters", bytes: 32, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
         // Room for every triangle of the largest chunk: the list never overflows.
         let largeCapacity = mesh.chunks.map(\.triangleCount).max() ?? 1
         let large = try buffer("large", bytes: largeCapacity * 4)
-        // The covered pixels of a band, and their count + shading dispatch.
-        let covered = try buffer("covered", bytes: hiWidth * bandRows * 4)
-        let shadeCounters = try buffer(
-            "shadeCounters", bytes: 16, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
+        // The 8x8 tiles of a band that the raster passes touch (tiles.glsl).
+        let tilesX = (hiWidth + 7) / 8
+        let tileCount = tilesX * ((bandRows + 7) / 8)
+        let tiles = try buffer("tiles", bytes: tileCount * 4)
+        let tileList = try buffer(
+            "tileList", bytes: (4 + tileCount) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
+        let tileBindings = [BufferBinding(tiles), BufferBinding(tileList)]
+        // A render that fails part-way may leave it dirty.
+        let startsEmpty = emptyBuffers.remove("visibility") != nil
 
         let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
         let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
@@ -129,11 +143,20 @@ public final class ComputeRenderer: @unchecked Sendable {
         for bandStart in stride(from: 0, to: height, by: bandOutputRows) {
             let outRows = min(bandOutputRows, height - bandStart)
             let rows = outRows * k
+            let outputOffset = direct ? bandStart * width : 0
             try context.submitAndWait { cb in
                 timestamps?.reset(cb)
                 timestamps?.mark(cb, "start")
-                vkCmdFillBuffer(cb, visibility.buffer, 0, VkDeviceSize(hiWidth * rows * 8), 0xFFFF_FFFF)
-                vkCmdFillBuffer(cb, shadeCounters.buffer, 0, 16, 0)
+                if bandStart == 0 && !startsEmpty {
+                    vkCmdFillBuffer(cb, visibility.buffer, 0, VkDeviceSize(VK_WHOLE_SIZE), 0xFFFF_FFFF)
+                }
+                vkCmdFillBuffer(cb, tiles.buffer, 0, VkDeviceSize(tileCount * 4), 0)
+                vkCmdFillBuffer(cb, tileList.buffer, 0, 16, 0)
+                // The background: shading writes only covered pixels.
+                let (first, count) = (VkDeviceSize(outputOffset * 4), VkDeviceSize(hiWidth * rows * 4))
+                vkCmdFillBuffer(cb, color.buffer, first, count, 0)
+                if options.depth { vkCmdFillBuffer(cb, depth.buffer, first, count, 0) }
+                if options.normals { vkCmdFillBuffer(cb, normal.buffer, first, count, 0) }
                 computeBarrier(cb)
                 timestamps?.mark(cb, "clear")
                 for chunk in mesh.chunks {
@@ -142,11 +165,13 @@ public final class ComputeRenderer: @unchecked Sendable {
                         near: Float(camera.near), far: Float(camera.far), width: UInt32(hiWidth),
                         height: UInt32(height * k), bandY0: UInt32(bandStart * k), bandHeight: UInt32(rows),
                         triangleBase: UInt32(chunk.triangleBase), triangleCount: UInt32(chunk.triangleCount),
-                        largeThreshold: UInt32(settings.largeTriangleThreshold), largeCapacity: UInt32(largeCapacity))
-                    let bindings = [
-                        BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
-                        BufferBinding(counters), BufferBinding(large),
-                    ]
+                        largeThreshold: UInt32(settings.largeTriangleThreshold), largeCapacity: UInt32(largeCapacity),
+                        tilesX: UInt32(tilesX))
+                    let bindings =
+                        [
+                            BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
+                            BufferBinding(counters), BufferBinding(large),
+                        ] + tileBindings
                     vkCmdFillBuffer(cb, counters.buffer, 0, 32, 0)
                     computeBarrier(cb)
                     let groups = (chunk.triangleCount + 63) / 64
@@ -165,40 +190,30 @@ public final class ComputeRenderer: @unchecked Sendable {
                     computeBarrier(cb)
                     timestamps?.mark(cb, "large")
                 }
-                let outputOffset = direct ? UInt32(bandStart * width) : 0
-                let pixelGroups = (hiWidth * rows + 63) / 64
-                let pixelGroupsX = min(pixelGroups, 65535)
-                try classify.dispatch(
-                    cb,
-                    buffers: [
-                        BufferBinding(visibility), BufferBinding(color), BufferBinding(depth), BufferBinding(normal),
-                        BufferBinding(covered), BufferBinding(shadeCounters),
-                    ],
-                    constants: SIMD4<UInt32>(UInt32(hiWidth), UInt32(rows), outputOffset, outputFlags),
-                    groups: (UInt32(pixelGroupsX), UInt32((pixelGroups + pixelGroupsX - 1) / pixelGroupsX), 1))
+                try tileIndirect.dispatch(
+                    cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
                 computeBarrier(cb)
-                try classifyIndirect.dispatch(
-                    cb, buffers: [BufferBinding(shadeCounters)], constants: SIMD4<UInt32>.zero, groups: (1, 1, 1))
-                computeBarrier(cb)
-                timestamps?.mark(cb, "classify")
-                for chunk in mesh.chunks {
+                for (index, chunk) in mesh.chunks.enumerated() {
+                    // The last chunk's run leaves visibility and tiles empty.
+                    let last: UInt32 = index == mesh.chunks.count - 1 ? 8 : 0
                     let constants = ShadeConstants(
                         viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
                         wireWidth: options.wireframe ? 0.6 * Float(k) : 0,
-                        flags: (options.flatShading ? 1 : 0) | outputFlags,
+                        flags: (options.flatShading ? 1 : 0) | outputFlags | last,
                         width: UInt32(hiWidth), height: UInt32(height * k), bandY0: UInt32(bandStart * k),
                         bandHeight: UInt32(rows), triangleBase: UInt32(chunk.triangleBase),
                         triangleCount: UInt32(chunk.triangleCount),
-                        outputOffset: outputOffset)
+                        outputOffset: UInt32(outputOffset), tilesX: UInt32(tilesX))
                     try shade.dispatchIndirect(
                         cb,
                         buffers: [
                             BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
                             BufferBinding(chunk.normals), BufferBinding(color), BufferBinding(depth),
-                            BufferBinding(normal), BufferBinding(covered), BufferBinding(shadeCounters),
-                        ], constants: constants, arguments: shadeCounters, offset: 4)
+                            BufferBinding(normal),
+                        ] + tileBindings,
+                        constants: constants, arguments: tileList, offset: 4)
+                    computeBarrier(cb)
                 }
-                computeBarrier(cb)
                 timestamps?.mark(cb, "shade")
                 guard !direct else { return }
                 try resolve.dispatch(
@@ -219,12 +234,13 @@ public final class ComputeRenderer: @unchecked Sendable {
             let listed = counters.read(UInt32.self, count: 5)
             lastLargeTriangleCount += Int(listed[0]) + Int(listed[4])
             for pipeline in [
-                raster, rasterIndirect, rasterLarge, rasterClipped, classify, classifyIndirect, shade, resolve,
+                raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, shade, resolve,
             ] {
                 pipeline.resetDescriptors()
             }
         }
 
+        emptyBuffers.insert("visibility")
         let pixels = width * height
         let image = RGBAImage(
             width: width, height: height,
@@ -258,13 +274,14 @@ public final class ComputeRenderer: @unchecked Sendable {
     private func buffer(_ name: String, bytes: Int, usage: UInt32 = 0) throws -> VulkanBuffer {
         if let existing = scratch[name], existing.size >= bytes { return existing }
         scratch[name] = nil  // free the old one before allocating its successor
+        emptyBuffers.remove(name)
         let created = try VulkanBuffer(context: context, size: bytes, extraUsage: usage)
         scratch[name] = created
         return created
     }
 }
 
-/// Push constants of the raster passes (`raster_common.glsl`), 96 bytes.
+/// Push constants of the raster passes (`raster_common.glsl`), 100 bytes.
 struct RasterConstants {
     var viewRow0: SIMD4<Float>
     var viewRow1: SIMD4<Float>
@@ -281,6 +298,7 @@ struct RasterConstants {
     var triangleCount: UInt32
     var largeThreshold: UInt32
     var largeCapacity: UInt32
+    var tilesX: UInt32
 }
 
 /// Push constants of `shade.comp`, 96 bytes.
@@ -299,5 +317,5 @@ struct ShadeConstants {
     var triangleBase: UInt32
     var triangleCount: UInt32
     var outputOffset: UInt32
-    var pad1: UInt32 = 0
+    var tilesX: UInt32
 }
