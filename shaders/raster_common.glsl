@@ -19,6 +19,7 @@
 
 #extension GL_ARB_gpu_shader_int64 : require
 #extension GL_EXT_shader_atomic_int64 : require
+#extension GL_EXT_scalar_block_layout : require
 
 layout(push_constant) uniform Params {
     vec4 viewRow0;       // world -> view, rows of a 3x4 matrix
@@ -39,8 +40,10 @@ layout(push_constant) uniform Params {
     uint tilesX;         // 8x8 tiles per row of the band (tiles.glsl)
 } pc;
 
-layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
-layout(std430, binding = 1) readonly buffer Indices { uint indices[]; };
+// Scalar layout: packed xyz (12-byte stride), each read as one vector load
+// (lavapipe loads buffers lane by lane, once per load instruction).
+layout(scalar, binding = 0) readonly buffer Positions { vec3 positions[]; };
+layout(scalar, binding = 1) readonly buffer Triangles { uvec3 triangles[]; };
 layout(std430, binding = 2) buffer Visibility { uint64_t visibility[]; };
 // counters[0]: triangles in the large list, counters[1..3] its indirect
 // dispatch; counters[4]: triangles in the clip list, counters[5..7] its
@@ -56,7 +59,7 @@ const int SUBPIXEL = 256;
 const float GUARD = 4.0;   // guard band: clip only what lies beyond 4x the viewport
 
 vec3 toView(uint v) {
-    vec4 p = vec4(positions[3 * v], positions[3 * v + 1], positions[3 * v + 2], 1.0);
+    vec4 p = vec4(positions[v], 1.0);
     return vec3(dot(pc.viewRow0, p), dot(pc.viewRow1, p), dot(pc.viewRow2, p));
 }
 
@@ -146,7 +149,8 @@ void shadePixel(Setup s, int x, int y, uint id) {
 
 // Clip-space corners of triangle `local` of the chunk.
 void loadCorners(uint local, out vec3 c0, out vec3 c1, out vec3 c2) {
-    c0 = toClip(toView(indices[3 * local]));
-    c1 = toClip(toView(indices[3 * local + 1]));
-    c2 = toClip(toView(indices[3 * local + 2]));
+    uvec3 corners = triangles[local];
+    c0 = toClip(toView(corners.x));
+    c1 = toClip(toView(corners.y));
+    c2 = toClip(toView(corners.z));
 }

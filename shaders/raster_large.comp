@@ -144,7 +144,9 @@ void main() {
                 float depth = 1.0 / (s.w0 + gx * float(d.x) + gy * float(d.y));
                 if (!(depth > 0.0) || depth > pc.far) continue;
                 uint64_t key = (uint64_t(floatBitsToUint(depth)) << 32) | uint64_t(id);
-                atomicMin(visibility[uint(pixel.y) * pc.width + uint(pixel.x)], key);
+                uint index = uint(pixel.y) * pc.width + uint(pixel.x);
+                // A plain load first: the atomic only where this triangle may be nearer.
+                if (key < visibility[index]) atomicMin(visibility[index], key);
             }
         }
     }

@@ -12,6 +12,7 @@
 // own); the last run puts the visibility words of its tiles back to empty,
 // so the next band or view needs no clearing pass.
 #extension GL_ARB_gpu_shader_int64 : require
+#extension GL_EXT_scalar_block_layout : require
 
 layout(local_size_x = 8, local_size_y = 8) in;
 
@@ -21,8 +22,8 @@ layout(push_constant) uniform Params {
     vec4 viewRow2;
     float sx;
     float sy;
-    float wireWidth;     // wireframe half-width in pixels; 0 disables it
-    uint flags;          // bit 0: flat normals; bit 1: write depth; bit 2: write normals; bit 3: last chunk (reset)
+    float wireWidth;     // wireframe half-width in pixels (with WIREFRAME)
+    uint pad0;
     uint width;
     uint height;
     uint bandY0;
@@ -33,18 +34,29 @@ layout(push_constant) uniform Params {
     uint tilesX;         // tiles per row of the band
 } pc;
 
-layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
-layout(std430, binding = 1) readonly buffer Indices { uint indices[]; };
+// Scalar layout: packed xyz, each read as one vector load.
+layout(scalar, binding = 0) readonly buffer Positions { vec3 positions[]; };
+layout(scalar, binding = 1) readonly buffer Triangles { uvec3 triangles[]; };
 layout(std430, binding = 2) buffer Visibility { uint64_t visibility[]; };  // depth bits << 32 | triangle id
-layout(std430, binding = 3) readonly buffer Normals { float normals[]; };
+layout(scalar, binding = 3) readonly buffer Normals { vec3 normals[]; };
 layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
 layout(std430, binding = 5) writeonly buffer Depth { float depth[]; };
 layout(std430, binding = 6) writeonly buffer NormalOut { uint normalOut[]; };
 #define TILE_BINDING 7
 #include "tiles.glsl"
 
-vec3 worldPosition(uint v) { return vec3(positions[3 * v], positions[3 * v + 1], positions[3 * v + 2]); }
-vec3 vertexNormal(uint v) { return vec3(normals[3 * v], normals[3 * v + 1], normals[3 * v + 2]); }
+// What to compute, fixed when the pipeline is built (one pipeline per
+// combination): lavapipe executes both sides of every branch, masked, so
+// a run-time flag would leave the unused work (and its buffer accesses) in.
+layout(constant_id = 0) const uint OPTIONS = 0u;
+const bool FLAT = (OPTIONS & 1u) != 0u;        // flat (face) normals, else smooth
+const bool WRITE_DEPTH = (OPTIONS & 2u) != 0u;
+const bool WRITE_NORMALS = (OPTIONS & 4u) != 0u;
+const bool LAST_CHUNK = (OPTIONS & 8u) != 0u;  // reset the visibility words read
+const bool WIREFRAME = (OPTIONS & 16u) != 0u;
+
+vec3 worldPosition(uint v) { return positions[v]; }
+vec3 vertexNormal(uint v) { return normals[v]; }
 vec3 toView(vec3 p) {
     vec4 q = vec4(p, 1.0);
     return vec3(dot(pc.viewRow0, q), dot(pc.viewRow1, q), dot(pc.viewRow2, q));
@@ -86,7 +98,7 @@ void shadePixel(uvec2 pixel, uint64_t word, uint outIndex, uint i0, uint i1, uin
 
     vec3 faceNormal = cross(e1, e2);  // view space
     vec3 n;
-    if ((pc.flags & 1u) != 0u || length(faceNormal) == 0.0) {
+    if (FLAT || length(faceNormal) == 0.0) {
         n = faceNormal;
     } else {
         vec3 smoothNormal = vertexNormal(i0) * (1.0 - u - v) + vertexNormal(i1) * u + vertexNormal(i2) * v;
@@ -104,15 +116,15 @@ void shadePixel(uvec2 pixel, uint64_t word, uint outIndex, uint i0, uint i1, uin
     vec3 albedo = backFace ? vec3(0.75, 0.45, 0.40) : vec3(0.78, 0.78, 0.80);
     vec3 rgb = albedo * (0.22 + 0.78 * diffuse);
 
-    if (pc.wireWidth > 0.0 && v0.z < 0.0 && v1.z < 0.0 && v2.z < 0.0) {
+    if (WIREFRAME && v0.z < 0.0 && v1.z < 0.0 && v2.z < 0.0) {
         vec2 s0 = toScreen(v0), s1 = toScreen(v1), s2 = toScreen(v2);
         float d = min(distanceToSegment(pixelCenter, s0, s1), min(distanceToSegment(pixelCenter, s1, s2), distanceToSegment(pixelCenter, s2, s0)));
         if (d < pc.wireWidth) rgb = mix(rgb, vec3(0.08, 0.10, 0.14), 0.85);
     }
 
     color[outIndex] = packColor(vec4(rgb, 1.0));
-    if ((pc.flags & 2u) != 0u) depth[outIndex] = uintBitsToFloat(uint(word >> 32));
-    if ((pc.flags & 4u) == 0u) return;
+    if (WRITE_DEPTH) depth[outIndex] = uintBitsToFloat(uint(word >> 32));
+    if (!WRITE_NORMALS) return;
     // World-space normal, facing the camera.
     vec3 worldN = vec3(dot(vec3(pc.viewRow0.x, pc.viewRow1.x, pc.viewRow2.x), n),
                        dot(vec3(pc.viewRow0.y, pc.viewRow1.y, pc.viewRow2.y), n),
@@ -129,12 +141,13 @@ void main() {
     uint index = pixel.y * pc.width + pixel.x;
     uint64_t word = visibility[index];
     // The last chunk's run leaves the band's visibility empty for the next.
-    if ((pc.flags & 8u) != 0u) visibility[index] = ~uint64_t(0);
+    if (LAST_CHUNK) visibility[index] = ~uint64_t(0);
     uint id = uint(word);
     // The background (all ones), or a pixel of another chunk's triangle.
     if (id < pc.triangleBase || id - pc.triangleBase >= pc.triangleCount) return;
     uint local = id - pc.triangleBase;
-    uint i0 = indices[3 * local], i1 = indices[3 * local + 1], i2 = indices[3 * local + 2];
+    uvec3 corners = triangles[local];
+    uint i0 = corners.x, i1 = corners.y, i2 = corners.z;
     vec3 v0 = toView(worldPosition(i0)), v1 = toView(worldPosition(i1)), v2 = toView(worldPosition(i2));
     shadePixel(pixel, word, pc.outputOffset + index, i0, i1, i2, v0, v1, v2);
 }

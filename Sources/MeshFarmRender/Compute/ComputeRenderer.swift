@@ -34,7 +34,9 @@ public final class ComputeRenderer: @unchecked Sendable {
     let rasterLarge: ComputePipeline
     let rasterClipped: ComputePipeline
     let tileIndirect: ComputePipeline
-    let shade: ComputePipeline
+    /// shade.comp, one pipeline per combination of its options (built on
+    /// first use, then kept): see ``ShadeOptions``.
+    private var shadeVariants: [ShadeOptions: ComputePipeline] = [:]
     let resolve: ComputePipeline
     private var scratch: [String: VulkanBuffer] = [:]
     /// Scratch buffers known to be empty (the all-ones visibility buffer:
@@ -71,11 +73,10 @@ public final class ComputeRenderer: @unchecked Sendable {
             context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 7, pushConstantSize: rasterSize)
         tileIndirect = try ComputePipeline(
             context: context, spirv: SPIRV.tileIndirectComp, bindingCount: 1, pushConstantSize: 0)
-        shade = try ComputePipeline(
-            context: context, spirv: SPIRV.shadeComp, bindingCount: 9,
-            pushConstantSize: MemoryLayout<ShadeConstants>.size)
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
         timestamps = try TimestampPool(context: context, count: 64)
+        // The farm's default: smooth shading, color only, one chunk.
+        _ = try shade(.lastChunk)
         context.savePipelineCache()
     }
 
@@ -135,6 +136,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         let startsEmpty = emptyBuffers.remove("visibility") != nil
 
         let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
+        let shadeOptions = ShadeOptions(options)
         let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
         let (sx, sy) = camera.projectionScale
         lastPassTimes = [:]
@@ -194,12 +196,12 @@ public final class ComputeRenderer: @unchecked Sendable {
                     cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
                 computeBarrier(cb)
                 for (index, chunk) in mesh.chunks.enumerated() {
-                    // The last chunk's run leaves visibility and tiles empty.
-                    let last: UInt32 = index == mesh.chunks.count - 1 ? 8 : 0
+                    // The last chunk's run leaves the visibility buffer empty.
+                    let last = index == mesh.chunks.count - 1
+                    let shade = try shade(last ? shadeOptions.union(.lastChunk) : shadeOptions)
                     let constants = ShadeConstants(
                         viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
-                        wireWidth: options.wireframe ? 0.6 * Float(k) : 0,
-                        flags: (options.flatShading ? 1 : 0) | outputFlags | last,
+                        wireWidth: 0.6 * Float(k),
                         width: UInt32(hiWidth), height: UInt32(height * k), bandY0: UInt32(bandStart * k),
                         bandHeight: UInt32(rows), triangleBase: UInt32(chunk.triangleBase),
                         triangleCount: UInt32(chunk.triangleCount),
@@ -234,8 +236,8 @@ public final class ComputeRenderer: @unchecked Sendable {
             let listed = counters.read(UInt32.self, count: 5)
             lastLargeTriangleCount += Int(listed[0]) + Int(listed[4])
             for pipeline in [
-                raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, shade, resolve,
-            ] {
+                raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, resolve,
+            ] + shadeVariants.values {
                 pipeline.resetDescriptors()
             }
         }
@@ -270,6 +272,16 @@ public final class ComputeRenderer: @unchecked Sendable {
         }
     }
 
+    /// The shade.comp pipeline for `options`.
+    private func shade(_ options: ShadeOptions) throws -> ComputePipeline {
+        if let existing = shadeVariants[options] { return existing }
+        let created = try ComputePipeline(
+            context: context, spirv: SPIRV.shadeComp, bindingCount: 9,
+            pushConstantSize: MemoryLayout<ShadeConstants>.size, specialization: [options.rawValue])
+        shadeVariants[options] = created
+        return created
+    }
+
     /// A scratch buffer of at least `bytes`, reused across renders.
     private func buffer(_ name: String, bytes: Int, usage: UInt32 = 0) throws -> VulkanBuffer {
         if let existing = scratch[name], existing.size >= bytes { return existing }
@@ -301,6 +313,26 @@ struct RasterConstants {
     var tilesX: UInt32
 }
 
+/// shade.comp's specialization constant `OPTIONS`.
+struct ShadeOptions: OptionSet, Hashable {
+    let rawValue: UInt32
+    static let flat = ShadeOptions(rawValue: 1)
+    static let depth = ShadeOptions(rawValue: 2)
+    static let normals = ShadeOptions(rawValue: 4)
+    static let lastChunk = ShadeOptions(rawValue: 8)
+    static let wireframe = ShadeOptions(rawValue: 16)
+
+    init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    init(_ options: RenderOptions) {
+        self = []
+        if options.flatShading { insert(.flat) }
+        if options.depth { insert(.depth) }
+        if options.normals { insert(.normals) }
+        if options.wireframe { insert(.wireframe) }
+    }
+}
+
 /// Push constants of `shade.comp`, 96 bytes.
 struct ShadeConstants {
     var viewRow0: SIMD4<Float>
@@ -309,7 +341,7 @@ struct ShadeConstants {
     var sx: Float
     var sy: Float
     var wireWidth: Float
-    var flags: UInt32
+    var pad0: UInt32 = 0
     var width: UInt32
     var height: UInt32
     var bandY0: UInt32

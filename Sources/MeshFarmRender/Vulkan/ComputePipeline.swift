@@ -22,7 +22,13 @@ public final class ComputePipeline: @unchecked Sendable {
     static let maxSets = 256
 
     /// Builds the pipeline from SPIR-V words, through the context's cache.
-    public init(context: VulkanContext, spirv: [UInt32], bindingCount: Int, pushConstantSize: Int) throws {
+    /// `specialization` gives the shader's `constant_id` 0, 1, ... (32-bit
+    /// each): code under a false constant is compiled out, where a push
+    /// constant would leave it in (lavapipe runs every branch, masked).
+    public init(
+        context: VulkanContext, spirv: [UInt32], bindingCount: Int, pushConstantSize: Int,
+        specialization: [UInt32] = []
+    ) throws {
         let device = context.device
         self.device = device
         self.context = context
@@ -72,16 +78,32 @@ public final class ComputePipeline: @unchecked Sendable {
         stage.module = module.handle
         var pipeline: VkPipeline?
         // The module must outlive pipeline creation (ARC may end it after its last use above).
+        var entries = specialization.indices.map { index in
+            VkSpecializationMapEntry(constantID: UInt32(index), offset: UInt32(index * 4), size: 4)
+        }
+        var values = specialization
         try withExtendedLifetime(module) {
-            try "main".withCString { entry in
-                stage.pName = entry
-                var info = VkComputePipelineCreateInfo()
-                info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
-                info.stage = stage
-                info.layout = layout
-                try vkCheck(
-                    vkCreateComputePipelines(device, context.pipelineCache, 1, &info, nil, &pipeline),
-                    "vkCreateComputePipelines")
+            try entries.withUnsafeMutableBufferPointer { entryPointer in
+                try values.withUnsafeMutableBytes { valueBytes in
+                    var info = VkSpecializationInfo()
+                    info.mapEntryCount = UInt32(entryPointer.count)
+                    info.pMapEntries = UnsafePointer(entryPointer.baseAddress)
+                    info.dataSize = valueBytes.count
+                    info.pData = UnsafeRawPointer(valueBytes.baseAddress)
+                    try withUnsafePointer(to: info) { specializationPointer in
+                        try "main".withCString { entry in
+                            stage.pName = entry
+                            stage.pSpecializationInfo = specialization.isEmpty ? nil : specializationPointer
+                            var info = VkComputePipelineCreateInfo()
+                            info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+                            info.stage = stage
+                            info.layout = layout
+                            try vkCheck(
+                                vkCreateComputePipelines(device, context.pipelineCache, 1, &info, nil, &pipeline),
+                                "vkCreateComputePipelines")
+                        }
+                    }
+                }
             }
         }
         self.pipeline = pipeline!

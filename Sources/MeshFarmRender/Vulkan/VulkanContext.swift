@@ -41,7 +41,7 @@ public final class VulkanContext: @unchecked Sendable {
         public var supportsRenderer: Bool
 
         public var description: String {
-            "\(index): \(name) [\(type), Vulkan \(apiVersion)]\(supportsRenderer ? "" : " (missing 64-bit buffer atomics)")"
+            "\(index): \(name) [\(type), Vulkan \(apiVersion)]\(supportsRenderer ? "" : " (missing 64-bit buffer atomics or scalar block layout)")"
         }
     }
 
@@ -94,13 +94,14 @@ public final class VulkanContext: @unchecked Sendable {
             let usable = infos.filter(\.supportsRenderer)
             guard let best = usable.min(by: { Self.rank($0.type) < Self.rank($1.type) }) else {
                 throw VulkanError(
-                    "no Vulkan device supports 64-bit storage-buffer atomics (shaderBufferInt64Atomics); devices: \(listing)"
+                    "no Vulkan device supports 64-bit storage-buffer atomics and scalar block layout (shaderBufferInt64Atomics, scalarBlockLayout); devices: \(listing)"
                 )
             }
             chosen = best.index
         }
         guard infos[chosen].supportsRenderer else {
-            throw VulkanError("device \(infos[chosen].description) lacks shaderInt64 or shaderBufferInt64Atomics")
+            throw VulkanError(
+                "device \(infos[chosen].description) lacks shaderInt64, shaderBufferInt64Atomics or scalarBlockLayout")
         }
         let physicalDevice = devices[chosen]
 
@@ -309,18 +310,18 @@ public final class VulkanContext: @unchecked Sendable {
             default: "other"
             }
         let v = properties.apiVersion
-        let (int64, atomics) = features(device)
+        let (int64, atomics, scalarLayout) = features(device)
         return DeviceInfo(
             index: index, name: name, type: type, apiVersion: "\(v >> 22).\((v >> 12) & 0x3ff).\(v & 0xfff)",
-            supportsRenderer: int64 && atomics && (v >> 12) >= ((1 << 10) | 2))
+            supportsRenderer: int64 && atomics && scalarLayout && (v >> 12) >= ((1 << 10) | 2))
     }
 
     private static func rank(_ type: String) -> Int {
         ["discrete GPU", "integrated GPU", "virtual GPU", "CPU"].firstIndex(of: type) ?? 4
     }
 
-    /// (shaderInt64, shaderBufferInt64Atomics)
-    private static func features(_ device: VkPhysicalDevice) -> (Bool, Bool) {
+    /// (shaderInt64, shaderBufferInt64Atomics, scalarBlockLayout)
+    private static func features(_ device: VkPhysicalDevice) -> (Bool, Bool, Bool) {
         var vulkan12 = VkPhysicalDeviceVulkan12Features()
         vulkan12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
         var features2 = VkPhysicalDeviceFeatures2()
@@ -329,7 +330,10 @@ public final class VulkanContext: @unchecked Sendable {
             features2.pNext = UnsafeMutableRawPointer(pointer)
             vkGetPhysicalDeviceFeatures2(device, &features2)
         }
-        return (features2.features.shaderInt64 != 0, vulkan12.shaderBufferInt64Atomics != 0)
+        return (
+            features2.features.shaderInt64 != 0, vulkan12.shaderBufferInt64Atomics != 0,
+            vulkan12.scalarBlockLayout != 0
+        )
     }
 
     private static func queueFamily(_ device: VkPhysicalDevice) -> UInt32? {
@@ -350,6 +354,8 @@ public final class VulkanContext: @unchecked Sendable {
         var vulkan12 = VkPhysicalDeviceVulkan12Features()
         vulkan12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
         vulkan12.shaderBufferInt64Atomics = VkBool32(VK_TRUE)
+        // vec3 arrays with a 12-byte stride: one load per vertex or triangle.
+        vulkan12.scalarBlockLayout = VkBool32(VK_TRUE)
         var features2 = VkPhysicalDeviceFeatures2()
         features2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
         features2.features.shaderInt64 = VkBool32(VK_TRUE)
