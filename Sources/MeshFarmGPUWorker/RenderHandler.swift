@@ -42,17 +42,19 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
             views: payload.views, elevation: payload.elevation, width: payload.size, height: payload.size)
         let options = RenderOptions(ssaa: payload.ssaa, depth: payload.depth, normals: payload.normals)
         var views: [RenderedViewResult] = []
-        for offset in 0..<payload.viewCount {
+        try context.stopIfCancelled()
+        let cameras = (0..<payload.viewCount).map { rig.camera(payload.firstView + $0, bounds: bounds) }
+        // The views render together; each is encoded and stored while the
+        // device renders the next.
+        try renderer.render(gpuMesh, cameras: cameras, options: options) { offset, view in
             try context.stopIfCancelled()
             let index = payload.firstView + offset
-            let camera = rig.camera(index, bounds: bounds)
-            let view = try renderer.render(gpuMesh, camera: camera, options: options)
             views.append(
                 RenderedViewResult(
                     index: index, image: try artifacts.store(data: PNGCodec.encode(view.image)),
                     depth: try view.depth.map { try artifacts.store(data: PFMCodec.encode($0)) },
                     normals: try view.normals.map { try artifacts.store(data: PNGCodec.encode($0)) },
-                    camera: try JSONValue(encoding: camera)))
+                    camera: try JSONValue(encoding: cameras[offset])))
             context.progress(
                 Double(offset + 1) / Double(payload.viewCount), stage: "view \(index + 1)/\(payload.views)")
         }

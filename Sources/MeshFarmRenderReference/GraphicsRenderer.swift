@@ -79,75 +79,115 @@ public final class GraphicsRenderer: @unchecked Sendable {
 
     /// Renders one view: coverage/color and linear view depth (0 where empty).
     public func render(_ mesh: Mesh, camera: Camera) throws -> (image: RGBAImage, depth: FloatImage) {
-        try ComputeRenderer.validate(camera: camera, options: RenderOptions())
+        var result: (RGBAImage, FloatImage)?
+        try render(mesh, cameras: [camera]) { _, image, depth in result = (image, depth) }
+        return result!
+    }
+
+    /// Renders several views the way ``ComputeRenderer`` does: submitted
+    /// together, each handed to `each(index, image, depth)` in order as soon
+    /// as it is done while the device renders the next, so the benchmark
+    /// compares like with like.
+    public func render(_ mesh: Mesh, cameras: [Camera], each: (Int, RGBAImage, FloatImage) throws -> Void) throws {
+        for camera in cameras { try ComputeRenderer.validate(camera: camera, options: RenderOptions()) }
         lock.lock()
         defer { lock.unlock() }
-        if target?.width != camera.width || target?.height != camera.height {
-            target = nil
-            target = try Target(context: context, renderPass: renderPass, width: camera.width, height: camera.height)
+        var pending: [(index: Int, slot: Int, done: PendingSubmission)] = []
+        func deliver() throws {
+            while let view = pending.first {
+                try view.done.wait()
+                pending.removeFirst()
+                let camera = cameras[view.index]
+                let pixels = camera.width * camera.height
+                let image = RGBAImage(
+                    width: camera.width, height: camera.height,
+                    pixels: Array(
+                        UnsafeRawBufferPointer(start: target!.colorReadbacks[view.slot].contents, count: pixels * 4)))
+                let depth = FloatImage(
+                    width: camera.width, height: camera.height,
+                    values: target!.depthReadbacks[view.slot].read(Float.self, count: pixels))
+                try each(view.index, image, depth)
+            }
         }
+        for (index, camera) in cameras.enumerated() {
+            if target?.width != camera.width || target?.height != camera.height {
+                try deliver()
+                target = nil
+                target = try Target(
+                    context: context, renderPass: renderPass, width: camera.width, height: camera.height)
+            }
+            let slot = index % target!.slots
+            if pending.count == target!.slots { try deliver() }
+            pending.append(
+                (index, slot, try context.submit { cb in record(cb, mesh: mesh, camera: camera, slot: slot) }))
+        }
+        try deliver()
+    }
+
+    /// Records one view into `cb`, read back into the buffers of `slot`.
+    private func record(_ cb: VkCommandBuffer, mesh: Mesh, camera: Camera, slot: Int) {
         let target = target!
+        let (colorReadback, depthReadback) = (target.colorReadbacks[slot], target.depthReadbacks[slot])
         var constants = [Float](repeating: 0, count: 20)
         constants.replaceSubrange(0..<16, with: camera.vulkanViewProjection)
         let row2 = camera.viewRows[2]
         constants.replaceSubrange(16..<20, with: [Float(row2.x), Float(row2.y), Float(row2.z), Float(row2.w)])
-
-        try context.submitAndWait { cb in
-            var clears = [VkClearValue](repeating: VkClearValue(), count: 3)
-            clears[0].color.float32 = (0, 0, 0, 0)
-            clears[1].color.float32 = (0, 0, 0, 0)
-            clears[2].depthStencil = VkClearDepthStencilValue(depth: 1, stencil: 0)
-            var begin = VkRenderPassBeginInfo()
-            begin.sType = VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO
-            begin.renderPass = renderPass
-            begin.framebuffer = target.framebuffer
-            begin.renderArea.extent = VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height))
-            begin.clearValueCount = 3
-            clears.withUnsafeBufferPointer { pointer in
-                begin.pClearValues = pointer.baseAddress
-                vkCmdBeginRenderPass(cb, &begin, VK_SUBPASS_CONTENTS_INLINE)
-            }
-            var viewport = VkViewport(
-                x: 0, y: 0, width: Float(camera.width), height: Float(camera.height), minDepth: 0, maxDepth: 1)
-            vkCmdSetViewport(cb, 0, 1, &viewport)
-            var scissor = VkRect2D(
-                offset: VkOffset2D(x: 0, y: 0),
-                extent: VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height)))
-            vkCmdSetScissor(cb, 0, 1, &scissor)
-            vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline)
-            vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_VERTEX_BIT.rawValue, 0, 80, constants)
-            var vertexBuffer: VkBuffer? = mesh.vertices.buffer
-            var offset: VkDeviceSize = 0
-            vkCmdBindVertexBuffers(cb, 0, 1, &vertexBuffer, &offset)
-            vkCmdBindIndexBuffer(cb, mesh.indices.buffer, 0, VK_INDEX_TYPE_UINT32)
-            vkCmdDrawIndexed(cb, UInt32(mesh.indexCount), 1, 0, 0, 0)
-            vkCmdEndRenderPass(cb)
-            // Attachments end in TRANSFER_SRC_OPTIMAL (render pass final layout).
-            for (image, buffer) in [
-                (target.color.image, target.colorReadback), (target.linearDepth.image, target.depthReadback),
-            ] {
-                var region = VkBufferImageCopy()
-                region.imageSubresource = VkImageSubresourceLayers(
-                    aspectMask: VK_IMAGE_ASPECT_COLOR_BIT.rawValue, mipLevel: 0, baseArrayLayer: 0, layerCount: 1)
-                region.imageExtent = VkExtent3D(width: UInt32(camera.width), height: UInt32(camera.height), depth: 1)
-                vkCmdCopyImageToBuffer(cb, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, buffer.buffer, 1, &region)
-            }
-            var barrier = VkMemoryBarrier()
-            barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
-            barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
-            barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT.rawValue
-            vkCmdPipelineBarrier(
-                cb, VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0, 1, &barrier, 0,
-                nil, 0,
-                nil)
+        // The previous view's copies read the attachments this one draws into.
+        var previous = VkMemoryBarrier()
+        previous.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        previous.dstAccessMask =
+            VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue | VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT.rawValue
+        vkCmdPipelineBarrier(
+            cb, VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
+            VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT.rawValue | VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT.rawValue
+                | VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT.rawValue, 0, 1, &previous, 0, nil, 0, nil)
+        var clears = [VkClearValue](repeating: VkClearValue(), count: 3)
+        clears[0].color.float32 = (0, 0, 0, 0)
+        clears[1].color.float32 = (0, 0, 0, 0)
+        clears[2].depthStencil = VkClearDepthStencilValue(depth: 1, stencil: 0)
+        var begin = VkRenderPassBeginInfo()
+        begin.sType = VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO
+        begin.renderPass = renderPass
+        begin.framebuffer = target.framebuffer
+        begin.renderArea.extent = VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height))
+        begin.clearValueCount = 3
+        clears.withUnsafeBufferPointer { pointer in
+            begin.pClearValues = pointer.baseAddress
+            vkCmdBeginRenderPass(cb, &begin, VK_SUBPASS_CONTENTS_INLINE)
         }
-        let pixels = camera.width * camera.height
-        let image = RGBAImage(
-            width: camera.width, height: camera.height,
-            pixels: Array(UnsafeRawBufferPointer(start: target.colorReadback.contents, count: pixels * 4)))
-        let depth = FloatImage(
-            width: camera.width, height: camera.height, values: target.depthReadback.read(Float.self, count: pixels))
-        return (image, depth)
+        var viewport = VkViewport(
+            x: 0, y: 0, width: Float(camera.width), height: Float(camera.height), minDepth: 0, maxDepth: 1)
+        vkCmdSetViewport(cb, 0, 1, &viewport)
+        var scissor = VkRect2D(
+            offset: VkOffset2D(x: 0, y: 0),
+            extent: VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height)))
+        vkCmdSetScissor(cb, 0, 1, &scissor)
+        vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline)
+        vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_VERTEX_BIT.rawValue, 0, 80, constants)
+        var vertexBuffer: VkBuffer? = mesh.vertices.buffer
+        var offset: VkDeviceSize = 0
+        vkCmdBindVertexBuffers(cb, 0, 1, &vertexBuffer, &offset)
+        vkCmdBindIndexBuffer(cb, mesh.indices.buffer, 0, VK_INDEX_TYPE_UINT32)
+        vkCmdDrawIndexed(cb, UInt32(mesh.indexCount), 1, 0, 0, 0)
+        vkCmdEndRenderPass(cb)
+        // Attachments end in TRANSFER_SRC_OPTIMAL (render pass final layout).
+        for (image, buffer) in [
+            (target.color.image, colorReadback), (target.linearDepth.image, depthReadback),
+        ] {
+            var region = VkBufferImageCopy()
+            region.imageSubresource = VkImageSubresourceLayers(
+                aspectMask: VK_IMAGE_ASPECT_COLOR_BIT.rawValue, mipLevel: 0, baseArrayLayer: 0, layerCount: 1)
+            region.imageExtent = VkExtent3D(width: UInt32(camera.width), height: UInt32(camera.height), depth: 1)
+            vkCmdCopyImageToBuffer(cb, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, buffer.buffer, 1, &region)
+        }
+        var barrier = VkMemoryBarrier()
+        barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT.rawValue
+        vkCmdPipelineBarrier(
+            cb, VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0, 1, &barrier, 0,
+            nil, 0,
+            nil)
     }
 
     // MARK: - Setup
@@ -299,8 +339,11 @@ private final class Target {
     let linearDepth: Attachment
     let depth: Attachment
     let framebuffer: VkFramebuffer
-    let colorReadback: VulkanBuffer
-    let depthReadback: VulkanBuffer
+    /// Host-readable copies of the attachments, one pair per view in flight
+    /// (at most 8, and at most 64 MiB of them).
+    let colorReadbacks: [VulkanBuffer]
+    let depthReadbacks: [VulkanBuffer]
+    var slots: Int { colorReadbacks.count }
     private let device: VkDevice
     private let context: VulkanContext
 
@@ -334,8 +377,9 @@ private final class Target {
             try vkCheck(vkCreateFramebuffer(context.device, &info, nil, &framebuffer), "vkCreateFramebuffer")
         }
         self.framebuffer = framebuffer!
-        colorReadback = try VulkanBuffer(context: context, size: width * height * 4)
-        depthReadback = try VulkanBuffer(context: context, size: width * height * 4)
+        let slots = max(1, min(8, (32 << 20) / (width * height * 4)))
+        colorReadbacks = try (0..<slots).map { _ in try VulkanBuffer(context: context, size: width * height * 4) }
+        depthReadbacks = try (0..<slots).map { _ in try VulkanBuffer(context: context, size: width * height * 4) }
     }
 
     deinit { vkDestroyFramebuffer(device, framebuffer, nil) }

@@ -172,6 +172,58 @@ func coverage(_ image: RGBAImage) -> [Bool] {
         #expect(smooth.depth != nil && smooth.normals != nil)
     }
 
+    @Test func viewsRenderedTogetherEqualViewsRenderedAlone() throws {
+        // More views than fit in flight at once (8), of two sizes, with depth
+        // and normals: each is the image the one-view call gives, in order.
+        let mesh = Mesh.torus(segments: 48, sides: 24)
+        let gpuMesh = try fixture.compute.upload(mesh)
+        let options = RenderOptions(depth: true, normals: true)
+        let cameras =
+            TurntableRig(views: 10, width: 96, height: 80).cameras(bounds: mesh.bounds!)
+            + TurntableRig(views: 2, width: 40, height: 40).cameras(bounds: mesh.bounds!)
+        var together: [(Int, RenderedView)] = []
+        try fixture.compute.render(gpuMesh, cameras: cameras, options: options) { together.append(($0, $1)) }
+        #expect(together.map(\.0) == Array(cameras.indices))
+        for (index, view) in together {
+            let alone = try fixture.compute.render(gpuMesh, camera: cameras[index], options: options)
+            #expect(view.image.pixels == alone.image.pixels, "view \(index)")
+            #expect(view.depth!.values == alone.depth!.values, "view \(index)")
+            #expect(view.normals!.pixels == alone.normals!.pixels, "view \(index)")
+            #expect(view.image.coveredPixelCount > 100)
+        }
+
+        // The graphics baseline batches the same way.
+        let reference = try fixture.graphics.upload(mesh)
+        var graphicsTogether: [(Int, RGBAImage, FloatImage)] = []
+        try fixture.graphics.render(reference, cameras: cameras) { graphicsTogether.append(($0, $1, $2)) }
+        #expect(graphicsTogether.map(\.0) == Array(cameras.indices))
+        for (index, image, depth) in graphicsTogether {
+            let alone = try fixture.graphics.render(reference, camera: cameras[index])
+            #expect(image.pixels == alone.image.pixels && depth.values == alone.depth.values, "view \(index)")
+        }
+        #expect(ValidationLog.errorCount == 0, "\(ValidationLog.recentErrors)")
+    }
+
+    @Test func aViewHandlerThatFailsStopsTheBatchAndLeavesTheRendererSound() throws {
+        struct Stop: Error {}
+        let mesh = Mesh.box(min: [-1, -1, -1], max: [1, 1, 1])
+        let gpuMesh = try fixture.compute.upload(mesh)
+        let cameras = TurntableRig(views: 6, width: 64, height: 64).cameras(bounds: mesh.bounds!)
+        let before = try fixture.compute.render(gpuMesh, camera: cameras[0])
+        var handled = 0
+        #expect(throws: Stop.self) {
+            try fixture.compute.render(gpuMesh, cameras: cameras) { index, _ in
+                handled += 1
+                if index == 1 { throw Stop() }
+            }
+        }
+        #expect(handled == 2)
+        // Views 2... were submitted but never handled: the next render
+        // still starts from an empty visibility buffer.
+        let after = try fixture.compute.render(gpuMesh, camera: cameras[0])
+        #expect(after.image.pixels == before.image.pixels)
+    }
+
     @Test func invalidRequestsAreClearErrors() throws {
         let gpuMesh = try fixture.compute.upload(.box())
         var camera = Self.straightCamera(size: 16)

@@ -39,10 +39,10 @@ public final class ComputeRenderer: @unchecked Sendable {
     private var shadeVariants: [ShadeOptions: ComputePipeline] = [:]
     let resolve: ComputePipeline
     private var scratch: [String: VulkanBuffer] = [:]
-    /// Scratch buffers known to be empty (the all-ones visibility buffer:
-    /// shade.comp leaves it so); a new one or one a failed render left is
-    /// filled first.
-    private var emptyBuffers: Set<String> = []
+    /// Whether the visibility buffer is all ones, as shade.comp leaves it
+    /// after a render; a new one, or one a failed render left, is filled
+    /// first.
+    private var visibilityIsEmpty = false
     private let lock = NSLock()
     private let timestamps: TimestampPool?
 
@@ -93,28 +93,126 @@ public final class ComputeRenderer: @unchecked Sendable {
     /// Renders one view of an uploaded mesh.
     public func render(_ mesh: GPUMesh, camera: Camera, options: RenderOptions = RenderOptions()) throws -> RenderedView
     {
-        try Self.validate(camera: camera, options: options)
+        var result: RenderedView?
+        try render(mesh, cameras: [camera], options: options) { _, view in result = view }
+        return result!
+    }
+
+    /// Renders several views of one uploaded mesh (a render task's views):
+    /// they are submitted together, and `each(index, view)` is called on the
+    /// calling thread, in camera order, as soon as that view is done while
+    /// the device goes on with the next ones, so encoding and storing a view
+    /// overlaps rendering the rest. Blocks until every view is handled;
+    /// `each` must not render with this renderer (renders are serialized).
+    public func render(
+        _ mesh: GPUMesh, cameras: [Camera], options: RenderOptions = RenderOptions(),
+        each: (Int, RenderedView) throws -> Void
+    ) throws {
+        for camera in cameras { try Self.validate(camera: camera, options: options) }
         lock.lock()
         defer { lock.unlock() }
-        let k = options.ssaa
-        let (width, height) = (camera.width, camera.height)
-        let hiWidth = width * k
-        // Band height in supersampled rows: the visibility buffer (8 bytes a
-        // pixel) must fit one binding; bands are whole output rows.
-        let rowBytes = hiWidth * 8
-        let bandOutputRows = max(1, min(height, maxBufferBytes / (rowBytes * k)))
-        let bandRows = bandOutputRows * k
-        guard rowBytes * k <= maxBufferBytes else {
-            throw RenderError("a \(width)-pixel row with \(k)x supersampling exceeds the device's buffer limit")
+        lastPassTimes = [:]
+        lastLargeTriangleCount = 0
+        resetDescriptors()  // a failed render may have left sets allocated
+        // A render that fails part-way may leave the visibility buffer dirty.
+        var visibilityEmpty = visibilityIsEmpty
+        visibilityIsEmpty = false
+        // Views in flight each need their own output buffers: at most 8, and
+        // at most 64 MiB of them.
+        let slots = max(1, min(8, (64 << 20) / max(1, cameras.map { $0.width * $0.height * 4 }.max() ?? 1)))
+        // Descriptor sets per pipeline pool (ComputePipeline.maxSets) that one
+        // band uses at most.
+        let setsPerBand = max(1, mesh.chunks.count)
+        var setsUsed = 0
+        var pending: [(index: Int, slot: Int, done: PendingSubmission)] = []
+
+        // Hands out the submitted views in order, each as soon as it is done;
+        // then nothing is in flight and the descriptor sets are freed.
+        func deliver() throws {
+            while let view = pending.first {
+                try view.done.wait()
+                pending.removeFirst()
+                try each(view.index, try output(slot: view.slot, camera: cameras[view.index], options: options))
+            }
+            resetDescriptors()
+            setsUsed = 0
         }
 
+        for (index, camera) in cameras.enumerated() {
+            let slot = index % slots
+            if pending.count == slots { try deliver() }
+            let plan = try BandPlan(camera: camera, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes)
+            var last: PendingSubmission?
+            for bandStart in stride(from: 0, to: camera.height, by: plan.outputRows) {
+                if setsUsed + setsPerBand > ComputePipeline.maxSets {
+                    // Wait for this view's earlier bands too before reusing sets.
+                    try last?.wait()
+                    try deliver()
+                }
+                let timed = cameras.count == 1 && plan.outputRows >= camera.height
+                // A new (larger) visibility buffer starts undefined.
+                let previous = scratch["visibility"]
+                if try buffer("visibility", bytes: plan.hiWidth * plan.rows * 8) !== previous {
+                    visibilityEmpty = false
+                }
+                let clear = !visibilityEmpty
+                last = try context.submit { cb in
+                    try recordBand(
+                        cb, mesh: mesh, camera: camera, options: options, plan: plan, bandStart: bandStart,
+                        slot: slot, clearVisibility: clear, timed: timed)
+                }
+                visibilityEmpty = true  // shade.comp leaves it so
+                setsUsed += setsPerBand
+                if timed, let timestamps {
+                    try last!.wait()
+                    for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
+                    let listed = try buffer("counters", bytes: 32).read(UInt32.self, count: 5)
+                    lastLargeTriangleCount = Int(listed[0]) + Int(listed[4])
+                }
+            }
+            pending.append((index, slot, last!))
+        }
+        try deliver()
+        visibilityIsEmpty = true
+    }
+
+    /// How a view is cut into horizontal bands: the visibility buffer (8
+    /// bytes a supersampled pixel) must fit one buffer binding.
+    struct BandPlan {
+        var hiWidth: Int
+        var outputRows: Int
+        var rows: Int { outputRows * ssaa }
+        var ssaa: Int
+
+        init(camera: Camera, ssaa: Int, maxBufferBytes: Int) throws {
+            hiWidth = camera.width * ssaa
+            self.ssaa = ssaa
+            let rowBytes = hiWidth * 8
+            guard rowBytes * ssaa <= maxBufferBytes else {
+                throw RenderError(
+                    "a \(camera.width)-pixel row with \(ssaa)x supersampling exceeds the device's buffer limit")
+            }
+            outputRows = max(1, min(camera.height, maxBufferBytes / (rowBytes * ssaa)))
+        }
+    }
+
+    /// Records one band of one view: clear, raster passes, tile list,
+    /// shading and (with supersampling) the resolve, into the output buffers
+    /// of `slot`.
+    private func recordBand(
+        _ cb: VkCommandBuffer, mesh: GPUMesh, camera: Camera, options: RenderOptions, plan: BandPlan,
+        bandStart: Int, slot: Int, clearVisibility: Bool, timed: Bool
+    ) throws {
+        let k = options.ssaa
+        let (width, height) = (camera.width, camera.height)
+        let hiWidth = plan.hiWidth
+        let bandRows = plan.rows
+        let outRows = min(plan.outputRows, height - bandStart)
+        let rows = outRows * k
+        let timestamps = timed ? timestamps : nil
+
         let visibility = try buffer("visibility", bytes: hiWidth * bandRows * 8)
-        let pixelBytes = width * height * 4
-        let outColor = try buffer("outColor", bytes: pixelBytes)
-        // Depth and normals are allocated only when asked for; otherwise the
-        // color buffer stands in for their (unwritten) bindings.
-        let outDepth = options.depth ? try buffer("outDepth", bytes: pixelBytes) : outColor
-        let outNormal = options.normals ? try buffer("outNormal", bytes: pixelBytes) : outColor
+        let (outColor, outDepth, outNormal) = try outputs(slot: slot, camera: camera, options: options)
         // Without supersampling, shading writes the output directly.
         let direct = k == 1
         let bandBytes = hiWidth * bandRows * 4
@@ -132,122 +230,121 @@ public final class ComputeRenderer: @unchecked Sendable {
         let tileList = try buffer(
             "tileList", bytes: (4 + tileCount) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
         let tileBindings = [BufferBinding(tiles), BufferBinding(tileList)]
-        // A render that fails part-way may leave it dirty.
-        let startsEmpty = emptyBuffers.remove("visibility") != nil
 
         let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
         let shadeOptions = ShadeOptions(options)
         let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
         let (sx, sy) = camera.projectionScale
-        lastPassTimes = [:]
-        lastLargeTriangleCount = 0
+        let outputOffset = direct ? bandStart * width : 0
 
-        for bandStart in stride(from: 0, to: height, by: bandOutputRows) {
-            let outRows = min(bandOutputRows, height - bandStart)
-            let rows = outRows * k
-            let outputOffset = direct ? bandStart * width : 0
-            try context.submitAndWait { cb in
-                timestamps?.reset(cb)
-                timestamps?.mark(cb, "start")
-                if bandStart == 0 && !startsEmpty {
-                    vkCmdFillBuffer(cb, visibility.buffer, 0, VkDeviceSize(VK_WHOLE_SIZE), 0xFFFF_FFFF)
-                }
-                vkCmdFillBuffer(cb, tiles.buffer, 0, VkDeviceSize(tileCount * 4), 0)
-                vkCmdFillBuffer(cb, tileList.buffer, 0, 16, 0)
-                // The background: shading writes only covered pixels.
-                let (first, count) = (VkDeviceSize(outputOffset * 4), VkDeviceSize(hiWidth * rows * 4))
-                vkCmdFillBuffer(cb, color.buffer, first, count, 0)
-                if options.depth { vkCmdFillBuffer(cb, depth.buffer, first, count, 0) }
-                if options.normals { vkCmdFillBuffer(cb, normal.buffer, first, count, 0) }
-                computeBarrier(cb)
-                timestamps?.mark(cb, "clear")
-                for chunk in mesh.chunks {
-                    let constants = RasterConstants(
-                        viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
-                        near: Float(camera.near), far: Float(camera.far), width: UInt32(hiWidth),
-                        height: UInt32(height * k), bandY0: UInt32(bandStart * k), bandHeight: UInt32(rows),
-                        triangleBase: UInt32(chunk.triangleBase), triangleCount: UInt32(chunk.triangleCount),
-                        largeThreshold: UInt32(settings.largeTriangleThreshold), largeCapacity: UInt32(largeCapacity),
-                        tilesX: UInt32(tilesX))
-                    let bindings =
-                        [
-                            BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
-                            BufferBinding(counters), BufferBinding(large),
-                        ] + tileBindings
-                    vkCmdFillBuffer(cb, counters.buffer, 0, 32, 0)
-                    computeBarrier(cb)
-                    let groups = (chunk.triangleCount + 63) / 64
-                    let x = min(groups, 65535)
-                    try raster.dispatch(
-                        cb, buffers: bindings, constants: constants,
-                        groups: (UInt32(x), UInt32((groups + x - 1) / x), 1))
-                    computeBarrier(cb)
-                    timestamps?.mark(cb, "raster")
-                    try rasterIndirect.dispatch(cb, buffers: bindings, constants: constants, groups: (1, 1, 1))
-                    computeBarrier(cb)
-                    try rasterLarge.dispatchIndirect(
-                        cb, buffers: bindings, constants: constants, arguments: counters, offset: 4)
-                    try rasterClipped.dispatchIndirect(
-                        cb, buffers: bindings, constants: constants, arguments: counters, offset: 20)
-                    computeBarrier(cb)
-                    timestamps?.mark(cb, "large")
-                }
-                try tileIndirect.dispatch(
-                    cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
-                computeBarrier(cb)
-                for (index, chunk) in mesh.chunks.enumerated() {
-                    // The last chunk's run leaves the visibility buffer empty.
-                    let last = index == mesh.chunks.count - 1
-                    let shade = try shade(last ? shadeOptions.union(.lastChunk) : shadeOptions)
-                    let constants = ShadeConstants(
-                        viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
-                        wireWidth: 0.6 * Float(k),
-                        width: UInt32(hiWidth), height: UInt32(height * k), bandY0: UInt32(bandStart * k),
-                        bandHeight: UInt32(rows), triangleBase: UInt32(chunk.triangleBase),
-                        triangleCount: UInt32(chunk.triangleCount),
-                        outputOffset: UInt32(outputOffset), tilesX: UInt32(tilesX))
-                    try shade.dispatchIndirect(
-                        cb,
-                        buffers: [
-                            BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
-                            BufferBinding(chunk.normals), BufferBinding(color), BufferBinding(depth),
-                            BufferBinding(normal),
-                        ] + tileBindings,
-                        constants: constants, arguments: tileList, offset: 4)
-                    computeBarrier(cb)
-                }
-                timestamps?.mark(cb, "shade")
-                guard !direct else { return }
-                try resolve.dispatch(
-                    cb,
-                    buffers: [
-                        BufferBinding(color), BufferBinding(depth), BufferBinding(normal), BufferBinding(outColor),
-                        BufferBinding(outDepth), BufferBinding(outNormal),
-                    ],
-                    constants: SIMD8<UInt32>(
-                        UInt32(width), UInt32(outRows), UInt32(k), UInt32(bandStart), outputFlags, 0, 0, 0),
-                    groups: (UInt32((width + 7) / 8), UInt32((outRows + 7) / 8), 1))
-                computeBarrier(cb)
-                timestamps?.mark(cb, "resolve")
-            }
-            if let timestamps {
-                for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
-            }
-            let listed = counters.read(UInt32.self, count: 5)
-            lastLargeTriangleCount += Int(listed[0]) + Int(listed[4])
-            for pipeline in [
-                raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, resolve,
-            ] + shadeVariants.values {
-                pipeline.resetDescriptors()
-            }
+        // After the previous band or view: its reads of the shared buffers
+        // come before this band's writes.
+        computeBarrier(cb)
+        timestamps?.reset(cb)
+        timestamps?.mark(cb, "start")
+        if clearVisibility {
+            vkCmdFillBuffer(cb, visibility.buffer, 0, VkDeviceSize(VK_WHOLE_SIZE), 0xFFFF_FFFF)
         }
+        vkCmdFillBuffer(cb, tiles.buffer, 0, VkDeviceSize(tileCount * 4), 0)
+        vkCmdFillBuffer(cb, tileList.buffer, 0, 16, 0)
+        // The background: shading writes only covered pixels.
+        let (first, count) = (VkDeviceSize(outputOffset * 4), VkDeviceSize(hiWidth * rows * 4))
+        vkCmdFillBuffer(cb, color.buffer, first, count, 0)
+        if options.depth { vkCmdFillBuffer(cb, depth.buffer, first, count, 0) }
+        if options.normals { vkCmdFillBuffer(cb, normal.buffer, first, count, 0) }
+        computeBarrier(cb)
+        timestamps?.mark(cb, "clear")
+        for chunk in mesh.chunks {
+            let constants = RasterConstants(
+                viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
+                near: Float(camera.near), far: Float(camera.far), width: UInt32(hiWidth),
+                height: UInt32(height * k), bandY0: UInt32(bandStart * k), bandHeight: UInt32(rows),
+                triangleBase: UInt32(chunk.triangleBase), triangleCount: UInt32(chunk.triangleCount),
+                largeThreshold: UInt32(settings.largeTriangleThreshold), largeCapacity: UInt32(largeCapacity),
+                tilesX: UInt32(tilesX))
+            let bindings =
+                [
+                    BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
+                    BufferBinding(counters), BufferBinding(large),
+                ] + tileBindings
+            vkCmdFillBuffer(cb, counters.buffer, 0, 32, 0)
+            computeBarrier(cb)
+            let groups = (chunk.triangleCount + 63) / 64
+            let x = min(groups, 65535)
+            try raster.dispatch(
+                cb, buffers: bindings, constants: constants, groups: (UInt32(x), UInt32((groups + x - 1) / x), 1))
+            computeBarrier(cb)
+            timestamps?.mark(cb, "raster")
+            try rasterIndirect.dispatch(cb, buffers: bindings, constants: constants, groups: (1, 1, 1))
+            computeBarrier(cb)
+            try rasterLarge.dispatchIndirect(
+                cb, buffers: bindings, constants: constants, arguments: counters, offset: 4)
+            try rasterClipped.dispatchIndirect(
+                cb, buffers: bindings, constants: constants, arguments: counters, offset: 20)
+            computeBarrier(cb)
+            timestamps?.mark(cb, "large")
+        }
+        try tileIndirect.dispatch(cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
+        computeBarrier(cb)
+        for (index, chunk) in mesh.chunks.enumerated() {
+            // The last chunk's run leaves the visibility buffer empty.
+            let last = index == mesh.chunks.count - 1
+            let shade = try shade(last ? shadeOptions.union(.lastChunk) : shadeOptions)
+            let constants = ShadeConstants(
+                viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
+                wireWidth: 0.6 * Float(k),
+                width: UInt32(hiWidth), height: UInt32(height * k), bandY0: UInt32(bandStart * k),
+                bandHeight: UInt32(rows), triangleBase: UInt32(chunk.triangleBase),
+                triangleCount: UInt32(chunk.triangleCount),
+                outputOffset: UInt32(outputOffset), tilesX: UInt32(tilesX))
+            try shade.dispatchIndirect(
+                cb,
+                buffers: [
+                    BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
+                    BufferBinding(chunk.normals), BufferBinding(color), BufferBinding(depth),
+                    BufferBinding(normal),
+                ] + tileBindings,
+                constants: constants, arguments: tileList, offset: 4)
+            computeBarrier(cb)
+        }
+        timestamps?.mark(cb, "shade")
+        guard !direct else { return }
+        try resolve.dispatch(
+            cb,
+            buffers: [
+                BufferBinding(color), BufferBinding(depth), BufferBinding(normal), BufferBinding(outColor),
+                BufferBinding(outDepth), BufferBinding(outNormal),
+            ],
+            constants: SIMD8<UInt32>(
+                UInt32(width), UInt32(outRows), UInt32(k), UInt32(bandStart), outputFlags, 0, 0, 0),
+            groups: (UInt32((width + 7) / 8), UInt32((outRows + 7) / 8), 1))
+        computeBarrier(cb)
+        timestamps?.mark(cb, "resolve")
+    }
 
-        emptyBuffers.insert("visibility")
+    /// The output buffers of an in-flight view slot. Depth and normals are
+    /// allocated only when asked for; otherwise the color buffer stands in
+    /// for their (unwritten) bindings.
+    private func outputs(slot: Int, camera: Camera, options: RenderOptions) throws -> (
+        color: VulkanBuffer, depth: VulkanBuffer, normals: VulkanBuffer
+    ) {
+        let bytes = camera.width * camera.height * 4
+        let color = try buffer("outColor.\(slot)", bytes: bytes)
+        return (
+            color, options.depth ? try buffer("outDepth.\(slot)", bytes: bytes) : color,
+            options.normals ? try buffer("outNormal.\(slot)", bytes: bytes) : color
+        )
+    }
+
+    /// A finished view, copied out of its slot's buffers.
+    private func output(slot: Int, camera: Camera, options: RenderOptions) throws -> RenderedView {
+        let (width, height) = (camera.width, camera.height)
+        let (outColor, outDepth, outNormal) = try outputs(slot: slot, camera: camera, options: options)
         let pixels = width * height
-        let image = RGBAImage(
-            width: width, height: height,
-            pixels: Array(UnsafeRawBufferPointer(start: outColor.contents, count: pixels * 4)))
-        var result = RenderedView(image: image)
+        var result = RenderedView(
+            image: RGBAImage(
+                width: width, height: height,
+                pixels: Array(UnsafeRawBufferPointer(start: outColor.contents, count: pixels * 4))))
         if options.depth {
             result.depth = FloatImage(width: width, height: height, values: outDepth.read(Float.self, count: pixels))
         }
@@ -257,6 +354,14 @@ public final class ComputeRenderer: @unchecked Sendable {
                 pixels: Array(UnsafeRawBufferPointer(start: outNormal.contents, count: pixels * 4)))
         }
         return result
+    }
+
+    private func resetDescriptors() {
+        for pipeline in [raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, resolve]
+            + shadeVariants.values
+        {
+            pipeline.resetDescriptors()
+        }
     }
 
     public static func validate(camera: Camera, options: RenderOptions) throws {
@@ -286,7 +391,6 @@ public final class ComputeRenderer: @unchecked Sendable {
     private func buffer(_ name: String, bytes: Int, usage: UInt32 = 0) throws -> VulkanBuffer {
         if let existing = scratch[name], existing.size >= bytes { return existing }
         scratch[name] = nil  // free the old one before allocating its successor
-        emptyBuffers.remove(name)
         let created = try VulkanBuffer(context: context, size: bytes, extraUsage: usage)
         scratch[name] = created
         return created

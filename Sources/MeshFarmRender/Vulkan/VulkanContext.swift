@@ -165,42 +165,57 @@ public final class VulkanContext: @unchecked Sendable {
     }
 
     /// Records commands into a fresh primary command buffer, submits it and
-    /// blocks until the device has finished. Serialized across threads.
+    /// blocks until the device has finished.
     public func submitAndWait(_ record: (VkCommandBuffer) throws -> Void) throws {
+        try submit(record).wait()
+    }
+
+    /// Records commands into a fresh primary command buffer and submits it
+    /// without waiting: the caller waits on the result before reading what
+    /// the commands write (later submissions run after it, in queue order).
+    public func submit(_ record: (VkCommandBuffer) throws -> Void) throws -> PendingSubmission {
         var allocate = VkCommandBufferAllocateInfo()
         allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
         allocate.commandPool = commandPool
         allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
         allocate.commandBufferCount = 1
         var commandBuffer: VkCommandBuffer?
-        // The pool is shared, so allocation is under the queue lock too.
-        queueLock.lock()
-        defer { queueLock.unlock() }
-        try vkCheck(vkAllocateCommandBuffers(device, &allocate, &commandBuffer), "vkAllocateCommandBuffers")
-        defer { vkFreeCommandBuffers(device, commandPool, 1, &commandBuffer) }
+        // The pool and the queue are shared: allocation, submission and
+        // freeing happen under the queue lock.
+        try queueLock.withLock {
+            try vkCheck(vkAllocateCommandBuffers(device, &allocate, &commandBuffer), "vkAllocateCommandBuffers")
+        }
         let cb = commandBuffer!
-
-        var begin = VkCommandBufferBeginInfo()
-        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
-        begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
-        try vkCheck(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer")
-        try record(cb)
-        try vkCheck(vkEndCommandBuffer(cb), "vkEndCommandBuffer")
-
         var fenceInfo = VkFenceCreateInfo()
         fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
         var fence: VkFence?
-        try vkCheck(vkCreateFence(device, &fenceInfo, nil, &fence), "vkCreateFence")
-        defer { vkDestroyFence(device, fence, nil) }
-
-        var submit = VkSubmitInfo()
-        submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
-        submit.commandBufferCount = 1
-        try withUnsafePointer(to: commandBuffer) { pointer in
-            submit.pCommandBuffers = pointer
-            try vkCheck(vkQueueSubmit(queue, 1, &submit, fence), "vkQueueSubmit")
+        do {
+            var begin = VkCommandBufferBeginInfo()
+            begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+            begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
+            try vkCheck(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer")
+            try record(cb)
+            try vkCheck(vkEndCommandBuffer(cb), "vkEndCommandBuffer")
+            try vkCheck(vkCreateFence(device, &fenceInfo, nil, &fence), "vkCreateFence")
+            var submit = VkSubmitInfo()
+            submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+            submit.commandBufferCount = 1
+            try withUnsafePointer(to: commandBuffer) { pointer in
+                submit.pCommandBuffers = pointer
+                try queueLock.withLock { try vkCheck(vkQueueSubmit(queue, 1, &submit, fence), "vkQueueSubmit") }
+            }
+        } catch {
+            if let fence { vkDestroyFence(device, fence, nil) }
+            queueLock.withLock { vkFreeCommandBuffers(device, commandPool, 1, &commandBuffer) }
+            throw error
         }
-        try vkCheck(vkWaitForFences(device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+        return PendingSubmission(context: self, commandBuffer: cb, fence: fence!)
+    }
+
+    fileprivate func release(_ commandBuffer: VkCommandBuffer, fence: VkFence) {
+        vkDestroyFence(device, fence, nil)
+        var buffer: VkCommandBuffer? = commandBuffer
+        queueLock.withLock { vkFreeCommandBuffers(device, commandPool, 1, &buffer) }
     }
 
     /// Writes the pipeline cache to disk so the next process skips shader
@@ -407,4 +422,31 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePoint
     defer { duplicates.forEach { free($0) } }
     let pointers = duplicates.map { UnsafePointer<CChar>($0) }
     return try pointers.withUnsafeBufferPointer { try body($0.baseAddress) }
+}
+
+/// Commands submitted by ``VulkanContext/submit(_:)``. Dropping it waits
+/// for the device to finish them, then frees the command buffer.
+public final class PendingSubmission {
+    private let context: VulkanContext
+    private let commandBuffer: VkCommandBuffer
+    private let fence: VkFence
+
+    fileprivate init(context: VulkanContext, commandBuffer: VkCommandBuffer, fence: VkFence) {
+        self.context = context
+        self.commandBuffer = commandBuffer
+        self.fence = fence
+    }
+
+    /// Blocks until the device has finished the commands.
+    public func wait() throws {
+        var fence: VkFence? = fence
+        try vkCheck(
+            vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+    }
+
+    deinit {
+        var fence: VkFence? = fence
+        _ = vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max)
+        context.release(commandBuffer, fence: self.fence)
+    }
 }
