@@ -11,7 +11,8 @@
 //    half-integers; screen x = (ndc.x * 0.5 + 0.5) * width,
 //    screen y = (0.5 - ndc.y * 0.5) * height;
 //  - positions are snapped to 1/256 pixel (8 subpixel bits, like Vulkan
-//    hardware) and edge functions are exact 64-bit integers, with the
+//    hardware) and edge functions are exact integers (64-bit, or 32-bit
+//    where the values provably fit), with the
 //    top-left fill rule: adjacent triangles never leave cracks or overlap.
 //  - depth is linear view depth (-z), interpolated perspective-correctly;
 //    the visibility word is (floatBits(depth) << 32) | triangleId, so a

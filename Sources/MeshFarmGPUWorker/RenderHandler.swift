@@ -45,7 +45,9 @@ public final class RenderHandler: JobTaskHandler, @unchecked Sendable {
         try context.stopIfCancelled()
         let cameras = (0..<payload.viewCount).map { rig.camera(payload.firstView + $0, bounds: bounds) }
         // The views render together; each is encoded and stored while the
-        // device renders the next.
+        // device renders the next. The task holds the renderer meanwhile, so
+        // with concurrency above 1 tasks take turns; a cancellation takes
+        // effect at the next finished view (the ones in flight complete).
         try renderer.render(gpuMesh, cameras: cameras, options: options) { offset, view in
             try context.stopIfCancelled()
             let index = payload.firstView + offset

@@ -132,15 +132,6 @@ public final class GraphicsRenderer: @unchecked Sendable {
         constants.replaceSubrange(0..<16, with: camera.vulkanViewProjection)
         let row2 = camera.viewRows[2]
         constants.replaceSubrange(16..<20, with: [Float(row2.x), Float(row2.y), Float(row2.z), Float(row2.w)])
-        // The previous view's copies read the attachments this one draws into.
-        var previous = VkMemoryBarrier()
-        previous.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
-        previous.dstAccessMask =
-            VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue | VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT.rawValue
-        vkCmdPipelineBarrier(
-            cb, VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
-            VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT.rawValue | VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT.rawValue
-                | VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT.rawValue, 0, 1, &previous, 0, nil, 0, nil)
         var clears = [VkClearValue](repeating: VkClearValue(), count: 3)
         clears[0].color.float32 = (0, 0, 0, 0)
         clears[1].color.float32 = (0, 0, 0, 0)
@@ -223,6 +214,22 @@ public final class GraphicsRenderer: @unchecked Sendable {
         dependency.dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
         dependency.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue
         dependency.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT.rawValue
+        // Views are submitted back to back: the previous view's attachment
+        // writes and copies come before this one's layout change and clear.
+        var incoming = VkSubpassDependency()
+        incoming.srcSubpass = VK_SUBPASS_EXTERNAL
+        incoming.dstSubpass = 0
+        incoming.srcStageMask =
+            VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue | VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT.rawValue
+            | VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT.rawValue
+        incoming.dstStageMask =
+            VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT.rawValue | VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT.rawValue
+            | VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT.rawValue
+        incoming.srcAccessMask =
+            VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue | VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT.rawValue
+        incoming.dstAccessMask =
+            VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT.rawValue | VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_READ_BIT.rawValue
+            | VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT.rawValue
 
         let arena = CStructArena()
         var subpass = VkSubpassDescription()
@@ -236,8 +243,8 @@ public final class GraphicsRenderer: @unchecked Sendable {
         info.pAttachments = UnsafePointer(arena.pointer(to: attachments))
         info.subpassCount = 1
         info.pSubpasses = UnsafePointer(arena.pointer(to: subpass))
-        info.dependencyCount = 1
-        info.pDependencies = UnsafePointer(arena.pointer(to: dependency))
+        info.dependencyCount = 2
+        info.pDependencies = UnsafePointer(arena.pointer(to: [incoming, dependency]))
         var renderPass: VkRenderPass?
         try vkCheck(vkCreateRenderPass(device, &info, nil, &renderPass), "vkCreateRenderPass")
         return renderPass!

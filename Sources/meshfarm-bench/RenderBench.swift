@@ -37,7 +37,7 @@ struct RenderBench: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Measure the task row.")
     var task = true
 
-    @Flag(help: "Render only with the compute path (for profiling); prints no ratios.")
+    @Flag(help: "Render only with the compute path (for profiling); the ratios print as nan.")
     var computeOnly = false
 
     @Option(

@@ -46,13 +46,13 @@ public final class ComputeRenderer: @unchecked Sendable {
     private let lock = NSLock()
     private let timestamps: TimestampPool?
 
-    /// GPU time of each pass in the last render, in seconds (summed over
-    /// bands and chunks): clear, raster, large, tiles, shade, resolve.
-    /// Empty when the device has no timestamps. (lavapipe's timestamps do
-    /// not line up with its passes: treat them as a hint there.)
+    /// GPU time of each pass of the last render (when it was one view in
+    /// one band), in seconds, summed over chunks: clear, raster, large,
+    /// shade, resolve. Empty when the device has no timestamps. (lavapipe's
+    /// timestamps do not line up with its passes: treat them as a hint.)
     public private(set) var lastPassTimes: [String: Double] = [:]
-    /// Triangles the last render sent to the large and clipping passes
-    /// (counted for the last chunk of each band).
+    /// Triangles the last render (one view in one band, on a device with
+    /// timestamps) sent to the large and clipping passes, last chunk only.
     public private(set) var lastLargeTriangleCount = 0
 
     /// Largest accepted output size per side, and accepted SSAA factors.
@@ -117,14 +117,25 @@ public final class ComputeRenderer: @unchecked Sendable {
         // A render that fails part-way may leave the visibility buffer dirty.
         var visibilityEmpty = visibilityIsEmpty
         visibilityIsEmpty = false
+        // The shared scratch buffers, sized for the largest view up front: a
+        // buffer that grows frees its predecessor, which views in flight use.
+        let plans = try cameras.map { try BandPlan(camera: $0, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes) }
+        let previousVisibility = scratch["visibility"]
+        try reserveShared(plans, mesh: mesh, options: options)
+        if scratch["visibility"] !== previousVisibility { visibilityEmpty = false }  // a new one is undefined
         // Views in flight each need their own output buffers: at most 8, and
         // at most 64 MiB of them.
-        let slots = max(1, min(8, (64 << 20) / max(1, cameras.map { $0.width * $0.height * 4 }.max() ?? 1)))
+        let outputs = 1 + (options.depth ? 1 : 0) + (options.normals ? 1 : 0)
+        let viewBytes = (cameras.map { $0.width * $0.height }.max() ?? 1) * 4 * outputs
+        let slots = max(1, min(8, (64 << 20) / viewBytes))
         // Descriptor sets per pipeline pool (ComputePipeline.maxSets) that one
         // band uses at most.
         let setsPerBand = max(1, mesh.chunks.count)
         var setsUsed = 0
         var pending: [(index: Int, slot: Int, done: PendingSubmission)] = []
+        var submitted: [PendingSubmission] = []
+        // Whatever throws, nothing is left running when the lock is released.
+        defer { for submission in submitted { try? submission.wait() } }
 
         // Hands out the submitted views in order, each as soon as it is done;
         // then nothing is in flight and the descriptor sets are freed.
@@ -134,6 +145,8 @@ public final class ComputeRenderer: @unchecked Sendable {
                 pending.removeFirst()
                 try each(view.index, try output(slot: view.slot, camera: cameras[view.index], options: options))
             }
+            for submission in submitted { try submission.wait() }
+            submitted.removeAll()
             resetDescriptors()
             setsUsed = 0
         }
@@ -141,39 +154,47 @@ public final class ComputeRenderer: @unchecked Sendable {
         for (index, camera) in cameras.enumerated() {
             let slot = index % slots
             if pending.count == slots { try deliver() }
-            let plan = try BandPlan(camera: camera, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes)
-            var last: PendingSubmission?
+            let plan = plans[index]
             for bandStart in stride(from: 0, to: camera.height, by: plan.outputRows) {
-                if setsUsed + setsPerBand > ComputePipeline.maxSets {
-                    // Wait for this view's earlier bands too before reusing sets.
-                    try last?.wait()
-                    try deliver()
-                }
+                // Before the pools run out, wait for everything (this view's
+                // earlier bands too) and free the sets.
+                if setsUsed + setsPerBand > ComputePipeline.maxSets { try deliver() }
                 let timed = cameras.count == 1 && plan.outputRows >= camera.height
-                // A new (larger) visibility buffer starts undefined.
-                let previous = scratch["visibility"]
-                if try buffer("visibility", bytes: plan.hiWidth * plan.rows * 8) !== previous {
-                    visibilityEmpty = false
-                }
                 let clear = !visibilityEmpty
-                last = try context.submit { cb in
-                    try recordBand(
-                        cb, mesh: mesh, camera: camera, options: options, plan: plan, bandStart: bandStart,
-                        slot: slot, clearVisibility: clear, timed: timed)
-                }
+                submitted.append(
+                    try context.submit { cb in
+                        try recordBand(
+                            cb, mesh: mesh, camera: camera, options: options, plan: plan, bandStart: bandStart,
+                            slot: slot, clearVisibility: clear, timed: timed)
+                    })
                 visibilityEmpty = true  // shade.comp leaves it so
                 setsUsed += setsPerBand
                 if timed, let timestamps {
-                    try last!.wait()
+                    try submitted.last!.wait()
                     for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
                     let listed = try buffer("counters", bytes: 32).read(UInt32.self, count: 5)
                     lastLargeTriangleCount = Int(listed[0]) + Int(listed[4])
                 }
             }
-            pending.append((index, slot, last!))
+            pending.append((index, slot, submitted.last!))
         }
         try deliver()
-        visibilityIsEmpty = true
+        visibilityIsEmpty = visibilityEmpty
+    }
+
+    /// Grows the scratch buffers that every view of a call shares to fit
+    /// the largest of `plans`.
+    private func reserveShared(_ plans: [BandPlan], mesh: GPUMesh, options: RenderOptions) throws {
+        guard let band = plans.map({ $0.hiWidth * $0.rows }).max() else { return }
+        _ = try buffer("large", bytes: (mesh.chunks.map(\.triangleCount).max() ?? 1) * 4)
+        let tiles = plans.map { (($0.hiWidth + 7) / 8) * (($0.rows + 7) / 8) }.max()!
+        _ = try buffer("visibility", bytes: band * 8)
+        _ = try buffer("tiles", bytes: tiles * 4)
+        _ = try buffer("tileList", bytes: (4 + tiles) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
+        guard options.ssaa > 1 else { return }
+        _ = try buffer("color", bytes: band * 4)
+        if options.depth { _ = try buffer("depth", bytes: band * 4) }
+        if options.normals { _ = try buffer("normal", bytes: band * 4) }
     }
 
     /// How a view is cut into horizontal bands: the visibility buffer (8

@@ -4,9 +4,9 @@ import CVulkan
 /// buffers (bindings 0..<n of set 0) and takes `pushConstantSize` bytes of
 /// push constants.
 ///
-/// Descriptor sets come from a small pool owned by the pipeline and are
-/// recycled per submission: the renderer records a few dispatches per frame,
-/// so allocation cost is negligible next to the work.
+/// Descriptor sets come from a small pool owned by the pipeline; the
+/// renderer frees them all once nothing it submitted is in flight (a few
+/// dispatches per view), so allocation cost is negligible next to the work.
 public final class ComputePipeline: @unchecked Sendable {
     public let pipeline: VkPipeline
     public let layout: VkPipelineLayout
@@ -163,7 +163,9 @@ public final class ComputePipeline: @unchecked Sendable {
     {
         precondition(buffers.count == bindingCount, "pipeline has \(bindingCount) bindings, got \(buffers.count)")
         precondition(MemoryLayout<Constants>.size == pushConstantSize || pushConstantSize == 0)
-        if allocatedSets == Self.maxSets { throw VulkanError("more than \(Self.maxSets) dispatches in one submission") }
+        if allocatedSets == Self.maxSets {
+            throw VulkanError("more than \(Self.maxSets) dispatches before the descriptor sets were freed")
+        }
         var allocate = VkDescriptorSetAllocateInfo()
         allocate.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
         allocate.descriptorPool = pool
@@ -228,7 +230,7 @@ public func computeBarrier(_ commandBuffer: VkCommandBuffer) {
     barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
     barrier.dstAccessMask =
         VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_READ_BIT.rawValue
-        | VK_ACCESS_HOST_READ_BIT.rawValue
+        | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue | VK_ACCESS_HOST_READ_BIT.rawValue
     barrier.dstAccessMask |= VK_ACCESS_INDIRECT_COMMAND_READ_BIT.rawValue
     let stages =
         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue

@@ -6,8 +6,9 @@ import Foundation
 ///
 /// Create one per process and reuse it across renders: instance and device
 /// creation cost tens of milliseconds and pipelines compiled against it are
-/// cached. All submissions go through ``submitAndWait(_:)``, which serializes
-/// access to the queue, so the context may be shared between threads. Its
+/// cached. Submissions (``submit(_:)``, ``submitAndWait(_:)``) serialize
+/// access to the queue and the command pool, so the context may be shared
+/// between threads. Its
 /// blocking calls (fence waits) must not run on Swift's cooperative pool:
 /// callers run renders on a dedicated thread.
 public final class VulkanContext: @unchecked Sendable {
