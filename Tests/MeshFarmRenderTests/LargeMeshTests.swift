@@ -59,5 +59,19 @@ import Testing
         #expect(differentDepths == 0)
         #expect(differentNormals == 0)
         #expect(reference.image.coveredPixelCount > 1000)
+
+        // Several banded views submitted together (more bands in flight
+        // than one view has) match the one-view renders too.
+        let cameras = TurntableRig(views: 4, width: 100, height: 90).cameras(bounds: mesh.bounds!)
+        var together: [(Int, RenderedView)] = []
+        try capped.render(cappedMesh, cameras: cameras, options: options) { together.append(($0, $1)) }
+        #expect(together.map(\.0) == [0, 1, 2, 3])
+        for (index, view) in together {
+            let alone = try fixture.compute.render(
+                try fixture.compute.upload(mesh), camera: cameras[index], options: options)
+            #expect(view.image.pixels == alone.image.pixels, "view \(index)")
+            #expect(view.depth!.values == alone.depth!.values, "view \(index)")
+        }
+        #expect(ValidationLog.errorCount == 0, "\(ValidationLog.recentErrors)")
     }
 }
