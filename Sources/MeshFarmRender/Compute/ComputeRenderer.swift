@@ -185,9 +185,9 @@ public final class ComputeRenderer: @unchecked Sendable {
     /// Grows the scratch buffers that every view of a call shares to fit
     /// the largest of `plans`.
     private func reserveShared(_ plans: [BandPlan], mesh: GPUMesh, options: RenderOptions) throws {
-        guard let band = plans.map({ $0.hiWidth * $0.rows }).max() else { return }
-        _ = try buffer("large", bytes: (mesh.chunks.map(\.triangleCount).max() ?? 1) * 4)
-        let tiles = plans.map { (($0.hiWidth + 7) / 8) * (($0.rows + 7) / 8) }.max()!
+        guard let band = plans.map(\.pixels).max() else { return }
+        _ = try buffer("large", bytes: mesh.largestChunk * 4)
+        let tiles = plans.map(\.tileCount).max()!
         _ = try buffer("visibility", bytes: band * 8)
         _ = try buffer("tiles", bytes: tiles * 4)
         _ = try buffer("tileList", bytes: (4 + tiles) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
@@ -204,6 +204,11 @@ public final class ComputeRenderer: @unchecked Sendable {
         var outputRows: Int
         var rows: Int { outputRows * ssaa }
         var ssaa: Int
+        /// Supersampled pixels in a (full) band.
+        var pixels: Int { hiWidth * rows }
+        /// The band's 8x8 tiles (tiles.glsl): per row, and in all.
+        var tilesX: Int { (hiWidth + 7) / 8 }
+        var tileCount: Int { tilesX * ((rows + 7) / 8) }
 
         init(camera: Camera, ssaa: Int, maxBufferBytes: Int) throws {
             hiWidth = camera.width * ssaa
@@ -227,26 +232,24 @@ public final class ComputeRenderer: @unchecked Sendable {
         let k = options.ssaa
         let (width, height) = (camera.width, camera.height)
         let hiWidth = plan.hiWidth
-        let bandRows = plan.rows
         let outRows = min(plan.outputRows, height - bandStart)
         let rows = outRows * k
         let timestamps = timed ? timestamps : nil
 
-        let visibility = try buffer("visibility", bytes: hiWidth * bandRows * 8)
+        let visibility = try buffer("visibility", bytes: plan.pixels * 8)
         let (outColor, outDepth, outNormal) = try outputs(slot: slot, camera: camera, options: options)
         // Without supersampling, shading writes the output directly.
         let direct = k == 1
-        let bandBytes = hiWidth * bandRows * 4
+        let bandBytes = plan.pixels * 4
         let color = direct ? outColor : try buffer("color", bytes: bandBytes)
         let depth = direct || !options.depth ? outDepth : try buffer("depth", bytes: bandBytes)
         let normal = direct || !options.normals ? outNormal : try buffer("normal", bytes: bandBytes)
         let counters = try buffer("counters", bytes: 32, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
         // Room for every triangle of the largest chunk: the list never overflows.
-        let largeCapacity = mesh.chunks.map(\.triangleCount).max() ?? 1
+        let largeCapacity = mesh.largestChunk
         let large = try buffer("large", bytes: largeCapacity * 4)
         // The 8x8 tiles of a band that the raster passes touch (tiles.glsl).
-        let tilesX = (hiWidth + 7) / 8
-        let tileCount = tilesX * ((bandRows + 7) / 8)
+        let (tilesX, tileCount) = (plan.tilesX, plan.tileCount)
         let tiles = try buffer("tiles", bytes: tileCount * 4)
         let tileList = try buffer(
             "tileList", bytes: (4 + tileCount) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)

@@ -27,6 +27,8 @@ public final class GPUMesh: @unchecked Sendable {
     public let deviceBytes: Int
     /// Number of chunks (1 unless the mesh exceeds a buffer limit).
     public var chunkCount: Int { chunks.count }
+    /// Triangles in the largest chunk.
+    var largestChunk: Int { chunks.map(\.triangleCount).max() ?? 1 }
 
     /// Uploads `mesh`; `maxBufferBytes` caps one buffer binding (the device
     /// limit by default; tests lower it to force splitting).
