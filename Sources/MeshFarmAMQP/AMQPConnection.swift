@@ -117,6 +117,23 @@ public final class AMQPConnection {
         try check(amqp_get_rpc_reply(state), "declare exchange \(name)", channel: channel)
     }
 
+    /// Declares a topology's exchanges, queues (with ``Topology/Queue/arguments``)
+    /// and bindings on `channel`.
+    public func declare(_ topology: Topology, channel: UInt16) throws {
+        for exchange in topology.exchanges {
+            try declareExchange(channel: channel, name: exchange.name, type: exchange.type)
+        }
+        for queue in topology.queues {
+            try declareQueue(
+                channel: channel, name: queue.name, durable: !queue.transient, autoDelete: queue.transient,
+                arguments: queue.arguments)
+        }
+        for binding in topology.bindings {
+            try bindQueue(
+                channel: channel, queue: binding.queue, exchange: binding.exchange, routingKey: binding.pattern)
+        }
+    }
+
     /// Declares a queue; returns its (ready) message count and consumer count.
     @discardableResult
     public func declareQueue(

@@ -57,11 +57,18 @@ extension ConnectionLoop {
                 }
                 return
             }
+            if settlement == .ack {
+                // Sent with the other acks of this turn, coalesced.
+                acks.ack(channel: token.channel, tag: token.tag)
+                reply?.resume()
+                return
+            }
+            acks.settledOtherwise(channel: token.channel, tag: token.tag)
             do {
-                switch settlement {
-                case .ack: try connection.ack(channel: token.channel, deliveryTag: token.tag)
-                case .requeue: try connection.nack(channel: token.channel, deliveryTag: token.tag, requeue: true)
-                case .reject: try connection.reject(channel: token.channel, deliveryTag: token.tag, requeue: false)
+                if settlement == .requeue {
+                    try connection.nack(channel: token.channel, deliveryTag: token.tag, requeue: true)
+                } else {
+                    try connection.reject(channel: token.channel, deliveryTag: token.tag, requeue: false)
                 }
                 reply?.resume()
             } catch {
@@ -107,31 +114,6 @@ extension ConnectionLoop {
     }
 
     func declare(_ topology: Topology, on connection: AMQPConnection) throws {
-        let channel = Self.utilityChannel
-        for exchange in topology.exchanges {
-            try connection.declareExchange(channel: channel, name: exchange.name, type: exchange.type)
-        }
-        for queue in topology.queues {
-            var arguments: [String: HeaderValue] = [:]
-            if queue.quorum { arguments["x-queue-type"] = .string("quorum") }
-            if let limit = queue.deliveryLimit { arguments["x-delivery-limit"] = .int(Int64(limit)) }
-            if let dlx = queue.deadLetterExchange {
-                arguments["x-dead-letter-exchange"] = .string(dlx)
-                if queue.quorum {
-                    // At-least-once dead-lettering: the dead letter is only
-                    // dropped here once the target queue confirmed it.
-                    arguments["x-dead-letter-strategy"] = .string("at-least-once")
-                    arguments["x-overflow"] = .string("reject-publish")
-                }
-            }
-            if queue.transient { arguments["x-expires"] = .int(300_000) }
-            try connection.declareQueue(
-                channel: channel, name: queue.name, durable: !queue.transient, autoDelete: queue.transient,
-                arguments: arguments)
-        }
-        for binding in topology.bindings {
-            try connection.bindQueue(
-                channel: channel, queue: binding.queue, exchange: binding.exchange, routingKey: binding.pattern)
-        }
+        try connection.declare(topology, channel: Self.utilityChannel)
     }
 }

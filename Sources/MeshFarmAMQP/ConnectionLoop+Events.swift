@@ -12,6 +12,7 @@ extension ConnectionLoop {
                 try connection?.nack(channel: channel, deliveryTag: tag, requeue: true)
                 return
             }
+            acks.delivered(channel: channel, tag: tag)
             var received = message
             received.headers[Self.publishIDHeader] = nil
             let token = DeliveryToken(
@@ -63,6 +64,7 @@ extension ConnectionLoop {
     private func channelClosed(_ channel: UInt16, code: Int, reason: String) throws {
         guard let connection else { return }
         let consumerOnIt = consumers.channelClosed(channel)
+        acks.channelGone(channel)
         switch channel {
         case Self.publishChannel:
             logger.warning(

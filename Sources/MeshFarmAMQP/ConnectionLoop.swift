@@ -29,6 +29,8 @@ final class ConnectionLoop: @unchecked Sendable {
     var waiting: [Command] = []
     var ledger = PublishLedger<PendingPublish>()
     var consumers = ConsumerTable<DeliverySink>(firstConsumerChannel: 3)
+    /// Acknowledgements asked for since the last flush, sent coalesced.
+    var acks = AckCoalescer()
     /// `consume` calls waiting for their consumer's first subscription.
     var subscribeReplies: [Int: CheckedContinuation<Int, Error>] = [:]
     var utilityChannelOpen = false
@@ -46,6 +48,7 @@ final class ConnectionLoop: @unchecked Sendable {
         while true {
             do {
                 try handleBatch(inbox.take())
+                try flushAcks()
                 if closing {
                     shutDown()
                     return
@@ -62,6 +65,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 // once, so one read pass per turn, after the wait, is enough.
                 waitForSocket(connection)
                 try pump(connection)
+                try flushAcks()
                 expirePublishes()
             } catch {
                 connectionLost(error)
@@ -153,6 +157,7 @@ final class ConnectionLoop: @unchecked Sendable {
         stats.update { $0.connected = false }
         ledger.connectionLost()
         consumers.connectionLost()
+        acks.connectionLost()
     }
 
     private func shutDown() {
@@ -258,15 +263,26 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     /// Acknowledges a delivery whose result was just confirmed, unless its
-    /// channel is gone (then the broker redelivers it). A failing ack
-    /// surfaces as a connection error on the next read.
+    /// channel is gone (then the broker redelivers it). Queued with the
+    /// other acks, sent by the next ``flushAcks()``.
     private func ackConfirmed(_ token: DeliveryToken) {
-        guard let connection,
+        guard connection != nil,
             consumers.isCurrent(consumer: token.consumer, channel: token.channel, generation: token.generation)
         else {
             logger.warning("result confirmed but the delivery's channel is gone; the task will be redelivered")
             return
         }
-        try? connection.ack(channel: token.channel, deliveryTag: token.tag)
+        acks.ack(channel: token.channel, tag: token.tag)
+    }
+
+    /// Sends the acks asked for since the last flush (``AckCoalescer``). A
+    /// failing write is a connection error.
+    func flushAcks() throws {
+        guard acks.hasPending else { return }
+        let frames = acks.flush()
+        guard let connection else { return }
+        for frame in frames {
+            try connection.ack(channel: frame.channel, deliveryTag: frame.tag, multiple: frame.multiple)
+        }
     }
 }

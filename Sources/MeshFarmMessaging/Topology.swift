@@ -37,6 +37,25 @@ public struct Topology: Sendable, Equatable {
             self.deadLetterExchange = deadLetterExchange
             self.transient = transient
         }
+
+        /// The `queue.declare` arguments that give the queue these
+        /// properties.
+        public var arguments: [String: HeaderValue] {
+            var arguments: [String: HeaderValue] = [:]
+            if quorum { arguments["x-queue-type"] = .string("quorum") }
+            if let deliveryLimit { arguments["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
+            if let deadLetterExchange {
+                arguments["x-dead-letter-exchange"] = .string(deadLetterExchange)
+                if quorum {
+                    // At-least-once dead-lettering: the dead letter is only
+                    // dropped here once the target queue confirmed it.
+                    arguments["x-dead-letter-strategy"] = .string("at-least-once")
+                    arguments["x-overflow"] = .string("reject-publish")
+                }
+            }
+            if transient { arguments["x-expires"] = .int(300_000) }
+            return arguments
+        }
     }
 
     public struct Binding: Sendable, Equatable {

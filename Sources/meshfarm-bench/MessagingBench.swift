@@ -133,22 +133,22 @@ struct MessagingBench: ParsableCommand {
                 _ = await results.next()
             }
         } else {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // Up to 64 publishes in flight, like a busy coordinator.
-                for lane in 0..<64 {
-                    group.addTask {
-                        for id in stride(from: lane, to: tasks, by: 64) {
-                            let task = TaskEnvelope<JSONValue>(
-                                taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
-                            clock.markSent(id)
-                            try await client.publish(
-                                OutgoingMessage(
-                                    exchange: farm.tasksExchange, routingKey: task.routingKey,
-                                    body: try MessageCoding.encode(task), messageID: task.messageID))
-                        }
-                    }
+            // Like the coordinator: publishes handed to the transport with a
+            // completion, up to 64 unconfirmed at once.
+            let window = PublishWindow(limit: 64)
+            for id in 0..<tasks {
+                await window.acquire()
+                let task = TaskEnvelope<JSONValue>(
+                    taskID: "\(id)", attempt: 1, kind: "noop", pool: "cpu", jobID: "bench", payload: .null)
+                clock.markSent(id)
+                client.publish(
+                    OutgoingMessage(
+                        exchange: farm.tasksExchange, routingKey: task.routingKey, body: try MessageCoding.encode(task),
+                        messageID: task.messageID), thenAck: nil
+                ) { error in
+                    if let error { fatalError("publish failed: \(error)") }
+                    window.release()
                 }
-                try await group.waitForAll()
             }
         }
         let latencies = try await collector.value
@@ -179,14 +179,10 @@ struct MessagingBench: ParsableCommand {
         let url = try AMQPURL(broker)
         let setup = try AMQPConnection(url: url)
         try setup.openChannel(1)
-        for exchange in farm.topology.exchanges {
-            try setup.declareExchange(channel: 1, name: exchange.name, type: exchange.type)
-        }
-        for queue in [farm.cpuQueue, farm.coordinatorQueue] {
-            try setup.declareQueue(channel: 1, name: queue, arguments: ["x-queue-type": .string("quorum")])
-        }
-        try setup.bindQueue(channel: 1, queue: farm.cpuQueue, exchange: farm.tasksExchange, routingKey: "cpu.#")
-        try setup.bindQueue(channel: 1, queue: farm.coordinatorQueue, exchange: farm.eventsExchange, routingKey: "#")
+        // The runtime's queues, declared the same way (delivery limit,
+        // at-least-once dead-lettering): the broker's work per message is
+        // the same in both variants.
+        try setup.declare(farm.topology, channel: 1)
         let clock = Clock()
         let body = Data(repeating: 0x20, count: 300)  // about the size of a task envelope
         let done = DispatchGroup()
@@ -282,9 +278,45 @@ struct MessagingBench: ParsableCommand {
         done.wait()
         let seconds = clock.now() - start
         publisher.close()
-        for queue in [farm.cpuQueue, farm.coordinatorQueue] { try? setup.deleteQueue(channel: 1, name: queue) }
+        for queue in farm.topology.queues { try? setup.deleteQueue(channel: 1, name: queue.name) }
         setup.close()
         return RunResult(seconds: seconds, latencies: collected.value)
+    }
+}
+
+/// At most `limit` publishes unconfirmed: `acquire` waits for a free
+/// place, `release` (from a publish's completion) frees one.
+final class PublishWindow: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: Int
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    init(limit: Int) { free = limit }
+
+    func acquire() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = lock.withLock { () -> Bool in
+                if free > 0 {
+                    free -= 1
+                    return true
+                }
+                waiter = c
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func release() {
+        let waiting = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            if let w = waiter {
+                waiter = nil
+                return w
+            }
+            free += 1
+            return nil
+        }
+        waiting?.resume()
     }
 }
 

@@ -292,16 +292,24 @@ struct EventCollector {
 
     @Test func shutdownHandsBackTasksPastTheGracePeriodWithoutARequeue() async throws {
         let (transport, events) = try await farmWithEvents()
+        // Held until the test has shut the worker down: a fixed sleep could
+        // end before a test starved of CPU saw the task in flight, and the
+        // wait below would never end.
+        let release = Atomic<Bool>(false)
         let worker = runtime(
             transport,
             handlers: [
                 "long": JSONTaskHandler { _, _ in
-                    Thread.sleep(forTimeInterval: 2); return .null
+                    let end = Date().addingTimeInterval(30)
+                    while !release.load(ordering: .relaxed), Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+                    return .null
                 }
             ])
+        defer { release.store(true, ordering: .relaxed) }
         let running = Task { try await worker.run() }
         try await publishTask(transport, "l", kind: "long")
-        while worker.inFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = try await events.next(1) { $0.kind == .started }
+        #expect(worker.inFlight == 1)
         await worker.shutdown()
         // Acknowledged with a hand-back, not requeued: a requeue would count
         // toward the queue's delivery limit, kept for workers that vanish.
