@@ -6,6 +6,13 @@ import MeshFarmMessaging
 /// Options shared by both worker executables, each with its `MESHFARM_*`
 /// environment variable.
 public struct WorkerOptions: ParsableArguments {
+    /// What both worker commands' help says of options and of stopping.
+    public static let commonDiscussion = """
+        Every option also reads the environment variable its help names (the flag wins). \
+        SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then are handed \
+        back to the coordinator. A task past --time-limit fails permanently with the reason.
+        """
+
     @Option(help: "Broker URL (MESHFARM_BROKER_URL).")
     public var broker: String = Env.string("MESHFARM_BROKER_URL", Env.defaultBroker)
 

@@ -12,12 +12,9 @@ struct CPUWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfarm-cpu-worker",
         abstract: "MeshFarm CPU worker: import, analysis, polygon reduction and contact sheets.",
-        discussion: """
-            Every option also reads the environment variable its help names (the flag wins). \
-            SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then are handed \
-            back to the coordinator. A task past --time-limit fails permanently with the reason. Every model import runs in a child process \
-            (meshfarm-import) under memory, CPU and wall-time limits: a file that crashes or \
-            exhausts the importer fails its own job and nothing else.
+        discussion: WorkerOptions.commonDiscussion + """
+             Every model import runs in a child process (meshfarm-import) under memory, CPU and \
+            wall-time limits: a file that crashes or exhausts the importer fails its own job and nothing else.
             """)
 
     @OptionGroup var options: WorkerOptions

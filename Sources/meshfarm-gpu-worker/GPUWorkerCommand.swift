@@ -13,11 +13,9 @@ struct GPUWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfarm-gpu-worker",
         abstract: "MeshFarm GPU worker: renders views with the Vulkan compute rasterizer.",
-        discussion: """
-            Every option also reads the environment variable its help names (the flag wins). \
-            SIGTERM stops taking tasks; running ones get --shutdown-grace seconds, then are handed \
-            back to the coordinator. A task past --time-limit fails permanently with the reason. Ready only after a compute \
-            self-test passed on the device; the self-test runs again every --self-test-interval seconds while idle.
+        discussion: WorkerOptions.commonDiscussion + """
+             Ready only after a compute self-test passed on the device; the self-test runs again every \
+            --self-test-interval seconds while idle.
             """)
 
     @OptionGroup var options: WorkerOptions
