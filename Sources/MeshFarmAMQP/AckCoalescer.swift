@@ -6,8 +6,9 @@
 /// A pure value, kept by the connection loop. It knows every delivery of a
 /// consumer channel that is not settled yet (``delivered(channel:tag:)``),
 /// so a `multiple` ack never covers a delivery nobody acknowledged: a
-/// delivery still being worked on, or one requeued or rejected
-/// (``settledOtherwise(channel:tag:)``), stops the run.
+/// delivery still being worked on stops the run, and one requeued or
+/// rejected (``settledOtherwise(channel:tag:)``, sent at once) is left out
+/// of it, the broker no longer counting it.
 ///
 /// The loop flushes before it waits on the socket and before it closes, so
 /// coalescing never holds an acknowledgement back while the loop sleeps.

@@ -43,7 +43,11 @@ extension ConnectionLoop {
             if let connection, let channel = consumer.channel, let tag = consumer.tag {
                 // Keep the channel open: deliveries already handed out must still be settled on it.
                 // Runs on the consumer's own channel: if the broker closed that one, there is nothing to cancel.
-                do { try connection.cancel(channel: channel, consumerTag: tag) } catch AMQPError.channelClosed {}
+                do { try connection.cancel(channel: channel, consumerTag: tag) } catch AMQPError.channelClosed {
+                    // Its deliveries went back to the queue with the channel: none may be settled any more.
+                    _ = consumers.channelClosed(channel)
+                    acks.channelGone(channel)
+                }
             }
 
         case .settle(let token, let settlement, let reply):

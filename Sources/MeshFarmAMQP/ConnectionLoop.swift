@@ -246,18 +246,22 @@ final class ConnectionLoop: @unchecked Sendable {
                 error: AMQPError.connectionClosed("publish not confirmed within \(Int(timeout)) s")))
     }
 
-    /// Answers the callers of finished publishes; a successful result's
-    /// delivery is acknowledged first (the result is confirmed whatever
-    /// happens to the ack: if the connection fails now, the broker
-    /// redelivers the task).
+    /// Answers the callers of finished publishes. The deliveries of
+    /// successful results are acknowledged first, in one flush (coalesced
+    /// when one confirm covers several): a caller told "done" may exit the
+    /// process at once (a worker stepping aside). The result is confirmed
+    /// whatever happens to the ack: if the connection fails now, the
+    /// broker redelivers the task.
     func apply(_ outcomes: [PublishLedger<PendingPublish>.Outcome]) {
+        for case .succeeded(let publish) in outcomes {
+            if let token = publish.ackAfterConfirm { ackConfirmed(token) }
+        }
+        // A failed write surfaces as a connection error on the next read.
+        try? flushAcks()
         for outcome in outcomes {
             switch outcome {
-            case .succeeded(let publish):
-                if let token = publish.ackAfterConfirm { ackConfirmed(token) }
-                publish.succeed()
-            case .failed(let publish, let error):
-                publish.fail(error, logger)
+            case .succeeded(let publish): publish.succeed()
+            case .failed(let publish, let error): publish.fail(error, logger)
             }
         }
     }

@@ -146,7 +146,8 @@ struct MessagingBench: ParsableCommand {
                         exchange: farm.tasksExchange, routingKey: task.routingKey, body: try MessageCoding.encode(task),
                         messageID: task.messageID), thenAck: nil
                 ) { error in
-                    if let error { fatalError("publish failed: \(error)") }
+                    // The collector would wait for this task forever: stop here, saying why.
+                    if let error { fatalError("the benchmark could not publish a task: \(error)") }
                     window.release()
                 }
             }
@@ -285,7 +286,8 @@ struct MessagingBench: ParsableCommand {
 }
 
 /// At most `limit` publishes unconfirmed: `acquire` waits for a free
-/// place, `release` (from a publish's completion) frees one.
+/// place, `release` (from a publish's completion) frees one. One caller
+/// acquires at a time (the bench's publishing loop).
 final class PublishWindow: @unchecked Sendable {
     private let lock = NSLock()
     private var free: Int

@@ -31,7 +31,8 @@ import Testing
                 Ack(channel: 3, tag: 2, multiple: true), Ack(channel: 3, tag: 4, multiple: false),
                 Ack(channel: 3, tag: 6, multiple: false),
             ])
-        // Once 3 and 5 are acked, nothing older is left: 3 alone, then 5 alone.
+        // Once 3 and 5 are acked, they are the channel's only unsettled
+        // deliveries (4 and 6 went out already): one multiple ack at 5.
         c.ack(channel: 3, tag: 5)
         c.ack(channel: 3, tag: 3)
         #expect(c.flush() == [Ack(channel: 3, tag: 5, multiple: true)])
