@@ -38,7 +38,8 @@ layout(push_constant) uniform Params {
 layout(scalar, binding = 0) readonly buffer Positions { vec3 positions[]; };
 layout(scalar, binding = 1) readonly buffer Triangles { uvec3 triangles[]; };
 layout(std430, binding = 2) buffer Visibility { uint64_t visibility[]; };  // depth bits << 32 | triangle id
-layout(scalar, binding = 3) readonly buffer Normals { vec3 normals[]; };
+// Octahedral, 16-bit snorm each (PackedNormal.swift); 0x80008000 = no normal.
+layout(std430, binding = 3) readonly buffer Normals { uint normals[]; };
 layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
 layout(std430, binding = 5) writeonly buffer Depth { float depth[]; };
 layout(std430, binding = 6) writeonly buffer NormalOut { uint normalOut[]; };
@@ -56,7 +57,14 @@ const bool LAST_CHUNK = (OPTIONS & 8u) != 0u;  // reset the visibility words rea
 const bool WIREFRAME = (OPTIONS & 16u) != 0u;
 
 vec3 worldPosition(uint v) { return positions[v]; }
-vec3 vertexNormal(uint v) { return normals[v]; }
+vec3 vertexNormal(uint v) {
+    uint bits = normals[v];
+    vec2 e = unpackSnorm2x16(bits);
+    vec3 n = vec3(e, 1.0 - abs(e.x) - abs(e.y));
+    float t = max(-n.z, 0.0);
+    n.xy += vec2(n.x >= 0.0 ? -t : t, n.y >= 0.0 ? -t : t);
+    return bits == 0x80008000u ? vec3(0.0) : normalize(n);
+}
 vec3 toView(vec3 p) {
     vec4 q = vec4(p, 1.0);
     return vec3(dot(pc.viewRow0, q), dot(pc.viewRow1, q), dot(pc.viewRow2, q));

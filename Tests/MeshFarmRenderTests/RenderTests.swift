@@ -226,6 +226,41 @@ func coverage(_ image: RGBAImage) -> [Bool] {
         #expect(after.image.pixels == before.image.pixels)
     }
 
+    /// Smooth normals come from packed vertex normals (`PackedNormal`): on a
+    /// finely divided torus, seen from above so that normals point every
+    /// way, each pixel's smooth normal stays within a facet's angle of the
+    /// exact face normal the flat path computes from positions. A decoding
+    /// slip (components swapped, a sign, the lower half's fold) would be
+    /// off by tens of degrees.
+    @Test func smoothNormalsStayWithinAFacetOfTheFaceNormals() throws {
+        let mesh = Mesh.torus(major: 1, minor: 0.4, segments: 96, sides: 48)
+        let gpuMesh = try fixture.compute.upload(mesh)
+        let camera = Camera(
+            eye: [0.3, 2.2, 2.2], target: [0, 0, 0], up: [0, 1, 0], fovY: 50, width: 160, height: 160, near: 0.1,
+            far: 100)
+        let smooth = try fixture.compute.render(gpuMesh, camera: camera, options: .init(normals: true))
+        let flat = try fixture.compute.render(gpuMesh, camera: camera, options: .init(flatShading: true, normals: true))
+        func normal(_ image: RGBAImage, _ i: Int) -> SIMD3<Double> {
+            let n = SIMD3<Double>((0..<3).map { Double(image.pixels[4 * i + $0]) / 255 * 2 - 1 })
+            return n / (n * n).sum().squareRoot()
+        }
+        var angles: [Double] = []
+        var hemispheres = Set<Bool>()
+        for i in 0..<(160 * 160) where smooth.image.pixels[4 * i + 3] > 0 && flat.image.pixels[4 * i + 3] > 0 {
+            let a = normal(smooth.normals!, i), b = normal(flat.normals!, i)
+            angles.append(acos(min(1, (a * b).sum())) * 180 / .pi)
+            hemispheres.insert(a.z >= 0)
+        }
+        angles.sort()
+        #expect(angles.count > 5000)
+        #expect(hemispheres.count == 2, "both halves of the octahedral fold are seen")
+        let mean = angles.reduce(0, +) / Double(angles.count)
+        let p99 = angles[angles.count * 99 / 100]
+        #expect(mean < 3, "mean \(mean)°")
+        #expect(p99 < 8, "99th percentile \(p99)°")
+        #expect(ValidationLog.errorCount == 0, "\(ValidationLog.recentErrors)")
+    }
+
     @Test func invalidRequestsAreClearErrors() throws {
         let gpuMesh = try fixture.compute.upload(.box())
         var camera = Self.straightCamera(size: 16)

@@ -37,7 +37,7 @@ public final class GPUMesh: @unchecked Sendable {
         triangleCount = mesh.triangleCount
         vertexCount = mesh.vertexCount
         bounds = mesh.bounds!
-        let normals = mesh.vertexNormals()
+        let normals = PackedNormal.pack(mesh.vertexNormals())
         let trianglesPerChunk = max(1, maxBufferBytes / 12)
         var chunks: [Chunk] = []
         var bytes = 0
@@ -76,12 +76,12 @@ public final class GPUMesh: @unchecked Sendable {
                     indices[k] = UInt32(localIndex[global])
                 }
                 var positions = [Float](repeating: 0, count: used.count * 3)
-                var chunkNormals = [Float](repeating: 0, count: used.count * 3)
+                var chunkNormals = [UInt32](repeating: 0, count: used.count)
                 for (local, global) in used.enumerated() {
                     for axis in 0..<3 {
                         positions[3 * local + axis] = mesh.positions[3 * Int(global) + axis]
-                        chunkNormals[3 * local + axis] = normals[3 * Int(global) + axis]
                     }
+                    chunkNormals[local] = normals[Int(global)]
                     localIndex[Int(global)] = -1
                 }
                 chunks.append(
