@@ -39,6 +39,8 @@ layout(push_constant) uniform Params {
     uint largeThreshold; // bounding boxes above this many pixels take the tiled path
     uint largeCapacity;  // entries available in the large-triangle list
     uint tilesX;         // 8x8 tiles per row of the band (tiles.glsl)
+    uint binCapacity;    // bin.comp: entries per tile
+    uint viewSlot;       // bin.comp: the view's word in its flags buffer
 } pc;
 
 // Scalar layout: packed xyz (12-byte stride), each read as one vector load
@@ -75,6 +77,7 @@ struct Setup {
     int64_t area;           // twice the area, > 0
     int bias0, bias1, bias2;// 0 for top-left edges, -1 otherwise (strict test)
     float invArea;
+    bool flipped;           // corners 1 and 2 were swapped (the triangle faced the other way)
 };
 
 ivec2 snap(vec3 c) {
@@ -105,7 +108,8 @@ bool setup(vec3 a, vec3 b, vec3 c, out Setup s) {
     s.w0 = 1.0 / a.z; s.w1 = 1.0 / b.z; s.w2 = 1.0 / c.z;
     s.area = edge(s.p0, s.p1, s.p2);
     if (s.area == 0) return false;
-    if (s.area < 0) {  // both faces are drawn: flip to the canonical orientation
+    s.flipped = s.area < 0;
+    if (s.flipped) {  // both faces are drawn: flip to the canonical orientation
         ivec2 t = s.p1; s.p1 = s.p2; s.p2 = t;
         float tw = s.w1; s.w1 = s.w2; s.w2 = tw;
         s.area = -s.area;
@@ -154,4 +158,51 @@ void loadCorners(uint local, out vec3 c0, out vec3 c1, out vec3 c2) {
     c0 = toClip(toView(corners.x));
     c1 = toClip(toView(corners.y));
     c2 = toClip(toView(corners.z));
+}
+
+// Tiles and edges, for the passes that work a triangle tile by tile
+// (raster_large.comp, bin.comp).
+
+// One edge over a tile: its value (with fill bias) at the tile's first
+// pixel center and its steps per pixel, or, when the edge is inside or
+// outside for the whole tile, a verdict instead.
+struct TileEdge {
+    int64_t start, stepX, stepY;
+};
+
+const int EDGE_INSIDE = 1;
+const int EDGE_OUTSIDE = -1;
+const int EDGE_CROSSES = 0;
+
+int classifyEdge(ivec2 a, ivec2 b, int bias, ivec2 origin, out TileEdge e) {
+    e.start = edge(a, b, origin * SUBPIXEL + SUBPIXEL / 2) + bias;
+    e.stepX = -int64_t(b.y - a.y) * SUBPIXEL;
+    e.stepY = int64_t(b.x - a.x) * SUBPIXEL;
+    int64_t span = (abs(e.stepX) + abs(e.stepY)) * (TILE_SIDE - 1);
+    int64_t reach = (min(e.stepX, int64_t(0)) + min(e.stepY, int64_t(0))) * (TILE_SIDE - 1);
+    if (e.start + reach >= 0) return EDGE_INSIDE;
+    if (e.start + reach + span < 0) return EDGE_OUTSIDE;
+    return EDGE_CROSSES;
+}
+
+// A triangle whose corners are less than NARROW apart on each axis (1/256
+// pixel): an edge's steps per pixel are then below 2^27 each, and where it
+// crosses a tile its values stay within 7 * 2^28 < 2^31 of zero, so 32-bit
+// edge functions stepped across the tile are exact.
+const int NARROW = 1 << 19;  // 2048 pixels
+
+bool isNarrow(Setup s) {
+    return max(max(abs(s.p1.x - s.p0.x), abs(s.p1.y - s.p0.y)),
+               max(max(abs(s.p2.x - s.p1.x), abs(s.p2.y - s.p1.y)),
+                   max(abs(s.p0.x - s.p2.x), abs(s.p0.y - s.p2.y)))) < NARROW;
+}
+
+// 1/w is linear in screen space: its gradients per 1/256 pixel, from the
+// three edge functions' (b0 = e0 / area, ...). A pixel whose center is d
+// (1/256 pixel) from p0 has depth 1 / (w0 + gx d.x + gy d.y).
+vec2 inverseDepthGradient(Setup s) {
+    float area = float(s.area);
+    float gx = -(s.w0 * float(s.p2.y - s.p1.y) + s.w1 * float(s.p0.y - s.p2.y) + s.w2 * float(s.p1.y - s.p0.y)) / area;
+    float gy = (s.w0 * float(s.p2.x - s.p1.x) + s.w1 * float(s.p0.x - s.p2.x) + s.w2 * float(s.p1.x - s.p0.x)) / area;
+    return vec2(gx, gy);
 }

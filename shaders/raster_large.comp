@@ -38,34 +38,9 @@ uvec2 coverage64(Setup s, ivec2 origin, ivec2 lo, ivec2 hi) {
     return mask;
 }
 
-// One edge over a tile: its value (with fill bias) at the tile's first
-// pixel center and its steps per pixel, or, when the edge is inside or
-// outside for the whole tile, a verdict instead.
-struct TileEdge {
-    int64_t start, stepX, stepY;
-};
-
-const int EDGE_INSIDE = 1;
-const int EDGE_OUTSIDE = -1;
-const int EDGE_CROSSES = 0;
-
-int classifyEdge(ivec2 a, ivec2 b, int bias, ivec2 origin, out TileEdge e) {
-    e.start = edge(a, b, origin * SUBPIXEL + SUBPIXEL / 2) + bias;
-    e.stepX = -int64_t(b.y - a.y) * SUBPIXEL;
-    e.stepY = int64_t(b.x - a.x) * SUBPIXEL;
-    int64_t span = (abs(e.stepX) + abs(e.stepY)) * (TILE_SIDE - 1);
-    int64_t reach = (min(e.stepX, int64_t(0)) + min(e.stepY, int64_t(0))) * (TILE_SIDE - 1);
-    if (e.start + reach >= 0) return EDGE_INSIDE;
-    if (e.start + reach + span < 0) return EDGE_OUTSIDE;
-    return EDGE_CROSSES;
-}
-
-// The coverage mask of a whole tile for a triangle whose corners are less
-// than NARROW apart on each axis (1/256 pixel): an edge's steps per pixel
-// are then below 2^27 each, and where it crosses the tile its values stay
-// within 7 * 2^28 < 2^31 of zero, so 32-bit arithmetic is exact. Edges
-// inside the whole tile are left out.
-const int NARROW = 1 << 19;  // 2048 pixels
+// The coverage mask of a whole tile for a narrow triangle (NARROW in
+// raster_common.glsl): 32-bit edge functions are exact there. Edges inside
+// the whole tile are left out.
 
 uvec2 coverage32(TileEdge e0, TileEdge e1, TileEdge e2, ivec3 crosses) {
     int r0 = int(e0.start) * crosses.x, r1 = int(e1.start) * crosses.y, r2 = int(e2.start) * crosses.z;
@@ -105,15 +80,10 @@ void main() {
     Setup s;
     if (!setup(c0, c1, c2, s)) return;
     uint id = pc.triangleBase + local;
-    // 1/w is linear in screen space: its gradients per 1/256 pixel, from
-    // the three edge functions' (b0 = e0 / area, ...).
-    float area = float(s.area);
-    float gx = -(s.w0 * float(s.p2.y - s.p1.y) + s.w1 * float(s.p0.y - s.p2.y) + s.w2 * float(s.p1.y - s.p0.y)) / area;
-    float gy = (s.w0 * float(s.p2.x - s.p1.x) + s.w1 * float(s.p0.x - s.p2.x) + s.w2 * float(s.p1.x - s.p0.x)) / area;
+    vec2 g = inverseDepthGradient(s);
+    float gx = g.x, gy = g.y;
     // Edges short enough for coverage32 (almost all).
-    bool narrow = max(max(abs(s.p1.x - s.p0.x), abs(s.p1.y - s.p0.y)),
-                      max(max(abs(s.p2.x - s.p1.x), abs(s.p2.y - s.p1.y)),
-                          max(abs(s.p0.x - s.p2.x), abs(s.p0.y - s.p2.y)))) < NARROW;
+    bool narrow = isNarrow(s);
     ivec2 firstTile = s.box.xy / TILE_SIDE;
     ivec2 lastTile = s.box.zw / TILE_SIDE;
     uint tilesWide = uint(lastTile.x - firstTile.x + 1);

@@ -56,24 +56,13 @@ const bool WRITE_NORMALS = (OPTIONS & 4u) != 0u;
 const bool LAST_CHUNK = (OPTIONS & 8u) != 0u;  // reset the visibility words read
 const bool WIREFRAME = (OPTIONS & 16u) != 0u;
 
+#include "shading.glsl"
+
 vec3 worldPosition(uint v) { return positions[v]; }
-vec3 vertexNormal(uint v) {
-    uint bits = normals[v];
-    vec2 e = unpackSnorm2x16(bits);
-    vec3 n = vec3(e, 1.0 - abs(e.x) - abs(e.y));
-    float t = max(-n.z, 0.0);
-    n.xy += vec2(n.x >= 0.0 ? -t : t, n.y >= 0.0 ? -t : t);
-    return bits == 0x80008000u ? vec3(0.0) : normalize(n);
-}
+vec3 vertexNormal(uint v) { return decodeNormal(normals[v]); }
 vec3 toView(vec3 p) {
     vec4 q = vec4(p, 1.0);
     return vec3(dot(pc.viewRow0, q), dot(pc.viewRow1, q), dot(pc.viewRow2, q));
-}
-vec3 rotateToView(vec3 n) { return vec3(dot(pc.viewRow0.xyz, n), dot(pc.viewRow1.xyz, n), dot(pc.viewRow2.xyz, n)); }
-
-uint packColor(vec4 c) {
-    uvec4 u = uvec4(round(clamp(c, 0.0, 1.0) * 255.0));
-    return u.r | (u.g << 8) | (u.b << 16) | (u.a << 24);
 }
 
 vec2 toScreen(vec3 v) {
@@ -90,41 +79,27 @@ float distanceToSegment(vec2 p, vec2 a, vec2 b) {
 // Shades one covered pixel of triangle (i0, i1, i2), corners v0..v2 in
 // view space, and writes its outputs.
 void shadePixel(uvec2 pixel, uint64_t word, uint outIndex, uint i0, uint i1, uint i2, vec3 v0, vec3 v1, vec3 v2) {
-    // Ray from the eye (view origin) through the pixel center.
-    vec2 pixelCenter = vec2(pixel) + 0.5 + vec2(0.0, float(pc.bandY0));
-    vec2 ndc = vec2(pixelCenter.x / float(pc.width) * 2.0 - 1.0, 1.0 - pixelCenter.y / float(pc.height) * 2.0);
-    vec3 ray = vec3(ndc.x / pc.sx, ndc.y / pc.sy, -1.0);
-    // Moller-Trumbore barycentrics (exact, whatever clipping did in pass 1).
+    vec3 ray = pixelRay(pixel);
     vec3 e1 = v1 - v0, e2 = v2 - v0;
-    vec3 pv = cross(ray, e2);
-    float det = dot(e1, pv);
-    float u = 0.0, v = 0.0;
-    if (abs(det) > 1e-30) {
-        u = clamp(dot(-v0, pv) / det, 0.0, 1.0);
-        v = clamp(dot(ray, cross(-v0, e1)) / det, 0.0, 1.0 - u);
-    }
-
     vec3 faceNormal = cross(e1, e2);  // view space
-    vec3 n;
-    if (FLAT || length(faceNormal) == 0.0) {
-        n = faceNormal;
-    } else {
-        vec3 smoothNormal = vertexNormal(i0) * (1.0 - u - v) + vertexNormal(i1) * u + vertexNormal(i2) * v;
-        n = rotateToView(smoothNormal);
-        // A smooth normal must stay on the face's side.
-        if (dot(n, faceNormal) < 0.0) n = -n;
+    vec3 smoothNormal = vec3(0.0);
+    if (!FLAT) {
+        // Moller-Trumbore barycentrics (exact, whatever clipping did in pass 1).
+        vec3 pv = cross(ray, e2);
+        float det = dot(e1, pv);
+        float u = 0.0, v = 0.0;
+        if (abs(det) > 1e-30) {
+            u = clamp(dot(-v0, pv) / det, 0.0, 1.0);
+            v = clamp(dot(ray, cross(-v0, e1)) / det, 0.0, 1.0 - u);
+        }
+        smoothNormal = rotateToView(
+            vertexNormal(i0) * (1.0 - u - v) + vertexNormal(i1) * u + vertexNormal(i2) * v);
     }
-    n = length(n) > 0.0 ? normalize(n) : vec3(0.0, 0.0, 1.0);
-    vec3 toEye = normalize(-ray);
-    bool backFace = dot(faceNormal, toEye) < 0.0;
-    if (backFace) n = -n;
-
-    // Headlight plus ambient; back faces (seen through holes) are tinted.
-    float diffuse = max(dot(n, toEye), 0.0);
-    vec3 albedo = backFace ? vec3(0.75, 0.45, 0.40) : vec3(0.78, 0.78, 0.80);
-    vec3 rgb = albedo * (0.22 + 0.78 * diffuse);
+    vec3 n = lightingNormal(faceNormal, smoothNormal, FLAT);
+    vec3 rgb = headlight(n, faceNormal, ray);
 
     if (WIREFRAME && v0.z < 0.0 && v1.z < 0.0 && v2.z < 0.0) {
+        vec2 pixelCenter = vec2(pixel) + 0.5 + vec2(0.0, float(pc.bandY0));
         vec2 s0 = toScreen(v0), s1 = toScreen(v1), s2 = toScreen(v2);
         float d = min(distanceToSegment(pixelCenter, s0, s1), min(distanceToSegment(pixelCenter, s1, s2), distanceToSegment(pixelCenter, s2, s0)));
         if (d < pc.wireWidth) rgb = mix(rgb, vec3(0.08, 0.10, 0.14), 0.85);
@@ -132,12 +107,7 @@ void shadePixel(uvec2 pixel, uint64_t word, uint outIndex, uint i0, uint i1, uin
 
     color[outIndex] = packColor(vec4(rgb, 1.0));
     if (WRITE_DEPTH) depth[outIndex] = uintBitsToFloat(uint(word >> 32));
-    if (!WRITE_NORMALS) return;
-    // World-space normal, facing the camera.
-    vec3 worldN = vec3(dot(vec3(pc.viewRow0.x, pc.viewRow1.x, pc.viewRow2.x), n),
-                       dot(vec3(pc.viewRow0.y, pc.viewRow1.y, pc.viewRow2.y), n),
-                       dot(vec3(pc.viewRow0.z, pc.viewRow1.z, pc.viewRow2.z), n));
-    normalOut[outIndex] = packColor(vec4(normalize(worldN) * 0.5 + 0.5, 1.0));
+    if (WRITE_NORMALS) normalOut[outIndex] = packWorldNormal(n);
 }
 
 void main() {

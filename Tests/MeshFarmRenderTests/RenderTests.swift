@@ -12,11 +12,14 @@ final class RenderFixture: @unchecked Sendable {
     static let shared = RenderFixture()
     let context: VulkanContext
     let compute: ComputeRenderer
+    /// The classic path only (no binning), to hold the binned one against.
+    let classic: ComputeRenderer
     let graphics: GraphicsRenderer
 
     private init() {
         context = try! VulkanContext()
         compute = try! ComputeRenderer(context: context)
+        classic = try! ComputeRenderer(context: context, settings: .init(binnedTriangleLimit: 0))
         graphics = try! GraphicsRenderer(context: context)
     }
 }

@@ -3,9 +3,17 @@ import Foundation
 import MeshFarmImage
 import MeshFarmMesh
 
-/// The compute-shader rasterizer: visibility buffer and tile list (pass 1),
-/// shading of the touched 8x8 tiles (pass 2), supersampling resolve
-/// (pass 3). See `shaders/` and docs/architecture.md for the algorithm.
+/// The compute-shader rasterizer. Two paths, chosen per view
+/// (``binCapacity(triangles:chunks:camera:options:settings:maxBufferBytes:)``):
+///
+/// - *binned*, for meshes with few triangles for the image: triangles are
+///   sorted into per-tile bins (`bin.comp`), then each touched 8x8 tile is
+///   rasterized and shaded in registers (`fused.comp`);
+/// - *classic*: visibility buffer and tile list (pass 1), shading of the
+///   touched 8x8 tiles (pass 2).
+///
+/// Both end with the supersampling resolve when asked. See `shaders/` and
+/// docs/architecture.md for the algorithms.
 ///
 /// Create one per ``VulkanContext`` and keep it: pipelines are built once,
 /// scratch buffers are kept and only grown. Renders are serialized by a
@@ -20,10 +28,13 @@ public final class ComputeRenderer: @unchecked Sendable {
         /// Cap on one storage-buffer binding; `nil` uses the device limit.
         /// Tests lower it to exercise mesh splitting and image bands.
         public var maxBufferBytes: Int?
+        /// Meshes of up to this many triangles take the binned path (0: never).
+        public var binnedTriangleLimit: Int
 
-        public init(largeTriangleThreshold: Int = 256, maxBufferBytes: Int? = nil) {
+        public init(largeTriangleThreshold: Int = 256, maxBufferBytes: Int? = nil, binnedTriangleLimit: Int = 32_768) {
             self.largeTriangleThreshold = largeTriangleThreshold
             self.maxBufferBytes = maxBufferBytes
+            self.binnedTriangleLimit = binnedTriangleLimit
         }
     }
 
@@ -34,9 +45,11 @@ public final class ComputeRenderer: @unchecked Sendable {
     let rasterLarge: ComputePipeline
     let rasterClipped: ComputePipeline
     let tileIndirect: ComputePipeline
-    /// shade.comp, one pipeline per combination of its options (built on
-    /// first use, then kept): see ``ShadeOptions``.
+    let bin: ComputePipeline
+    /// shade.comp and fused.comp, one pipeline per combination of their
+    /// options (built on first use, then kept): see ``ShadeOptions``.
     private var shadeVariants: [ShadeOptions: ComputePipeline] = [:]
+    private var fusedVariants: [ShadeOptions: ComputePipeline] = [:]
     let resolve: ComputePipeline
     private var scratch: [String: VulkanBuffer] = [:]
     /// Whether the visibility buffer is all ones, as shade.comp leaves it
@@ -54,6 +67,11 @@ public final class ComputeRenderer: @unchecked Sendable {
     /// Triangles the last render (one view in one band, on a device with
     /// timestamps) sent to the large and clipping passes, last chunk only.
     public private(set) var lastLargeTriangleCount = 0
+    /// Views of the last render drawn on the binned path, and those of them
+    /// it handed back to the classic path (a triangle to clip, one too wide,
+    /// a full bin).
+    public private(set) var lastBinnedViews = 0
+    public private(set) var lastBinnedFallbacks = 0
 
     /// Largest accepted output size per side, and accepted SSAA factors.
     public static let maxImageSide = 8192
@@ -73,10 +91,13 @@ public final class ComputeRenderer: @unchecked Sendable {
             context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 7, pushConstantSize: rasterSize)
         tileIndirect = try ComputePipeline(
             context: context, spirv: SPIRV.tileIndirectComp, bindingCount: 1, pushConstantSize: 0)
+        bin = try ComputePipeline(
+            context: context, spirv: SPIRV.binComp, bindingCount: 11, pushConstantSize: rasterSize)
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
         timestamps = try TimestampPool(context: context, count: 64)
         // The farm's default: smooth shading, color only, one chunk.
         _ = try shade(.lastChunk)
+        _ = try fused([])
         context.savePipelineCache()
     }
 
@@ -113,6 +134,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         defer { lock.unlock() }
         lastPassTimes = [:]
         lastLargeTriangleCount = 0
+        lastBinnedViews = 0
+        lastBinnedFallbacks = 0
         resetDescriptors()  // a failed render may have left sets allocated
         // A render that fails part-way may leave the visibility buffer dirty.
         var visibilityEmpty = visibilityIsEmpty
@@ -120,19 +143,24 @@ public final class ComputeRenderer: @unchecked Sendable {
         // The shared scratch buffers, sized for the largest view up front: a
         // buffer that grows frees its predecessor, which views in flight use.
         let plans = try cameras.map { try BandPlan(camera: $0, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes) }
+        let capacities = try cameras.map { camera in
+            try Self.binCapacity(
+                triangles: mesh.triangleCount, chunks: mesh.chunkCount, camera: camera, options: options,
+                settings: settings, maxBufferBytes: maxBufferBytes)
+        }
         let previousVisibility = scratch["visibility"]
-        try reserveShared(plans, mesh: mesh, options: options)
+        try reserveShared(plans, capacities: capacities, mesh: mesh, options: options)
         if scratch["visibility"] !== previousVisibility { visibilityEmpty = false }  // a new one is undefined
         // Views in flight each need their own output buffers: at most 8, and
         // at most 64 MiB of them.
         let outputs = 1 + (options.depth ? 1 : 0) + (options.normals ? 1 : 0)
         let viewBytes = (cameras.map { $0.width * $0.height }.max() ?? 1) * 4 * outputs
-        let slots = max(1, min(8, (64 << 20) / viewBytes))
+        let slots = max(1, min(Self.maxViewsInFlight, (64 << 20) / viewBytes))
         // Descriptor sets per pipeline pool (ComputePipeline.maxSets) that one
         // band uses at most.
         let setsPerBand = max(1, mesh.chunks.count)
         var setsUsed = 0
-        var pending: [(index: Int, slot: Int, done: PendingSubmission)] = []
+        var pending: [(index: Int, slot: Int, binned: Bool, done: PendingSubmission)] = []
         var submitted: [PendingSubmission] = []
         // Whatever throws, nothing is left running when the lock is released.
         defer { for submission in submitted { try? submission.wait() } }
@@ -143,6 +171,17 @@ public final class ComputeRenderer: @unchecked Sendable {
             while let view = pending.first {
                 try view.done.wait()
                 pending.removeFirst()
+                if view.binned, try binFlags().read(UInt32.self, count: view.slot + 1)[view.slot] != 0 {
+                    // The binned path could not draw this view: once nothing
+                    // is in flight, draw it again the classic way.
+                    for submission in submitted { try submission.wait() }
+                    submitted.removeAll()
+                    resetDescriptors()
+                    setsUsed = 0
+                    try submitClassic(view.index, slot: view.slot)
+                    try submitted.last!.wait()
+                    lastBinnedFallbacks += 1
+                }
                 try each(view.index, try output(slot: view.slot, camera: cameras[view.index], options: options))
             }
             for submission in submitted { try submission.wait() }
@@ -151,9 +190,9 @@ public final class ComputeRenderer: @unchecked Sendable {
             setsUsed = 0
         }
 
-        for (index, camera) in cameras.enumerated() {
-            let slot = index % slots
-            if pending.count == slots { try deliver() }
+        // Records view `index` the classic way, band by band, into `slot`.
+        func submitClassic(_ index: Int, slot: Int) throws {
+            let camera = cameras[index]
             let plan = plans[index]
             for bandStart in stride(from: 0, to: camera.height, by: plan.outputRows) {
                 // Before the pools run out, wait for everything (this view's
@@ -171,21 +210,84 @@ public final class ComputeRenderer: @unchecked Sendable {
                 setsUsed += setsPerBand
                 if timed, let timestamps {
                     try submitted.last!.wait()
+                    lastPassTimes = [:]
                     for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
                     let listed = try buffer("counters", bytes: 32).read(UInt32.self, count: 5)
                     lastLargeTriangleCount = Int(listed[0]) + Int(listed[4])
                 }
             }
-            pending.append((index, slot, submitted.last!))
+        }
+
+        for (index, camera) in cameras.enumerated() {
+            let slot = index % slots
+            if pending.count == slots { try deliver() }
+            if let capacity = capacities[index] {
+                if setsUsed + 1 > ComputePipeline.maxSets { try deliver() }
+                let timed = cameras.count == 1
+                submitted.append(
+                    try context.submit { cb in
+                        try recordBinned(
+                            cb, mesh: mesh, camera: camera, options: options, plan: plans[index], slot: slot,
+                            capacity: capacity, timed: timed)
+                    })
+                setsUsed += 1
+                lastBinnedViews += 1
+                if timed, let timestamps {
+                    try submitted.last!.wait()
+                    for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
+                }
+            } else {
+                try submitClassic(index, slot: slot)
+            }
+            pending.append((index, slot, capacities[index] != nil, submitted.last!))
         }
         try deliver()
         visibilityIsEmpty = visibilityEmpty
     }
 
+    /// Views rendered at once, each into its own output buffers.
+    static let maxViewsInFlight = 8
+
+    /// Entries per tile of the binned path for a view, or `nil` when the
+    /// view takes the classic path: the mesh must be within
+    /// `settings.binnedTriangleLimit` and in one chunk, the view one band
+    /// without wireframe, and bins of at least 64 entries a tile must fit
+    /// 32 MiB (and a buffer binding). A 512² view gets 256 entries a tile, a
+    /// 1024² one 128; a 2048² one (1024² with 2x supersampling) is classic.
+    public static func binCapacity(
+        triangles: Int, chunks: Int, camera: Camera, options: RenderOptions, settings: Settings, maxBufferBytes: Int
+    ) throws -> Int? {
+        let plan = try BandPlan(camera: camera, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes)
+        guard triangles <= settings.binnedTriangleLimit, chunks == 1, !options.wireframe,
+            plan.outputRows >= camera.height, triangles * binRecordBytes <= maxBufferBytes
+        else { return nil }
+        let capacity = min(256, min(32 << 20, maxBufferBytes) / (plan.tileCount * binEntryBytes))
+        return capacity >= 64 ? capacity : nil
+    }
+
+    /// Bytes of a triangle's record and of a bin entry (bin.comp).
+    static let binRecordBytes = 128
+    static let binEntryBytes = 16
+
+    /// One word per view slot: what the binned path could not draw (bin.comp's FLAG_*).
+    private func binFlags() throws -> VulkanBuffer {
+        try buffer("binFlags", bytes: Self.maxViewsInFlight * 4)
+    }
+
     /// Grows the scratch buffers that every view of a call shares to fit
     /// the largest of `plans`.
-    private func reserveShared(_ plans: [BandPlan], mesh: GPUMesh, options: RenderOptions) throws {
+    private func reserveShared(
+        _ plans: [BandPlan], capacities: [Int?], mesh: GPUMesh, options: RenderOptions
+    ) throws {
         guard let band = plans.map(\.pixels).max() else { return }
+        let binBytes = zip(plans, capacities).compactMap { plan, capacity in
+            capacity.map { plan.tileCount * $0 * Self.binEntryBytes }
+        }.max()
+        if let binBytes {
+            _ = try buffer("bins", bytes: binBytes)
+            _ = try buffer("binRecords", bytes: mesh.triangleCount * Self.binRecordBytes)
+            _ = try binFlags()
+        }
         _ = try buffer("large", bytes: mesh.largestChunk * 4)
         let tiles = plans.map(\.tileCount).max()!
         _ = try buffer("visibility", bytes: band * 8)
@@ -237,13 +339,9 @@ public final class ComputeRenderer: @unchecked Sendable {
         let timestamps = timed ? timestamps : nil
 
         let visibility = try buffer("visibility", bytes: plan.pixels * 8)
-        let (outColor, outDepth, outNormal) = try outputs(slot: slot, camera: camera, options: options)
-        // Without supersampling, shading writes the output directly.
-        let direct = k == 1
-        let bandBytes = plan.pixels * 4
-        let color = direct ? outColor : try buffer("color", bytes: bandBytes)
-        let depth = direct || !options.depth ? outDepth : try buffer("depth", bytes: bandBytes)
-        let normal = direct || !options.normals ? outNormal : try buffer("normal", bytes: bandBytes)
+        let targets = try shadingTargets(slot: slot, camera: camera, options: options, plan: plan)
+        let (color, depth, normal) = targets.shaded
+        let direct = targets.direct
         let counters = try buffer("counters", bytes: 32, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
         // Room for every triangle of the largest chunk: the list never overflows.
         let largeCapacity = mesh.largestChunk
@@ -255,7 +353,6 @@ public final class ComputeRenderer: @unchecked Sendable {
             "tileList", bytes: (4 + tileCount) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
         let tileBindings = [BufferBinding(tiles), BufferBinding(tileList)]
 
-        let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
         let shadeOptions = ShadeOptions(options)
         let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
         let (sx, sy) = camera.projectionScale
@@ -272,10 +369,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         vkCmdFillBuffer(cb, tiles.buffer, 0, VkDeviceSize(tileCount * 4), 0)
         vkCmdFillBuffer(cb, tileList.buffer, 0, 16, 0)
         // The background: shading writes only covered pixels.
-        let (first, count) = (VkDeviceSize(outputOffset * 4), VkDeviceSize(hiWidth * rows * 4))
-        vkCmdFillBuffer(cb, color.buffer, first, count, 0)
-        if options.depth { vkCmdFillBuffer(cb, depth.buffer, first, count, 0) }
-        if options.normals { vkCmdFillBuffer(cb, normal.buffer, first, count, 0) }
+        recordBackground(cb, targets, options: options, first: outputOffset, pixels: hiWidth * rows)
         computeBarrier(cb)
         timestamps?.mark(cb, "clear")
         for chunk in mesh.chunks {
@@ -333,17 +427,141 @@ public final class ComputeRenderer: @unchecked Sendable {
         }
         timestamps?.mark(cb, "shade")
         guard !direct else { return }
+        try recordResolve(cb, targets, width: width, rows: outRows, bandStart: bandStart, factor: k, options: options)
+        timestamps?.mark(cb, "resolve")
+    }
+
+    /// Records one view on the binned path into the output buffers of
+    /// `slot`: clear, bin.comp, fused.comp and (with supersampling) the
+    /// resolve. The view's flag word says afterwards whether it must be
+    /// drawn again the classic way.
+    private func recordBinned(
+        _ cb: VkCommandBuffer, mesh: GPUMesh, camera: Camera, options: RenderOptions, plan: BandPlan, slot: Int,
+        capacity: Int, timed: Bool
+    ) throws {
+        let k = options.ssaa
+        let (width, height) = (camera.width, camera.height)
+        let hiWidth = plan.hiWidth
+        let rows = height * k
+        let timestamps = timed ? timestamps : nil
+        let chunk = mesh.chunks[0]
+        let targets = try shadingTargets(slot: slot, camera: camera, options: options, plan: plan)
+        let (color, depth, normal) = targets.shaded
+        let (tilesX, tileCount) = (plan.tilesX, plan.tileCount)
+        // Bin sizes (tiles.glsl's per-tile words) and the list of touched tiles.
+        let binCounts = try buffer("tiles", bytes: tileCount * 4)
+        let tileList = try buffer(
+            "tileList", bytes: (4 + tileCount) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
+        let records = try buffer("binRecords", bytes: mesh.triangleCount * Self.binRecordBytes)
+        let bins = try buffer("bins", bytes: tileCount * capacity * Self.binEntryBytes)
+        let flags = try binFlags()
+        let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
+        let (sx, sy) = camera.projectionScale
+
+        computeBarrier(cb)
+        timestamps?.reset(cb)
+        timestamps?.mark(cb, "start")
+        vkCmdFillBuffer(cb, binCounts.buffer, 0, VkDeviceSize(tileCount * 4), 0)
+        vkCmdFillBuffer(cb, tileList.buffer, 0, 16, 0)
+        vkCmdFillBuffer(cb, flags.buffer, VkDeviceSize(slot * 4), 4, 0)
+        recordBackground(cb, targets, options: options, first: 0, pixels: hiWidth * rows)
+        computeBarrier(cb)
+        timestamps?.mark(cb, "clear")
+        let constants = RasterConstants(
+            viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
+            near: Float(camera.near), far: Float(camera.far), width: UInt32(hiWidth), height: UInt32(rows),
+            bandY0: 0, bandHeight: UInt32(rows), triangleBase: 0, triangleCount: UInt32(chunk.triangleCount),
+            largeThreshold: 0, largeCapacity: 0, tilesX: UInt32(tilesX), binCapacity: UInt32(capacity),
+            viewSlot: UInt32(slot))
+        // raster_common.glsl's bindings 2-4 (visibility, counters, lists) are
+        // declared but unused here: the visibility buffer stands in.
+        let visibility = try buffer("visibility", bytes: plan.pixels * 8)
+        let groups = (chunk.triangleCount + 63) / 64
+        let x = min(groups, 65535)
+        try bin.dispatch(
+            cb,
+            buffers: [
+                BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
+                BufferBinding(visibility), BufferBinding(visibility), BufferBinding(binCounts),
+                BufferBinding(tileList), BufferBinding(records), BufferBinding(bins), BufferBinding(chunk.normals),
+                BufferBinding(flags),
+            ],
+            constants: constants, groups: (UInt32(x), UInt32((groups + x - 1) / x), 1))
+        computeBarrier(cb)
+        timestamps?.mark(cb, "bin")
+        try tileIndirect.dispatch(cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
+        computeBarrier(cb)
+        try fused(ShadeOptions(options)).dispatchIndirect(
+            cb,
+            buffers: [
+                BufferBinding(records), BufferBinding(bins), BufferBinding(binCounts), BufferBinding(tileList),
+                BufferBinding(color), BufferBinding(depth), BufferBinding(normal),
+            ],
+            constants: FusedConstants(
+                viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
+                far: Float(camera.far), binCapacity: UInt32(capacity), width: UInt32(hiWidth), height: UInt32(rows),
+                bandY0: 0, bandHeight: UInt32(rows), outputOffset: 0, tilesX: UInt32(tilesX)),
+            arguments: tileList, offset: 4)
+        computeBarrier(cb)
+        timestamps?.mark(cb, "fused")
+        guard !targets.direct else { return }
+        try recordResolve(cb, targets, width: width, rows: height, bandStart: 0, factor: k, options: options)
+        timestamps?.mark(cb, "resolve")
+    }
+
+    /// Where a band is shaded (`shaded`: color, depth, normals) and where
+    /// the view ends up (`outputs`, the slot's buffers). Without
+    /// supersampling they are the same: shading writes the view directly.
+    /// Buffers not asked for stand in with one that is, unwritten.
+    private struct ShadingTargets {
+        var shaded: (VulkanBuffer, VulkanBuffer, VulkanBuffer)
+        var outputs: (VulkanBuffer, VulkanBuffer, VulkanBuffer)
+        var direct: Bool
+    }
+
+    private func shadingTargets(slot: Int, camera: Camera, options: RenderOptions, plan: BandPlan) throws
+        -> ShadingTargets
+    {
+        let outputs = try self.outputs(slot: slot, camera: camera, options: options)
+        guard options.ssaa > 1 else { return ShadingTargets(shaded: outputs, outputs: outputs, direct: true) }
+        let bytes = plan.pixels * 4
+        return ShadingTargets(
+            shaded: (
+                try buffer("color", bytes: bytes), options.depth ? try buffer("depth", bytes: bytes) : outputs.1,
+                options.normals ? try buffer("normal", bytes: bytes) : outputs.2
+            ),
+            outputs: outputs, direct: false)
+    }
+
+    /// Records the background (transparent, depth 0) of `pixels` shaded
+    /// pixels from `first` on: shading writes only covered pixels.
+    private func recordBackground(
+        _ cb: VkCommandBuffer, _ targets: ShadingTargets, options: RenderOptions, first: Int, pixels: Int
+    ) {
+        let (offset, count) = (VkDeviceSize(first * 4), VkDeviceSize(pixels * 4))
+        vkCmdFillBuffer(cb, targets.shaded.0.buffer, offset, count, 0)
+        if options.depth { vkCmdFillBuffer(cb, targets.shaded.1.buffer, offset, count, 0) }
+        if options.normals { vkCmdFillBuffer(cb, targets.shaded.2.buffer, offset, count, 0) }
+    }
+
+    /// Records the supersampling resolve of `rows` output rows from
+    /// `bandStart` on: k x k shaded samples into each output pixel.
+    private func recordResolve(
+        _ cb: VkCommandBuffer, _ targets: ShadingTargets, width: Int, rows: Int, bandStart: Int, factor: Int,
+        options: RenderOptions
+    ) throws {
+        let outputFlags: UInt32 = (options.depth ? 2 : 0) | (options.normals ? 4 : 0)
+        let (band, output) = (targets.shaded, targets.outputs)
         try resolve.dispatch(
             cb,
             buffers: [
-                BufferBinding(color), BufferBinding(depth), BufferBinding(normal), BufferBinding(outColor),
-                BufferBinding(outDepth), BufferBinding(outNormal),
+                BufferBinding(band.0), BufferBinding(band.1), BufferBinding(band.2), BufferBinding(output.0),
+                BufferBinding(output.1), BufferBinding(output.2),
             ],
             constants: SIMD8<UInt32>(
-                UInt32(width), UInt32(outRows), UInt32(k), UInt32(bandStart), outputFlags, 0, 0, 0),
-            groups: (UInt32((width + 7) / 8), UInt32((outRows + 7) / 8), 1))
+                UInt32(width), UInt32(rows), UInt32(factor), UInt32(bandStart), outputFlags, 0, 0, 0),
+            groups: (UInt32((width + 7) / 8), UInt32((rows + 7) / 8), 1))
         computeBarrier(cb)
-        timestamps?.mark(cb, "resolve")
     }
 
     /// The output buffers of an in-flight view slot. Depth and normals are
@@ -381,8 +599,8 @@ public final class ComputeRenderer: @unchecked Sendable {
     }
 
     private func resetDescriptors() {
-        for pipeline in [raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, resolve]
-            + shadeVariants.values
+        for pipeline in [raster, rasterIndirect, rasterLarge, rasterClipped, tileIndirect, bin, resolve]
+            + shadeVariants.values + fusedVariants.values
         {
             pipeline.resetDescriptors()
         }
@@ -411,6 +629,18 @@ public final class ComputeRenderer: @unchecked Sendable {
         return created
     }
 
+    /// The fused.comp pipeline for `options` (flat, depth and normals; the
+    /// binned path draws no wireframe and has no chunks).
+    private func fused(_ options: ShadeOptions) throws -> ComputePipeline {
+        let options = options.intersection([.flat, .depth, .normals])
+        if let existing = fusedVariants[options] { return existing }
+        let created = try ComputePipeline(
+            context: context, spirv: SPIRV.fusedComp, bindingCount: 7,
+            pushConstantSize: MemoryLayout<FusedConstants>.size, specialization: [options.rawValue])
+        fusedVariants[options] = created
+        return created
+    }
+
     /// A scratch buffer of at least `bytes`, reused across renders.
     private func buffer(_ name: String, bytes: Int, usage: UInt32 = 0) throws -> VulkanBuffer {
         if let existing = scratch[name], existing.size >= bytes { return existing }
@@ -421,7 +651,8 @@ public final class ComputeRenderer: @unchecked Sendable {
     }
 }
 
-/// Push constants of the raster passes (`raster_common.glsl`), 100 bytes.
+/// Push constants of the raster passes and bin.comp (`raster_common.glsl`),
+/// 108 bytes.
 struct RasterConstants {
     var viewRow0: SIMD4<Float>
     var viewRow1: SIMD4<Float>
@@ -439,6 +670,8 @@ struct RasterConstants {
     var largeThreshold: UInt32
     var largeCapacity: UInt32
     var tilesX: UInt32
+    var binCapacity: UInt32 = 0
+    var viewSlot: UInt32 = 0
 }
 
 /// shade.comp's specialization constant `OPTIONS`.
@@ -476,6 +709,23 @@ struct ShadeConstants {
     var bandHeight: UInt32
     var triangleBase: UInt32
     var triangleCount: UInt32
+    var outputOffset: UInt32
+    var tilesX: UInt32
+}
+
+/// Push constants of `fused.comp`, 88 bytes.
+struct FusedConstants {
+    var viewRow0: SIMD4<Float>
+    var viewRow1: SIMD4<Float>
+    var viewRow2: SIMD4<Float>
+    var sx: Float
+    var sy: Float
+    var far: Float
+    var binCapacity: UInt32
+    var width: UInt32
+    var height: UInt32
+    var bandY0: UInt32
+    var bandHeight: UInt32
     var outputOffset: UInt32
     var tilesX: UInt32
 }

@@ -1,0 +1,117 @@
+#version 450
+// Binned path, pass 2: one workgroup of 8 threads per tile that bin.comp
+// listed; thread x owns column x of the tile and keeps its 8 pixels'
+// nearest surface in registers while it walks the tile's bin, so there are
+// no atomics and no visibility buffer, and each triangle's record is loaded
+// once for 64 pixels (lavapipe loads buffers lane by lane). Coverage is the
+// classic path's exactly: the same snapped corners and top-left rule, with
+// 32-bit edge values stepped from bin.comp's exact 64-bit ones; ties in
+// depth go to the lower triangle id, as the visibility buffer's atomicMin
+// does. Then each covered pixel is shaded (shading.glsl) and written.
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x = 8) in;
+
+layout(push_constant) uniform Params {
+    vec4 viewRow0;
+    vec4 viewRow1;
+    vec4 viewRow2;
+    float sx;
+    float sy;
+    float far;
+    uint binCapacity;    // entries per tile
+    uint width;
+    uint height;
+    uint bandY0;
+    uint bandHeight;
+    uint outputOffset;   // first element of this band in the color/depth/normal buffers
+    uint tilesX;         // tiles per row of the band
+} pc;
+
+layout(std430, binding = 0) readonly buffer Records { uvec4 records[]; };  // bin.comp
+layout(std430, binding = 1) readonly buffer Bins { uvec4 bins[]; };
+layout(std430, binding = 2) readonly buffer BinCounts { uint binCounts[]; };
+layout(std430, binding = 3) readonly buffer TileList { uint tileList[]; };
+layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
+layout(std430, binding = 5) writeonly buffer Depth { float depth[]; };
+layout(std430, binding = 6) writeonly buffer NormalOut { uint normalOut[]; };
+
+const uint TILE_LIST_HEADER = 4u;  // tiles.glsl
+const int TILE_SIDE = 8;
+const int SUBPIXEL = 256;
+
+layout(constant_id = 0) const uint OPTIONS = 0u;  // shade.comp's bits
+const bool FLAT = (OPTIONS & 1u) != 0u;
+const bool WRITE_DEPTH = (OPTIONS & 2u) != 0u;
+const bool WRITE_NORMALS = (OPTIONS & 4u) != 0u;
+
+#include "shading.glsl"
+
+void main() {
+    uint slot = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    if (slot >= tileList[0]) return;
+    uint tile = tileList[TILE_LIST_HEADER + slot];
+    ivec2 origin = ivec2(tile % pc.tilesX, tile / pc.tilesX) * TILE_SIDE;
+    int lane = int(gl_LocalInvocationID.x);
+    int x = origin.x + lane;
+    uint count = min(binCounts[tile], pc.binCapacity);
+
+    float bestDepth[8];
+    uint bestId[8];
+    vec3 bestFace[8];
+    vec3 bestSmooth[8];
+    [[unroll]] for (int y = 0; y < 8; ++y) {
+        bestDepth[y] = 0.0;
+        bestId[y] = 0xFFFFFFFFu;
+        bestFace[y] = vec3(0.0);
+        bestSmooth[y] = vec3(0.0);
+    }
+    for (uint i = 0u; i < count; ++i) {
+        uvec4 entry = bins[tile * pc.binCapacity + i];
+        uint id = entry.w & 0x1FFFFFFFu;
+        uint r = id * 8u;
+        uvec4 r0 = records[r], r1 = records[r + 1u], r2 = records[r + 2u];
+        vec3 face = uintBitsToFloat(records[r + 3u].xyz);
+        vec3 planeC = vec3(0.0), planeX = vec3(0.0), planeY = vec3(0.0);
+        if (!FLAT) {
+            planeC = uintBitsToFloat(records[r + 4u].xyz);
+            planeX = uintBitsToFloat(records[r + 5u].xyz);
+            planeY = uintBitsToFloat(records[r + 6u].xyz);
+        }
+        ivec2 p0 = ivec2(r0.xy);
+        float w0 = uintBitsToFloat(r0.z), gx = uintBitsToFloat(r0.w), gy = uintBitsToFloat(r1.x);
+        // Steps of the edges that cross the tile; the others are inside it.
+        int dx0 = (entry.w & (1u << 29)) != 0u ? int(r1.y) : 0, dy0 = (entry.w & (1u << 29)) != 0u ? int(r1.z) : 0;
+        int dx1 = (entry.w & (1u << 30)) != 0u ? int(r1.w) : 0, dy1 = (entry.w & (1u << 30)) != 0u ? int(r2.x) : 0;
+        int dx2 = (entry.w & (1u << 31)) != 0u ? int(r2.y) : 0, dy2 = (entry.w & (1u << 31)) != 0u ? int(r2.z) : 0;
+        int f0 = int(entry.x) + dx0 * lane, f1 = int(entry.y) + dx1 * lane, f2 = int(entry.z) + dx2 * lane;
+        float dX = float(x * SUBPIXEL + SUBPIXEL / 2 - p0.x);
+        float depthX = w0 + gx * dX;
+        vec3 smoothX = planeC + planeX * dX;
+        [[unroll]] for (int y = 0; y < 8; ++y) {
+            float dY = float((origin.y + y) * SUBPIXEL + SUBPIXEL / 2 - p0.y);
+            float d = 1.0 / (depthX + gy * dY);
+            bool nearer = d < bestDepth[y] || bestDepth[y] == 0.0 || (d == bestDepth[y] && id < bestId[y]);
+            bool wins = (f0 | f1 | f2) >= 0 && d > 0.0 && d <= pc.far && nearer;
+            bestDepth[y] = wins ? d : bestDepth[y];
+            bestId[y] = wins ? id : bestId[y];
+            bestFace[y] = wins ? face : bestFace[y];
+            if (!FLAT) bestSmooth[y] = wins ? smoothX + planeY * dY : bestSmooth[y];
+            f0 += dy0; f1 += dy1; f2 += dy2;
+        }
+    }
+
+    if (x >= int(pc.width)) return;
+    [[unroll]] for (int y = 0; y < 8; ++y) {
+        int row = origin.y + y;
+        if (bestId[y] == 0xFFFFFFFFu || row >= int(pc.bandHeight)) continue;
+        uvec2 pixel = uvec2(x, row);
+        vec3 ray = pixelRay(pixel);
+        vec3 n = lightingNormal(bestFace[y], bestSmooth[y], FLAT);
+        vec3 rgb = headlight(n, bestFace[y], ray);
+        uint index = pc.outputOffset + pixel.y * pc.width + pixel.x;
+        color[index] = packColor(vec4(rgb, 1.0));
+        if (WRITE_DEPTH) depth[index] = bestDepth[y];
+        if (WRITE_NORMALS) normalOut[index] = packWorldNormal(n);
+    }
+}
