@@ -51,7 +51,7 @@ public final class GraphicsRenderer: @unchecked Sendable {
         self.renderPass = renderPass
         var range = VkPushConstantRange()
         range.stageFlags = VK_SHADER_STAGE_VERTEX_BIT.rawValue
-        range.size = 80
+        range.size = 112
         var layoutInfo = VkPipelineLayoutCreateInfo()
         layoutInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
         layoutInfo.pushConstantRangeCount = 1
@@ -128,10 +128,10 @@ public final class GraphicsRenderer: @unchecked Sendable {
     private func record(_ cb: VkCommandBuffer, mesh: Mesh, camera: Camera, slot: Int) {
         let target = target!
         let (colorReadback, depthReadback) = (target.colorReadbacks[slot], target.depthReadbacks[slot])
-        var constants = [Float](repeating: 0, count: 20)
-        constants.replaceSubrange(0..<16, with: camera.vulkanViewProjection)
-        let row2 = camera.viewRows[2]
-        constants.replaceSubrange(16..<20, with: [Float(row2.x), Float(row2.y), Float(row2.z), Float(row2.w)])
+        // reference.vert's push constants: the view-projection, then the view rows.
+        let constants =
+            camera.vulkanViewProjection
+            + camera.viewRows.flatMap { [Float($0.x), Float($0.y), Float($0.z), Float($0.w)] }
         var clears = [VkClearValue](repeating: VkClearValue(), count: 3)
         clears[0].color.float32 = (0, 0, 0, 0)
         clears[1].color.float32 = (0, 0, 0, 0)
@@ -154,7 +154,7 @@ public final class GraphicsRenderer: @unchecked Sendable {
             extent: VkExtent2D(width: UInt32(camera.width), height: UInt32(camera.height)))
         vkCmdSetScissor(cb, 0, 1, &scissor)
         vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline)
-        vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_VERTEX_BIT.rawValue, 0, 80, constants)
+        vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_VERTEX_BIT.rawValue, 0, 112, constants)
         var vertexBuffer: VkBuffer? = mesh.vertices.buffer
         var offset: VkDeviceSize = 0
         vkCmdBindVertexBuffers(cb, 0, 1, &vertexBuffer, &offset)

@@ -101,6 +101,32 @@ func coverage(_ image: RGBAImage) -> [Bool] {
         #expect(ValidationLog.errorCount == 0, "\(ValidationLog.recentErrors)")
     }
 
+    @Test(arguments: TestEnvironment.sharedModels)
+    func flatShadingMatchesTheGraphicsReference(model: URL) throws {
+        // The reference lights faces the same way (reference.frag), from its
+        // own face normals (screen-space derivatives of the position) and its
+        // own facing: every pixel both cover agrees within rounding.
+        let mesh = try MeshImporter().load(path: model.path).mesh
+        let gpuMesh = try fixture.compute.upload(mesh)
+        let referenceMesh = try fixture.graphics.upload(mesh)
+        for camera in TurntableRig(views: 2, elevation: 25, width: 256, height: 256).cameras(bounds: mesh.bounds!) {
+            let view = try fixture.compute.render(gpuMesh, camera: camera, options: .init(flatShading: true))
+            let reference = try fixture.graphics.render(referenceMesh, camera: camera)
+            var both = 0
+            var farthest = 0
+            for i in 0..<(camera.width * camera.height)
+            where view.image.pixels[4 * i + 3] > 0 && reference.image.pixels[4 * i + 3] > 0 {
+                both += 1
+                for channel in 0..<3 {
+                    let a = Int(view.image.pixels[4 * i + channel])
+                    farthest = max(farthest, abs(a - Int(reference.image.pixels[4 * i + channel])))
+                }
+            }
+            #expect(both > 5000, "\(model.lastPathComponent)")
+            #expect(farthest <= 2, "\(model.lastPathComponent): colors differ by up to \(farthest) levels")
+        }
+    }
+
     @Test func fullScreenTriangleTakesTheTiledPath() throws {
         // One triangle far larger than the image: every pixel covered at depth 2.
         let mesh = Mesh(positions: [-100, -100, -2, 100, -100, -2, 0, 100, -2], indices: [0, 1, 2])
