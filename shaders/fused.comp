@@ -56,28 +56,20 @@ void main() {
     int x = origin.x + lane;
     uint count = min(binCounts[tile], pc.binCapacity);
 
+    // Per pixel of the column: the nearest depth so far and its triangle
+    // (only these are carried through the walk: carrying the face normal too
+    // cost more, in selects and spilled registers, than loading it once).
     float bestDepth[8];
     uint bestId[8];
-    vec3 bestFace[8];
-    vec3 bestSmooth[8];
     [[unroll]] for (int y = 0; y < 8; ++y) {
         bestDepth[y] = 0.0;
         bestId[y] = 0xFFFFFFFFu;
-        bestFace[y] = vec3(0.0);
-        bestSmooth[y] = vec3(0.0);
     }
     for (uint i = 0u; i < count; ++i) {
         uvec4 entry = bins[tile * pc.binCapacity + i];
         uint id = entry.w & 0x1FFFFFFFu;
         uint r = id * 8u;
         uvec4 r0 = records[r], r1 = records[r + 1u], r2 = records[r + 2u];
-        vec3 face = uintBitsToFloat(records[r + 3u].xyz);
-        vec3 planeC = vec3(0.0), planeX = vec3(0.0), planeY = vec3(0.0);
-        if (!FLAT) {
-            planeC = uintBitsToFloat(records[r + 4u].xyz);
-            planeX = uintBitsToFloat(records[r + 5u].xyz);
-            planeY = uintBitsToFloat(records[r + 6u].xyz);
-        }
         ivec2 p0 = ivec2(r0.xy);
         float w0 = uintBitsToFloat(r0.z), gx = uintBitsToFloat(r0.w), gy = uintBitsToFloat(r1.x);
         // Steps of the edges that cross the tile; the others are inside it.
@@ -87,7 +79,6 @@ void main() {
         int f0 = int(entry.x) + dx0 * lane, f1 = int(entry.y) + dx1 * lane, f2 = int(entry.z) + dx2 * lane;
         float dX = float(x * SUBPIXEL + SUBPIXEL / 2 - p0.x);
         float depthX = w0 + gx * dX;
-        vec3 smoothX = planeC + planeX * dX;
         [[unroll]] for (int y = 0; y < 8; ++y) {
             float dY = float((origin.y + y) * SUBPIXEL + SUBPIXEL / 2 - p0.y);
             float d = 1.0 / (depthX + gy * dY);
@@ -95,8 +86,6 @@ void main() {
             bool wins = (f0 | f1 | f2) >= 0 && d > 0.0 && d <= pc.far && nearer;
             bestDepth[y] = wins ? d : bestDepth[y];
             bestId[y] = wins ? id : bestId[y];
-            bestFace[y] = wins ? face : bestFace[y];
-            if (!FLAT) bestSmooth[y] = wins ? smoothX + planeY * dY : bestSmooth[y];
             f0 += dy0; f1 += dy1; f2 += dy2;
         }
     }
@@ -106,9 +95,19 @@ void main() {
         int row = origin.y + y;
         if (bestId[y] == 0xFFFFFFFFu || row >= int(pc.bandHeight)) continue;
         uvec2 pixel = uvec2(x, row);
+        // The winner's face normal and, for smooth shading, its normal plane.
+        uint r = bestId[y] * 8u;
+        vec3 face = uintBitsToFloat(records[r + 3u].xyz);
+        vec3 smoothNormal = vec3(0.0);
+        if (!FLAT) {
+            ivec2 p0 = ivec2(records[r].xy);
+            vec2 d = vec2(ivec2(x, row) * SUBPIXEL + SUBPIXEL / 2 - p0);
+            smoothNormal = uintBitsToFloat(records[r + 4u].xyz) + uintBitsToFloat(records[r + 5u].xyz) * d.x
+                + uintBitsToFloat(records[r + 6u].xyz) * d.y;
+        }
         vec3 ray = pixelRay(pixel);
-        vec3 n = lightingNormal(bestFace[y], bestSmooth[y], FLAT);
-        vec3 rgb = headlight(n, bestFace[y], ray);
+        vec3 n = lightingNormal(face, smoothNormal, FLAT);
+        vec3 rgb = headlight(n, face, ray);
         uint index = pc.outputOffset + pixel.y * pc.width + pixel.x;
         color[index] = packColor(vec4(rgb, 1.0));
         if (WRITE_DEPTH) depth[index] = bestDepth[y];

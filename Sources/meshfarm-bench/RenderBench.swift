@@ -48,7 +48,7 @@ struct RenderBench: ParsableCommand {
 
     func run() throws {
         let context = try VulkanContext(options: .init(deviceIndex: device))
-        let compute = try ComputeRenderer(context: context)
+        let compute = try ComputeRenderer(context: context, settings: .init(recordsPassTimes: verbose))
         let graphics = try GraphicsRenderer(context: context)
 
         var meshes: [(String, Mesh)] = []

@@ -30,11 +30,18 @@ public final class ComputeRenderer: @unchecked Sendable {
         public var maxBufferBytes: Int?
         /// Meshes of up to this many triangles take the binned path (0: never).
         public var binnedTriangleLimit: Int
+        /// Time each pass of single-view renders (``lastPassTimes``), for
+        /// profiling: on lavapipe the timestamps cost about 0.5 ms a view.
+        public var recordsPassTimes: Bool
 
-        public init(largeTriangleThreshold: Int = 256, maxBufferBytes: Int? = nil, binnedTriangleLimit: Int = 32_768) {
+        public init(
+            largeTriangleThreshold: Int = 256, maxBufferBytes: Int? = nil, binnedTriangleLimit: Int = 32_768,
+            recordsPassTimes: Bool = false
+        ) {
             self.largeTriangleThreshold = largeTriangleThreshold
             self.maxBufferBytes = maxBufferBytes
             self.binnedTriangleLimit = binnedTriangleLimit
+            self.recordsPassTimes = recordsPassTimes
         }
     }
 
@@ -59,13 +66,15 @@ public final class ComputeRenderer: @unchecked Sendable {
     private let lock = NSLock()
     private let timestamps: TimestampPool?
 
-    /// GPU time of each pass of the last render (when it was one view in
-    /// one band), in seconds, summed over chunks: clear, raster, large,
-    /// shade, resolve. Empty when the device has no timestamps. (lavapipe's
-    /// timestamps do not line up with its passes: treat them as a hint.)
+    /// With `settings.recordsPassTimes`, the GPU time of each pass of the
+    /// last render (when it was one view in one band), in seconds, summed
+    /// over chunks: clear, raster, large, shade, resolve (classic path) or
+    /// clear, bin, fused, resolve (binned path). Empty when the device has
+    /// no timestamps. (lavapipe's timestamps do not line up with its passes:
+    /// treat them as a hint.)
     public private(set) var lastPassTimes: [String: Double] = [:]
-    /// Triangles the last render (one view in one band, on a device with
-    /// timestamps) sent to the large and clipping passes, last chunk only.
+    /// Triangles the last render (timed as above) sent to the large and
+    /// clipping passes, last chunk only.
     public private(set) var lastLargeTriangleCount = 0
     /// Views of the last render drawn on the binned path, and those of them
     /// it handed back to the classic path (a triangle to clip, one too wide,
@@ -94,7 +103,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         bin = try ComputePipeline(
             context: context, spirv: SPIRV.binComp, bindingCount: 11, pushConstantSize: rasterSize)
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
-        timestamps = try TimestampPool(context: context, count: 64)
+        timestamps = settings.recordsPassTimes ? try TimestampPool(context: context, count: 64) : nil
         // The farm's default: smooth shading, color only, one chunk.
         _ = try shade(.lastChunk)
         _ = try fused([])
