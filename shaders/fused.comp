@@ -28,8 +28,10 @@ layout(push_constant) uniform Params {
     uint tilesX;         // tiles per row of the band
 } pc;
 
-layout(std430, binding = 0) readonly buffer Records { uvec4 records[]; };  // bin.comp
-layout(std430, binding = 1) readonly buffer Bins { uvec4 bins[]; };
+// Read through texel buffers (RGBA32UI): lavapipe fetches texels with
+// vector gathers, where it loads storage buffers lane by lane.
+layout(binding = 0) uniform usamplerBuffer records;  // bin.comp's records
+layout(binding = 1) uniform usamplerBuffer bins;
 layout(std430, binding = 2) readonly buffer BinCounts { uint binCounts[]; };
 layout(std430, binding = 3) readonly buffer TileList { uint tileList[]; };
 layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
@@ -66,10 +68,10 @@ void main() {
         bestId[y] = 0xFFFFFFFFu;
     }
     for (uint i = 0u; i < count; ++i) {
-        uvec4 entry = bins[tile * pc.binCapacity + i];
+        uvec4 entry = texelFetch(bins, int(tile * pc.binCapacity + i));
         uint id = entry.w & 0x1FFFFFFFu;
         uint r = id * 8u;
-        uvec4 r0 = records[r], r1 = records[r + 1u], r2 = records[r + 2u];
+        uvec4 r0 = texelFetch(records, int(r)), r1 = texelFetch(records, int(r + 1u)), r2 = texelFetch(records, int(r + 2u));
         ivec2 p0 = ivec2(r0.xy);
         float w0 = uintBitsToFloat(r0.z), gx = uintBitsToFloat(r0.w), gy = uintBitsToFloat(r1.x);
         // Steps of the edges that cross the tile; the others are inside it.
@@ -97,13 +99,14 @@ void main() {
         uvec2 pixel = uvec2(x, row);
         // The winner's face normal and, for smooth shading, its normal plane.
         uint r = bestId[y] * 8u;
-        vec3 face = uintBitsToFloat(records[r + 3u].xyz);
+        vec3 face = uintBitsToFloat(texelFetch(records, int(r + 3u)).xyz);
         vec3 smoothNormal = vec3(0.0);
         if (!FLAT) {
-            ivec2 p0 = ivec2(records[r].xy);
+            ivec2 p0 = ivec2(texelFetch(records, int(r)).xy);
             vec2 d = vec2(ivec2(x, row) * SUBPIXEL + SUBPIXEL / 2 - p0);
-            smoothNormal = uintBitsToFloat(records[r + 4u].xyz) + uintBitsToFloat(records[r + 5u].xyz) * d.x
-                + uintBitsToFloat(records[r + 6u].xyz) * d.y;
+            smoothNormal = uintBitsToFloat(texelFetch(records, int(r + 4u)).xyz)
+                + uintBitsToFloat(texelFetch(records, int(r + 5u)).xyz) * d.x
+                + uintBitsToFloat(texelFetch(records, int(r + 6u)).xyz) * d.y;
         }
         vec3 ray = pixelRay(pixel);
         vec3 n = lightingNormal(face, smoothNormal, FLAT);

@@ -503,7 +503,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         try fused(ShadeOptions(options)).dispatchIndirect(
             cb,
             buffers: [
-                BufferBinding(records), BufferBinding(bins), BufferBinding(binCounts), BufferBinding(tileList),
+                .texels(records, VK_FORMAT_R32G32B32A32_UINT), .texels(bins, VK_FORMAT_R32G32B32A32_UINT),
+                BufferBinding(binCounts), BufferBinding(tileList),
                 BufferBinding(color), BufferBinding(depth), BufferBinding(normal),
             ],
             constants: FusedConstants(
@@ -644,7 +645,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         let options = options.intersection([.flat, .depth, .normals])
         if let existing = fusedVariants[options] { return existing }
         let created = try ComputePipeline(
-            context: context, spirv: SPIRV.fusedComp, bindingCount: 7,
+            context: context, spirv: SPIRV.fusedComp, bindingCount: 7, texelBindings: [0, 1],
             pushConstantSize: MemoryLayout<FusedConstants>.size, specialization: [options.rawValue])
         fusedVariants[options] = created
         return created

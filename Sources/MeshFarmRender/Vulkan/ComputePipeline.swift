@@ -1,8 +1,14 @@
 import CVulkan
 
-/// A compute pipeline whose shader reads and writes `bindingCount` storage
-/// buffers (bindings 0..<n of set 0) and takes `pushConstantSize` bytes of
-/// push constants.
+/// A compute pipeline whose shader reads and writes `bindingCount` buffers
+/// (bindings 0..<n of set 0: storage buffers, except `texelBindings`, which
+/// are uniform texel buffers) and takes `pushConstantSize` bytes of push
+/// constants.
+///
+/// lavapipe loads and stores storage buffers one invocation at a time, a
+/// loop over the 8 lanes of its SIMD step; texel buffers are fetched with
+/// vector gathers, several times cheaper, so read-only data read per pixel
+/// is bound as texels.
 ///
 /// Descriptor sets come from a small pool owned by the pipeline; the
 /// renderer frees them all once nothing it submitted is in flight (a few
@@ -13,6 +19,7 @@ public final class ComputePipeline: @unchecked Sendable {
     let setLayout: VkDescriptorSetLayout
     let pool: VkDescriptorPool
     let bindingCount: Int
+    let texelBindings: Set<Int>
     let pushConstantSize: Int
     private let device: VkDevice
     /// Keeps the device alive as long as the pipeline.
@@ -26,19 +33,20 @@ public final class ComputePipeline: @unchecked Sendable {
     /// each): code under a false constant is compiled out, where a push
     /// constant would leave it in (lavapipe runs every branch, masked).
     public init(
-        context: VulkanContext, spirv: [UInt32], bindingCount: Int, pushConstantSize: Int,
-        specialization: [UInt32] = []
+        context: VulkanContext, spirv: [UInt32], bindingCount: Int, texelBindings: Set<Int> = [],
+        pushConstantSize: Int, specialization: [UInt32] = []
     ) throws {
         let device = context.device
         self.device = device
         self.context = context
         self.bindingCount = bindingCount
+        self.texelBindings = texelBindings
         self.pushConstantSize = pushConstantSize
 
         var bindings = (0..<bindingCount).map { index in
             var binding = VkDescriptorSetLayoutBinding()
             binding.binding = UInt32(index)
-            binding.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+            binding.descriptorType = Self.descriptorType(texel: texelBindings.contains(index))
             binding.descriptorCount = 1
             binding.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
             return binding
@@ -108,19 +116,25 @@ public final class ComputePipeline: @unchecked Sendable {
         }
         self.pipeline = pipeline!
 
-        var poolSize = VkDescriptorPoolSize()
-        poolSize.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-        poolSize.descriptorCount = UInt32(max(bindingCount, 1) * Self.maxSets)
+        let texels = texelBindings.count
+        var poolSizes = [(max(bindingCount - texels, 1), false), (texels, true)].filter { $0.0 > 0 }.map {
+            count, texel in
+            VkDescriptorPoolSize(type: Self.descriptorType(texel: texel), descriptorCount: UInt32(count * Self.maxSets))
+        }
         var poolInfo = VkDescriptorPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
         poolInfo.maxSets = UInt32(Self.maxSets)
-        poolInfo.poolSizeCount = 1
+        poolInfo.poolSizeCount = UInt32(poolSizes.count)
         var pool: VkDescriptorPool?
-        try withUnsafePointer(to: poolSize) { sizePointer in
-            poolInfo.pPoolSizes = sizePointer
+        try poolSizes.withUnsafeMutableBufferPointer { sizePointer in
+            poolInfo.pPoolSizes = UnsafePointer(sizePointer.baseAddress)
             try vkCheck(vkCreateDescriptorPool(device, &poolInfo, nil, &pool), "vkCreateDescriptorPool")
         }
         self.pool = pool!
+    }
+
+    private static func descriptorType(texel: Bool) -> VkDescriptorType {
+        texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
     }
 
     deinit {
@@ -185,18 +199,28 @@ public final class ComputePipeline: @unchecked Sendable {
             info.range = binding.length.map { VkDeviceSize($0) } ?? VkDeviceSize(binding.buffer.size - binding.offset)
             return info
         }
+        var views = try buffers.enumerated().map { index, binding -> VkBufferView? in
+            let texel = texelBindings.contains(index)
+            precondition(
+                texel == (binding.texelFormat != nil), "binding \(index) must \(texel ? "" : "not ")be a texel buffer")
+            precondition(!texel || (binding.offset == 0 && binding.length == nil), "texel views cover whole buffers")
+            return try binding.texelFormat.map { try binding.buffer.texelView($0) }
+        }
         infos.withUnsafeBufferPointer { infoPointer in
-            var writes = (0..<bindingCount).map { index in
-                var write = VkWriteDescriptorSet()
-                write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-                write.dstSet = set
-                write.dstBinding = UInt32(index)
-                write.descriptorCount = 1
-                write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                write.pBufferInfo = infoPointer.baseAddress! + index
-                return write
+            views.withUnsafeMutableBufferPointer { viewPointer in
+                var writes = (0..<bindingCount).map { index in
+                    var write = VkWriteDescriptorSet()
+                    write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                    write.dstSet = set
+                    write.dstBinding = UInt32(index)
+                    write.descriptorCount = 1
+                    write.descriptorType = Self.descriptorType(texel: texelBindings.contains(index))
+                    write.pBufferInfo = infoPointer.baseAddress! + index
+                    write.pTexelBufferView = UnsafePointer(viewPointer.baseAddress! + index)
+                    return write
+                }
+                vkUpdateDescriptorSets(device, UInt32(writes.count), &writes, 0, nil)
             }
-            vkUpdateDescriptorSets(device, UInt32(writes.count), &writes, 0, nil)
         }
 
         vkCmdBindPipeline(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
@@ -209,16 +233,26 @@ public final class ComputePipeline: @unchecked Sendable {
     }
 }
 
-/// A buffer (or a byte range of one) bound to a pipeline binding.
+/// A buffer (or a byte range of one) bound to a pipeline binding: a
+/// storage buffer, or, with a `texelFormat`, the whole buffer as a uniform
+/// texel buffer of that format.
 public struct BufferBinding {
     public var buffer: VulkanBuffer
     public var offset: Int
     public var length: Int?
+    public var texelFormat: VkFormat?
 
     public init(_ buffer: VulkanBuffer, offset: Int = 0, length: Int? = nil) {
         self.buffer = buffer
         self.offset = offset
         self.length = length
+    }
+
+    /// The whole buffer as texels of `format`.
+    public static func texels(_ buffer: VulkanBuffer, _ format: VkFormat) -> BufferBinding {
+        var binding = BufferBinding(buffer)
+        binding.texelFormat = format
+        return binding
     }
 }
 

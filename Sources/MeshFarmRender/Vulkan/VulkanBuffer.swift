@@ -1,4 +1,5 @@
 import CVulkan
+import Foundation
 
 /// A storage buffer in host-visible memory, persistently mapped.
 ///
@@ -16,10 +17,15 @@ public final class VulkanBuffer: @unchecked Sendable {
     private let device: VkDevice
     /// Keeps the device alive as long as the buffer.
     private let context: VulkanContext
+    /// Views of the whole buffer as a uniform texel buffer, by format; made
+    /// on first use and kept for the buffer's life.
+    private var texelViews: [UInt32: VkBufferView] = [:]
+    private let viewLock = NSLock()
 
     /// Allocates `size` bytes (at least 4) usable as a storage buffer, a
-    /// transfer source/destination and, for the graphics reference, a vertex
-    /// and index buffer.
+    /// uniform texel buffer (``texelView(_:)``), a transfer
+    /// source/destination and, with `extraUsage`, whatever else a caller
+    /// needs (the graphics reference: vertex and index buffers).
     public init(context: VulkanContext, size: Int, extraUsage: UInt32 = 0) throws {
         let device = context.device
         self.device = device
@@ -29,7 +35,8 @@ public final class VulkanBuffer: @unchecked Sendable {
         info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
         info.size = VkDeviceSize(self.size)
         info.usage =
-            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue
+            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT.rawValue
+            | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue
             | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue | extraUsage
         info.sharingMode = VK_SHARING_MODE_EXCLUSIVE
         var buffer: VkBuffer?
@@ -67,9 +74,28 @@ public final class VulkanBuffer: @unchecked Sendable {
     }
 
     deinit {
+        for view in texelViews.values { vkDestroyBufferView(device, view, nil) }
         vkUnmapMemory(device, memory)
         vkDestroyBuffer(device, buffer, nil)
         vkFreeMemory(device, memory, nil)
+    }
+
+    /// The whole buffer as a uniform texel buffer of `format` (its elements
+    /// must number at most the device's `maxTexelBufferElements`).
+    public func texelView(_ format: VkFormat) throws -> VkBufferView {
+        viewLock.lock()
+        defer { viewLock.unlock() }
+        if let view = texelViews[format.rawValue] { return view }
+        var info = VkBufferViewCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO
+        info.buffer = buffer
+        info.format = format
+        info.offset = 0
+        info.range = VkDeviceSize(VK_WHOLE_SIZE)
+        var view: VkBufferView?
+        try vkCheck(vkCreateBufferView(device, &info, nil, &view), "vkCreateBufferView")
+        texelViews[format.rawValue] = view!
+        return view!
     }
 
     /// Copies `values` to the start of the buffer.
