@@ -152,10 +152,12 @@ public final class ComputeRenderer: @unchecked Sendable {
         // The shared scratch buffers, sized for the largest view up front: a
         // buffer that grows frees its predecessor, which views in flight use.
         let plans = try cameras.map { try BandPlan(camera: $0, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes) }
+        // fused.comp reads the records and bins as texels of 16 bytes.
+        let binnedBufferBytes = min(maxBufferBytes, Int(context.limits.maxTexelBufferElements) * 16)
         let capacities = try cameras.map { camera in
             try Self.binCapacity(
                 triangles: mesh.triangleCount, chunks: mesh.chunkCount, camera: camera, options: options,
-                settings: settings, maxBufferBytes: maxBufferBytes)
+                settings: settings, maxBufferBytes: binnedBufferBytes)
         }
         let previousVisibility = scratch["visibility"]
         try reserveShared(plans, capacities: capacities, mesh: mesh, options: options)
