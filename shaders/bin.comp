@@ -1,6 +1,6 @@
 #version 450
 // Binned path, pass 1 (meshes of few triangles for the image: see
-// ComputeRenderer.binnedPlan): one thread per triangle. Each triangle's
+// ComputeRenderer.binCapacity): one thread per triangle. Each triangle's
 // setup (snapped corners, depth plane, face normal, smooth-normal plane) is
 // written once to its record, and the triangle is appended to the bin of
 // every 8x8 tile its box touches that no edge excludes, with the edge values
@@ -11,12 +11,17 @@
 // What this path cannot do it reports in the view's flag word instead,
 // and the renderer draws the view again the classic way: a triangle that
 // crosses the near plane or the guard band (it needs clipping), one too
-// wide for 32-bit edge steps, a bin that overflows.
+// wide for 32-bit edge steps, a bin that overflows. (A triangle wholly
+// behind the near plane or beyond one side of the guard band is skipped:
+// clipping would leave nothing of it.) One thread walks all the tiles of
+// its triangle's box: fine for the few triangles this path takes, slow for
+// one that covers most of a large image.
 #include "raster_common.glsl"
 
 layout(local_size_x = 64) in;
 
-// Per triangle, 8 uvec4 (TRIANGLE_RECORD words in fused.comp):
+// Per triangle, 8 uvec4 (fused.comp reads [0]-[2] for every bin entry,
+// [3]-[6] once for the pixel's nearest triangle):
 //  [0] p0.x, p0.y (1/256 pixel, band-relative), w0, gx   (floats as bits)
 //  [1] gy, stepX0, stepY0, stepX1                       (edge steps per pixel)
 //  [2] stepY1, stepX2, stepY2, -
@@ -36,15 +41,7 @@ const uint FLAG_NEEDS_CLIPPING = 1u;
 const uint FLAG_TOO_WIDE = 2u;
 const uint FLAG_BIN_OVERFLOW = 4u;
 
-vec3 decodeNormal(uint bits) {
-    vec2 e = unpackSnorm2x16(bits);
-    vec3 n = vec3(e, 1.0 - abs(e.x) - abs(e.y));
-    float t = max(-n.z, 0.0);
-    n.xy += vec2(n.x >= 0.0 ? -t : t, n.y >= 0.0 ? -t : t);
-    return bits == 0x80008000u ? vec3(0.0) : normalize(n);
-}
-
-vec3 rotateToView(vec3 n) { return vec3(dot(pc.viewRow0.xyz, n), dot(pc.viewRow1.xyz, n), dot(pc.viewRow2.xyz, n)); }
+#include "shading.glsl"  // decodeNormal, rotateToView
 
 void main() {
     uint local = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 64u;
@@ -53,7 +50,7 @@ void main() {
     vec3 v0 = toView(corners.x), v1 = toView(corners.y), v2 = toView(corners.z);
     vec3 c0 = toClip(v0), c1 = toClip(v1), c2 = toClip(v2);
     if (!(insideAll(c0) && insideAll(c1) && insideAll(c2))) {
-        atomicOr(flags[pc.viewSlot], FLAG_NEEDS_CLIPPING);
+        if (!outsideOnePlane(c0, c1, c2)) atomicOr(flags[pc.viewSlot], FLAG_NEEDS_CLIPPING);
         return;
     }
     Setup s;
@@ -99,8 +96,8 @@ void main() {
     classifyEdge(s.p0, s.p1, s.bias2, firstTile * TILE_SIDE, e2);
     i64vec3 stepX = i64vec3(e0.stepX, e1.stepX, e2.stepX);
     i64vec3 stepY = i64vec3(e0.stepY, e1.stepY, e2.stepY);
-    i64vec3 reach = (min(stepX, i64vec3(0)) + min(stepY, i64vec3(0))) * (TILE_SIDE - 1);
-    i64vec3 span = (abs(stepX) + abs(stepY)) * (TILE_SIDE - 1);
+    i64vec3 reach = i64vec3(tileReach(e0), tileReach(e1), tileReach(e2));
+    i64vec3 span = i64vec3(tileSpan(e0), tileSpan(e1), tileSpan(e2));
     i64vec3 rowStart = i64vec3(e0.start, e1.start, e2.start);
     for (int ty = firstTile.y; ty <= lastTile.y; ++ty, rowStart += stepY * TILE_SIDE) {
         i64vec3 start = rowStart;

@@ -2,12 +2,15 @@
 // Binned path, pass 2: one workgroup of 8 threads per tile that bin.comp
 // listed; thread x owns column x of the tile and keeps its 8 pixels'
 // nearest surface in registers while it walks the tile's bin, so there are
-// no atomics and no visibility buffer, and each triangle's record is loaded
-// once for 64 pixels (lavapipe loads buffers lane by lane). Coverage is the
-// classic path's exactly: the same snapped corners and top-left rule, with
-// 32-bit edge values stepped from bin.comp's exact 64-bit ones; ties in
-// depth go to the lower triangle id, as the visibility buffer's atomicMin
-// does. Then each covered pixel is shaded (shading.glsl) and written.
+// no atomics and no visibility buffer, and a bin entry and its triangle's
+// record are fetched once per step of the walk for the tile's 64 pixels.
+// Coverage is the classic path's exactly: the same snapped corners and
+// top-left rule, with 32-bit edge values stepped from bin.comp's exact
+// 64-bit ones. Depth is 1/w from its plane, as in the classic large pass
+// (the classic small pass interpolates it from the edge values: the two
+// agree within rounding, 1e-5 relative in the tests); ties go to the lower
+// triangle id, as in the visibility word. Then each covered pixel is shaded (shading.glsl) and
+// written.
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x = 8) in;
@@ -32,15 +35,15 @@ layout(push_constant) uniform Params {
 // vector gathers, where it loads storage buffers lane by lane.
 layout(binding = 0) uniform usamplerBuffer records;  // bin.comp's records
 layout(binding = 1) uniform usamplerBuffer bins;
-layout(std430, binding = 2) readonly buffer BinCounts { uint binCounts[]; };
-layout(std430, binding = 3) readonly buffer TileList { uint tileList[]; };
+// tiles[t]: entries in tile t's bin (it may exceed pc.binCapacity, when
+// bin.comp flagged the overflow); tileList: the tiles with entries.
+#define TILE_BINDING 2
+#include "tiles.glsl"
 layout(std430, binding = 4) writeonly buffer Color { uint color[]; };
 layout(std430, binding = 5) writeonly buffer Depth { float depth[]; };
 layout(std430, binding = 6) writeonly buffer NormalOut { uint normalOut[]; };
 
-const uint TILE_LIST_HEADER = 4u;  // tiles.glsl
-const int TILE_SIDE = 8;
-const int SUBPIXEL = 256;
+const int SUBPIXEL = 256;  // raster_common.glsl
 
 layout(constant_id = 0) const uint OPTIONS = 0u;  // shade.comp's bits
 const bool FLAT = (OPTIONS & 1u) != 0u;
@@ -56,7 +59,7 @@ void main() {
     ivec2 origin = ivec2(tile % pc.tilesX, tile / pc.tilesX) * TILE_SIDE;
     int lane = int(gl_LocalInvocationID.x);
     int x = origin.x + lane;
-    uint count = min(binCounts[tile], pc.binCapacity);
+    uint count = min(tiles[tile], pc.binCapacity);
 
     // Per pixel of the column: the nearest depth so far and its triangle
     // (only these are carried through the walk: carrying the face normal too

@@ -132,6 +132,14 @@ bool insideAll(vec3 c) {
     return c.z >= pc.near && abs(c.x) <= GUARD * c.z && abs(c.y) <= GUARD * c.z;
 }
 
+// Whether a triangle lies wholly outside one of those planes (clip-space
+// corners): clipping would leave nothing of it.
+bool outsideOnePlane(vec3 a, vec3 b, vec3 c) {
+    vec3 x = vec3(a.x, b.x, c.x), y = vec3(a.y, b.y, c.y), w = vec3(a.z, b.z, c.z);
+    return all(lessThan(w, vec3(pc.near))) || all(greaterThan(x, GUARD * w)) || all(lessThan(x, -GUARD * w))
+        || all(greaterThan(y, GUARD * w)) || all(lessThan(y, -GUARD * w));
+}
+
 // Writes the visibility word of a covered pixel with edge values e0..e2.
 void writePixel(Setup s, int x, int y, int64_t e0, int64_t e1, int64_t e2, uint id) {
     float b0 = float(e0) * s.invArea, b1 = float(e1) * s.invArea, b2 = float(e2) * s.invArea;
@@ -174,14 +182,18 @@ const int EDGE_INSIDE = 1;
 const int EDGE_OUTSIDE = -1;
 const int EDGE_CROSSES = 0;
 
+// How far an edge's value can fall from a tile's first pixel to its
+// lowest pixel (<= 0), and how much it varies across the tile.
+int64_t tileReach(TileEdge e) { return (min(e.stepX, int64_t(0)) + min(e.stepY, int64_t(0))) * (TILE_SIDE - 1); }
+int64_t tileSpan(TileEdge e) { return (abs(e.stepX) + abs(e.stepY)) * (TILE_SIDE - 1); }
+
 int classifyEdge(ivec2 a, ivec2 b, int bias, ivec2 origin, out TileEdge e) {
     e.start = edge(a, b, origin * SUBPIXEL + SUBPIXEL / 2) + bias;
     e.stepX = -int64_t(b.y - a.y) * SUBPIXEL;
     e.stepY = int64_t(b.x - a.x) * SUBPIXEL;
-    int64_t span = (abs(e.stepX) + abs(e.stepY)) * (TILE_SIDE - 1);
-    int64_t reach = (min(e.stepX, int64_t(0)) + min(e.stepY, int64_t(0))) * (TILE_SIDE - 1);
+    int64_t reach = tileReach(e);
     if (e.start + reach >= 0) return EDGE_INSIDE;
-    if (e.start + reach + span < 0) return EDGE_OUTSIDE;
+    if (e.start + reach + tileSpan(e) < 0) return EDGE_OUTSIDE;
     return EDGE_CROSSES;
 }
 

@@ -59,10 +59,14 @@ import Testing
 
     /// Renders `mesh` once on each renderer and expects the binned one to
     /// have handed the view back to the classic path, with the same result.
-    func expectFallback(_ mesh: Mesh, camera: Camera, options: RenderOptions = RenderOptions(depth: true)) throws {
+    func expectFallback(
+        _ mesh: Mesh, camera: Camera, because reason: ComputeRenderer.FallbackReasons,
+        options: RenderOptions = RenderOptions(depth: true)
+    ) throws {
         let view = try fixture.compute.render(try fixture.compute.upload(mesh), camera: camera, options: options)
         #expect(fixture.compute.lastBinnedViews == 1)
         #expect(fixture.compute.lastBinnedFallbacks == 1)
+        #expect(fixture.compute.lastFallbackReasons == reason)
         let classic = try fixture.classic.render(try fixture.classic.upload(mesh), camera: camera, options: options)
         let samePixels = view.image.pixels == classic.image.pixels
         let sameDepths = view.depth!.values == classic.depth!.values
@@ -76,7 +80,7 @@ import Testing
         let mesh = Mesh.torus(major: 1, minor: 0.25, segments: 48, sides: 24)
         let camera = Camera(
             eye: [0, 0, 1.3], target: [0, 0, 0], up: [0, 1, 0], fovY: 60, width: 160, height: 120, near: 0.1, far: 10)
-        try expectFallback(mesh, camera: camera)
+        try expectFallback(mesh, camera: camera, because: .clipping)
     }
 
     @Test func aViewWhoseBinOverflowsIsDrawnTheClassicWay() throws {
@@ -92,7 +96,7 @@ import Testing
             indices += [base, base + 1, base + 2, base, base + 2, base + 3]
         }
         let camera = RenderTests.straightCamera(size: 64)
-        try expectFallback(Mesh(positions: positions, indices: indices), camera: camera)
+        try expectFallback(Mesh(positions: positions, indices: indices), camera: camera, because: .binOverflow)
     }
 
     @Test func aViewWithATriangleTooWideForThirtyTwoBitStepsIsDrawnTheClassicWay() throws {
@@ -102,7 +106,80 @@ import Testing
         let camera = Camera(
             eye: [0, 0, 0], target: [0, 0, -1], up: [0, 1, 0], fovY: 2.2, width: 3000, height: 60, near: 0.1,
             far: 100)
-        try expectFallback(mesh, camera: camera)
+        try expectFallback(mesh, camera: camera, because: .tooWide)
+    }
+
+    /// Flat-shaded views with depth and normals of `mesh` on both paths, in
+    /// one call each: the same pixels (coverage, colors, normals) and depths.
+    func expectSameViews(_ mesh: Mesh, cameras: [Camera], fallbacks: Int = 0) throws -> [RenderedView] {
+        let options = RenderOptions(flatShading: true, depth: true, normals: true)
+        var binned: [RenderedView] = []
+        try fixture.compute.render(try fixture.compute.upload(mesh), cameras: cameras, options: options) {
+            binned.append($1)
+        }
+        #expect(fixture.compute.lastBinnedViews == cameras.count)
+        #expect(fixture.compute.lastBinnedFallbacks == fallbacks)
+        var classic: [RenderedView] = []
+        try fixture.classic.render(try fixture.classic.upload(mesh), cameras: cameras, options: options) {
+            classic.append($1)
+        }
+        for (index, (b, c)) in zip(binned, classic).enumerated() {
+            let stats = compare(b, c)
+            #expect(stats.pixels > 1000, "view \(index): nearly empty")
+            #expect(stats.alphaDiffer == 0 && stats.colorMax == 0 && stats.normalMax == 0, "view \(index): \(stats)")
+            #expect(stats.depthDiffer == 0, "view \(index): \(stats)")
+        }
+        #expect(ValidationLog.errorCount == 0, "\(ValidationLog.recentErrors)")
+        return binned
+    }
+
+    @Test func partialTilesAtTheImageBorderMatchTheClassicPath() throws {
+        // 317 x 229 pixels (neither a multiple of 8), the ring wider than the
+        // view: triangles run past the right and bottom edges, inside the
+        // guard band.
+        let mesh = Mesh.torus(major: 1, minor: 0.25, segments: 48, sides: 24)
+        let cameras = [
+            Camera(
+                eye: [0.2, 0.9, 2.4], target: [0.2, 0.35, 0], fovY: 30, width: 317, height: 229, near: 0.1, far: 10),
+            Camera(eye: [-0.3, 0.7, 2.3], target: [0, 0.3, 0], fovY: 34, width: 229, height: 317, near: 0.1, far: 10),
+        ]
+        let views = try expectSameViews(mesh, cameras: cameras)
+        // The ring reaches the right and bottom borders of both views.
+        for view in views {
+            let image = view.image
+            let (w, h) = (image.width, image.height)
+            #expect((0..<h).contains { image[w - 1, $0].w > 0 } && (0..<w).contains { image[$0, h - 1].w > 0 })
+        }
+    }
+
+    @Test func aViewHandedBackAmongOthersLeavesTheRestBinned() throws {
+        // Four views in one call; the second has its near plane through the
+        // ring's tube, so it alone is drawn again the classic way while the
+        // others are in flight.
+        let mesh = Mesh.torus(major: 1, minor: 0.25, segments: 48, sides: 24)
+        var cameras = TurntableRig(views: 3, elevation: 25, width: 200, height: 160).cameras(bounds: mesh.bounds!)
+        cameras.insert(
+            Camera(eye: [0, 0, 1.3], target: [0, 0, 0], fovY: 60, width: 200, height: 160, near: 0.1, far: 10), at: 1)
+        _ = try expectSameViews(mesh, cameras: cameras, fallbacks: 1)
+        #expect(fixture.compute.lastFallbackReasons == .clipping)
+    }
+
+    @Test func equalDepthsGoToTheLowerTriangleOnBothPaths() throws {
+        // The same triangle twice, facing opposite ways (every depth ties):
+        // the first listed wins. Front faces are grey, back faces tinted red.
+        let positions: [Float] = [-0.5, -0.5, -1, 0.5, -0.5, -1, 0, 0.5, -1]
+        let camera = RenderTests.straightCamera(size: 32)
+        for (indices, frontWins) in [([UInt32(0), 1, 2, 0, 2, 1], true), ([0, 2, 1, 0, 1, 2], false)] {
+            let mesh = Mesh(positions: positions, indices: indices)
+            for renderer in [fixture.compute, fixture.classic] {
+                let view = try renderer.render(
+                    try renderer.upload(mesh), camera: camera, options: .init(flatShading: true))
+                let center = view.image[16, 16]
+                let grey = abs(Int(center.x) - Int(center.y)) <= 2
+                #expect(center.w == 255)
+                #expect(grey == frontWins, "\(indices), binned: \(renderer === fixture.compute), \(center)")
+            }
+        }
     }
 
     @Test func whichViewsTakeTheBinnedPath() throws {
@@ -111,25 +188,25 @@ import Testing
         func capacity(
             triangles: Int = 5000, chunks: Int = 1, size: Int = 512, options: RenderOptions = RenderOptions(),
             settings: ComputeRenderer.Settings = settings, maxBufferBytes: Int = limit
-        ) throws -> Int? {
+        ) -> Int? {
             let camera = Camera(
                 eye: [0, 0, 3], target: [0, 0, 0], up: [0, 1, 0], fovY: 40, width: size, height: size, near: 0.1,
                 far: 10)
-            return try ComputeRenderer.binCapacity(
+            return ComputeRenderer.binCapacity(
                 triangles: triangles, chunks: chunks, camera: camera, options: options, settings: settings,
                 maxBufferBytes: maxBufferBytes)
         }
-        #expect(try capacity() == 256)
-        #expect(try capacity(size: 1024) == 128)
-        #expect(try capacity(size: 1448) == 64)  // 32 MiB over 181² tiles of 16-byte entries
-        #expect(try capacity(size: 1024, options: RenderOptions(ssaa: 2)) == nil)  // 2048² is classic
-        #expect(try capacity(options: RenderOptions(wireframe: true)) == nil)
-        #expect(try capacity(chunks: 2) == nil)
-        #expect(try capacity(triangles: settings.binnedTriangleLimit) == 256)
-        #expect(try capacity(triangles: settings.binnedTriangleLimit + 1) == nil)
-        #expect(try capacity(settings: .init(binnedTriangleLimit: 0)) == nil)
+        #expect(capacity() == 256)
+        #expect(capacity(size: 1024) == 128)
+        #expect(capacity(size: 1448) == 64)  // 32 MiB over 181² tiles of 16-byte entries
+        #expect(capacity(size: 1024, options: RenderOptions(ssaa: 2)) == nil)  // 2048² is classic
+        #expect(capacity(options: RenderOptions(wireframe: true)) == nil)
+        #expect(capacity(chunks: 2) == nil)
+        #expect(capacity(triangles: settings.binnedTriangleLimit) == 256)
+        #expect(capacity(triangles: settings.binnedTriangleLimit + 1) == nil)
+        #expect(capacity(settings: .init(binnedTriangleLimit: 0)) == nil)
         // A view cut into bands (the visibility buffer would exceed a binding).
-        #expect(try capacity(maxBufferBytes: 512 * 8 * 100) == nil)
+        #expect(capacity(maxBufferBytes: 512 * 8 * 100) == nil)
     }
 
     struct Stats: CustomStringConvertible {

@@ -76,11 +76,24 @@ public final class ComputeRenderer: @unchecked Sendable {
     /// Triangles the last render (timed as above) sent to the large and
     /// clipping passes, last chunk only.
     public private(set) var lastLargeTriangleCount = 0
-    /// Views of the last render drawn on the binned path, and those of them
-    /// it handed back to the classic path (a triangle to clip, one too wide,
-    /// a full bin).
+    /// Views of the last render drawn on the binned path, those of them it
+    /// handed back to the classic path, and why.
     public private(set) var lastBinnedViews = 0
     public private(set) var lastBinnedFallbacks = 0
+    public private(set) var lastFallbackReasons: FallbackReasons = []
+
+    /// Why the binned path handed a view back to the classic path (bin.comp's
+    /// FLAG_* bits).
+    public struct FallbackReasons: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// A triangle crosses the near plane or the guard band.
+        public static let clipping = FallbackReasons(rawValue: 1)
+        /// A triangle spans 2048 pixels or more: too wide for 32-bit edge steps.
+        public static let tooWide = FallbackReasons(rawValue: 2)
+        /// A tile's bin overflowed.
+        public static let binOverflow = FallbackReasons(rawValue: 4)
+    }
 
     /// Largest accepted output size per side, and accepted SSAA factors.
     public static let maxImageSide = 8192
@@ -145,6 +158,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         lastLargeTriangleCount = 0
         lastBinnedViews = 0
         lastBinnedFallbacks = 0
+        lastFallbackReasons = []
         resetDescriptors()  // a failed render may have left sets allocated
         // A render that fails part-way may leave the visibility buffer dirty.
         var visibilityEmpty = visibilityIsEmpty
@@ -154,8 +168,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         let plans = try cameras.map { try BandPlan(camera: $0, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes) }
         // fused.comp reads the records and bins as texels of 16 bytes.
         let binnedBufferBytes = min(maxBufferBytes, Int(context.limits.maxTexelBufferElements) * 16)
-        let capacities = try cameras.map { camera in
-            try Self.binCapacity(
+        let capacities = cameras.map { camera in
+            Self.binCapacity(
                 triangles: mesh.triangleCount, chunks: mesh.chunkCount, camera: camera, options: options,
                 settings: settings, maxBufferBytes: binnedBufferBytes)
         }
@@ -182,16 +196,19 @@ public final class ComputeRenderer: @unchecked Sendable {
             while let view = pending.first {
                 try view.done.wait()
                 pending.removeFirst()
-                if view.binned, try binFlags().read(UInt32.self, count: view.slot + 1)[view.slot] != 0 {
+                let flags = view.binned ? try binFlags().read(UInt32.self, count: view.slot + 1)[view.slot] : 0
+                if flags != 0 {
                     // The binned path could not draw this view: once nothing
                     // is in flight, draw it again the classic way.
                     for submission in submitted { try submission.wait() }
                     submitted.removeAll()
                     resetDescriptors()
                     setsUsed = 0
+                    lastPassTimes = [:]
                     try submitClassic(view.index, slot: view.slot)
                     try submitted.last!.wait()
                     lastBinnedFallbacks += 1
+                    lastFallbackReasons.insert(FallbackReasons(rawValue: flags))
                 }
                 try each(view.index, try output(slot: view.slot, camera: cameras[view.index], options: options))
             }
@@ -221,7 +238,6 @@ public final class ComputeRenderer: @unchecked Sendable {
                 setsUsed += setsPerBand
                 if timed, let timestamps {
                     try submitted.last!.wait()
-                    lastPassTimes = [:]
                     for (pass, seconds) in timestamps.intervals() { lastPassTimes[pass, default: 0] += seconds }
                     let listed = try buffer("counters", bytes: 32).read(UInt32.self, count: 5)
                     lastLargeTriangleCount = Int(listed[0]) + Int(listed[4])
@@ -267,9 +283,9 @@ public final class ComputeRenderer: @unchecked Sendable {
     /// 1024² one 128; a 2048² one (1024² with 2x supersampling) is classic.
     public static func binCapacity(
         triangles: Int, chunks: Int, camera: Camera, options: RenderOptions, settings: Settings, maxBufferBytes: Int
-    ) throws -> Int? {
-        let plan = try BandPlan(camera: camera, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes)
-        guard triangles <= settings.binnedTriangleLimit, chunks == 1, !options.wireframe,
+    ) -> Int? {
+        guard let plan = try? BandPlan(camera: camera, ssaa: options.ssaa, maxBufferBytes: maxBufferBytes),
+            triangles <= settings.binnedTriangleLimit, chunks == 1, !options.wireframe,
             plan.outputRows >= camera.height, triangles * binRecordBytes <= maxBufferBytes
         else { return nil }
         let capacity = min(256, min(32 << 20, maxBufferBytes) / (plan.tileCount * binEntryBytes))
@@ -279,6 +295,15 @@ public final class ComputeRenderer: @unchecked Sendable {
     /// Bytes of a triangle's record and of a bin entry (bin.comp).
     static let binRecordBytes = 128
     static let binEntryBytes = 16
+
+    /// The binned path's bins and triangle records, which fused.comp reads
+    /// as texel buffers.
+    private func binBuffers(bins: Int, records: Int) throws -> (bins: VulkanBuffer, records: VulkanBuffer) {
+        let usage = VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT.rawValue
+        return (
+            try buffer("bins", bytes: bins, usage: usage), try buffer("binRecords", bytes: records, usage: usage)
+        )
+    }
 
     /// One word per view slot: what the binned path could not draw (bin.comp's FLAG_*).
     private func binFlags() throws -> VulkanBuffer {
@@ -295,8 +320,7 @@ public final class ComputeRenderer: @unchecked Sendable {
             capacity.map { plan.tileCount * $0 * Self.binEntryBytes }
         }.max()
         if let binBytes {
-            _ = try buffer("bins", bytes: binBytes)
-            _ = try buffer("binRecords", bytes: mesh.triangleCount * Self.binRecordBytes)
+            _ = try binBuffers(bins: binBytes, records: mesh.triangleCount * Self.binRecordBytes)
             _ = try binFlags()
         }
         _ = try buffer("large", bytes: mesh.largestChunk * 4)
@@ -463,8 +487,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         let binCounts = try buffer("tiles", bytes: tileCount * 4)
         let tileList = try buffer(
             "tileList", bytes: (4 + tileCount) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
-        let records = try buffer("binRecords", bytes: mesh.triangleCount * Self.binRecordBytes)
-        let bins = try buffer("bins", bytes: tileCount * capacity * Self.binEntryBytes)
+        let (bins, records) = try binBuffers(
+            bins: tileCount * capacity * Self.binEntryBytes, records: mesh.triangleCount * Self.binRecordBytes)
         let flags = try binFlags()
         let view = camera.viewRows.map { SIMD4<Float>(Float($0.x), Float($0.y), Float($0.z), Float($0.w)) }
         let (sx, sy) = camera.projectionScale

@@ -23,9 +23,9 @@ public final class VulkanBuffer: @unchecked Sendable {
     private let viewLock = NSLock()
 
     /// Allocates `size` bytes (at least 4) usable as a storage buffer, a
-    /// uniform texel buffer (``texelView(_:)``), a transfer
-    /// source/destination and, with `extraUsage`, whatever else a caller
-    /// needs (the graphics reference: vertex and index buffers).
+    /// transfer source/destination and, with `extraUsage`, whatever else a
+    /// caller needs (a uniform texel buffer for ``texelView(_:)``; vertex and
+    /// index buffers for the graphics reference).
     public init(context: VulkanContext, size: Int, extraUsage: UInt32 = 0) throws {
         let device = context.device
         self.device = device
@@ -35,8 +35,7 @@ public final class VulkanBuffer: @unchecked Sendable {
         info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
         info.size = VkDeviceSize(self.size)
         info.usage =
-            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT.rawValue
-            | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue
+            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue
             | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue | extraUsage
         info.sharingMode = VK_SHARING_MODE_EXCLUSIVE
         var buffer: VkBuffer?
@@ -80,8 +79,9 @@ public final class VulkanBuffer: @unchecked Sendable {
         vkFreeMemory(device, memory, nil)
     }
 
-    /// The whole buffer as a uniform texel buffer of `format` (its elements
-    /// must number at most the device's `maxTexelBufferElements`).
+    /// The whole buffer as a uniform texel buffer of `format` (created with
+    /// `VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT`; its elements must number at
+    /// most the device's `maxTexelBufferElements`).
     public func texelView(_ format: VkFormat) throws -> VkBufferView {
         viewLock.lock()
         defer { viewLock.unlock() }
