@@ -61,15 +61,17 @@ void main() {
     int x = origin.x + lane;
     uint count = min(tiles[tile], pc.binCapacity);
 
-    // Per pixel of the column: the nearest depth so far and its triangle
+    // Per pixel of the column: the nearest surface so far and its triangle
     // (only these are carried through the walk: carrying the face normal too
     // cost more, in selects and spilled registers, than loading it once).
-    float bestDepth[8];
+    // Nearer means a larger 1/w (1/depth); 0 means no surface yet.
+    float bestInverse[8];
     uint bestId[8];
     [[unroll]] for (int y = 0; y < 8; ++y) {
-        bestDepth[y] = 0.0;
+        bestInverse[y] = 0.0;
         bestId[y] = 0xFFFFFFFFu;
     }
+    float nearestInverse = 1.0 / pc.far;
     for (uint i = 0u; i < count; ++i) {
         uvec4 entry = texelFetch(bins, int(tile * pc.binCapacity + i));
         uint id = entry.w & 0x1FFFFFFFu;
@@ -83,13 +85,13 @@ void main() {
         int dx2 = (entry.w & (1u << 31)) != 0u ? int(r2.y) : 0, dy2 = (entry.w & (1u << 31)) != 0u ? int(r2.z) : 0;
         int f0 = int(entry.x) + dx0 * lane, f1 = int(entry.y) + dx1 * lane, f2 = int(entry.z) + dx2 * lane;
         float dX = float(x * SUBPIXEL + SUBPIXEL / 2 - p0.x);
-        float depthX = w0 + gx * dX;
+        float inverseX = w0 + gx * dX;
         [[unroll]] for (int y = 0; y < 8; ++y) {
             float dY = float((origin.y + y) * SUBPIXEL + SUBPIXEL / 2 - p0.y);
-            float d = 1.0 / (depthX + gy * dY);
-            bool nearer = d < bestDepth[y] || bestDepth[y] == 0.0 || (d == bestDepth[y] && id < bestId[y]);
-            bool wins = (f0 | f1 | f2) >= 0 && d > 0.0 && d <= pc.far && nearer;
-            bestDepth[y] = wins ? d : bestDepth[y];
+            float inverse = inverseX + gy * dY;  // 1/w: no division in the walk
+            bool nearer = inverse > bestInverse[y] || (inverse == bestInverse[y] && id < bestId[y]);
+            bool wins = (f0 | f1 | f2) >= 0 && inverse >= nearestInverse && nearer;
+            bestInverse[y] = wins ? inverse : bestInverse[y];
             bestId[y] = wins ? id : bestId[y];
             f0 += dy0; f1 += dy1; f2 += dy2;
         }
@@ -116,7 +118,7 @@ void main() {
         vec3 rgb = headlight(n, face, ray);
         uint index = pc.outputOffset + pixel.y * pc.width + pixel.x;
         color[index] = packColor(vec4(rgb, 1.0));
-        if (WRITE_DEPTH) depth[index] = bestDepth[y];
+        if (WRITE_DEPTH) depth[index] = 1.0 / bestInverse[y];
         if (WRITE_NORMALS) normalOut[index] = packWorldNormal(n);
     }
 }
