@@ -13,7 +13,11 @@
 // written.
 #extension GL_EXT_control_flow_attributes : require
 
-layout(local_size_x = 8) in;
+// lavapipe pays for starting each workgroup about as much as the work of a
+// sparse tile: a workgroup takes TILES_PER_GROUP listed tiles, 8 threads
+// each (ComputeRenderer.fusedTilesPerGroup).
+#define TILES_PER_GROUP 4
+layout(local_size_x = 8, local_size_y = TILES_PER_GROUP) in;
 
 layout(push_constant) uniform Params {
     vec4 viewRow0;
@@ -53,7 +57,8 @@ const bool WRITE_NORMALS = (OPTIONS & 4u) != 0u;
 #include "shading.glsl"
 
 void main() {
-    uint slot = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    uint slot = group * TILES_PER_GROUP + gl_LocalInvocationID.y;
     if (slot >= tileList[0]) return;
     uint tile = tileList[TILE_LIST_HEADER + slot];
     ivec2 origin = ivec2(tile % pc.tilesX, tile / pc.tilesX) * TILE_SIDE;

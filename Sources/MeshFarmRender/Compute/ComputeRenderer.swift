@@ -112,7 +112,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         rasterClipped = try ComputePipeline(
             context: context, spirv: SPIRV.rasterClippedComp, bindingCount: 7, pushConstantSize: rasterSize)
         tileIndirect = try ComputePipeline(
-            context: context, spirv: SPIRV.tileIndirectComp, bindingCount: 1, pushConstantSize: 0)
+            context: context, spirv: SPIRV.tileIndirectComp, bindingCount: 1, pushConstantSize: 4)
         bin = try ComputePipeline(
             context: context, spirv: SPIRV.binComp, bindingCount: 11, pushConstantSize: rasterSize)
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
@@ -292,6 +292,9 @@ public final class ComputeRenderer: @unchecked Sendable {
         return capacity >= 64 ? capacity : nil
     }
 
+    /// Listed tiles a fused.comp workgroup takes (its TILES_PER_GROUP).
+    static let fusedTilesPerGroup = 4
+
     /// Bytes of a triangle's record and of a bin entry (bin.comp).
     static let binRecordBytes = 128
     static let binEntryBytes = 16
@@ -437,7 +440,7 @@ public final class ComputeRenderer: @unchecked Sendable {
             computeBarrier(cb)
             timestamps?.mark(cb, "large")
         }
-        try tileIndirect.dispatch(cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
+        try tileIndirect.dispatch(cb, buffers: [BufferBinding(tileList)], constants: UInt32(1), groups: (1, 1, 1))
         computeBarrier(cb)
         for (index, chunk) in mesh.chunks.enumerated() {
             // The last chunk's run leaves the visibility buffer empty.
@@ -524,7 +527,8 @@ public final class ComputeRenderer: @unchecked Sendable {
             constants: constants, groups: (UInt32(x), UInt32((groups + x - 1) / x), 1))
         computeBarrier(cb)
         timestamps?.mark(cb, "bin")
-        try tileIndirect.dispatch(cb, buffers: [BufferBinding(tileList)], constants: (), groups: (1, 1, 1))
+        try tileIndirect.dispatch(
+            cb, buffers: [BufferBinding(tileList)], constants: UInt32(Self.fusedTilesPerGroup), groups: (1, 1, 1))
         computeBarrier(cb)
         try fused(ShadeOptions(options)).dispatchIndirect(
             cb,
