@@ -1,5 +1,5 @@
 #version 450
-// Binned path, pass 2: one workgroup of 8 threads per tile that bin.comp
+// Binned path, pass 2: 8 threads for each tile that bin.comp
 // listed; thread y owns row y of the tile and keeps its 8 pixels'
 // nearest surface in registers while it walks the tile's bin, so there are
 // no atomics and no visibility buffer, and a bin entry and its triangle's
@@ -14,10 +14,9 @@
 #extension GL_EXT_control_flow_attributes : require
 
 // lavapipe pays for starting each workgroup about as much as the work of a
-// sparse tile: a workgroup takes TILES_PER_GROUP listed tiles, 8 threads
-// each (ComputeRenderer.fusedTilesPerGroup).
-#define TILES_PER_GROUP 4
-layout(local_size_x = 8, local_size_y = TILES_PER_GROUP) in;
+// sparse tile: a workgroup takes gl_WorkGroupSize.y listed tiles, 8 threads
+// each (specialization constant 1: ComputeRenderer.fusedTilesPerGroup).
+layout(local_size_x = 8, local_size_y_id = 1) in;
 
 layout(push_constant) uniform Params {
     vec4 viewRow0;
@@ -61,7 +60,7 @@ const bool WRITE_NORMALS = (OPTIONS & 4u) != 0u;
 
 void main() {
     uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
-    uint slot = group * TILES_PER_GROUP + gl_LocalInvocationID.y;
+    uint slot = group * gl_WorkGroupSize.y + gl_LocalInvocationID.y;
     if (slot >= tileList[0]) return;
     uint tile = tileList[TILE_LIST_HEADER + slot];
     ivec2 origin = ivec2(tile % pc.tilesX, tile / pc.tilesX) * TILE_SIDE;

@@ -292,7 +292,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         return capacity >= 64 ? capacity : nil
     }
 
-    /// Listed tiles a fused.comp workgroup takes (its TILES_PER_GROUP).
+    /// Listed tiles a fused.comp workgroup takes (its local size in y, set
+    /// by specialization).
     static let fusedTilesPerGroup = 4
 
     /// Bytes of a triangle's record and of a bin entry (bin.comp).
@@ -676,7 +677,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         if let existing = fusedVariants[options] { return existing }
         let created = try ComputePipeline(
             context: context, spirv: SPIRV.fusedComp, bindingCount: 7, texelBindings: [0, 1],
-            pushConstantSize: MemoryLayout<FusedConstants>.size, specialization: [options.rawValue])
+            pushConstantSize: MemoryLayout<FusedConstants>.size,
+            specialization: [options.rawValue, UInt32(Self.fusedTilesPerGroup)])
         fusedVariants[options] = created
         return created
     }
