@@ -122,6 +122,7 @@ struct RenderBench: ParsableCommand {
             }
         }
 
+        var taskNote: String?
         if task {
             // A whole default render task: 4 views of one level at 512², each encoded as PNG.
             let model = try MeshImporter().load(path: "\(models)/\(taskModel)").mesh
@@ -153,11 +154,22 @@ struct RenderBench: ParsableCommand {
                 "task: \(taskModel) 4 views + PNG", "512", "\(model.triangleCount)", "", (ct * 1000).formatted(1),
                 (gt * 1000).formatted(1), "", "", (gt / ct).formatted(3),
             ])
+            // What the task row spends on PNG: the same 4 images encoded one
+            // at a time on this thread, nothing rendering beside them.
+            var images: [RGBAImage] = []
+            try compute.render(gpuMesh, cameras: cameras, options: options) { _, view in images.append(view.image) }
+            var bytes = 0
+            let encodes = try (0..<max(1, runs)).map { _ in
+                try Timing.seconds { bytes = try images.reduce(0) { $0 + (try PNGCodec.encode($1)).count } }
+            }
+            taskNote =
+                "task row's PNG, alone: \((Timing.median(encodes) * 1000 / 4).formatted(2)) ms and \((Double(bytes) / 4096).formatted(1)) KiB a view"
         }
         print(
             "Device: \(context.deviceInfo.name); no supersampling, flat shading; median of \(max(1, runs)) x \(views) turntable views per row; times include readback (and PNG in the task row)."
         )
         print(table.render())
+        if let taskNote { print(taskNote) }
         print("render.compute_vs_graphics: \(ratioFor1M.formatted(3))")
         print("render.compute_vs_graphics_min: \(ratios.min()!.formatted(3))")
     }
