@@ -6,7 +6,7 @@
 // every 8x8 tile its box touches that no edge excludes, with the edge values
 // at the tile's first pixel, so fused.comp can rasterize and shade a tile
 // with no atomics and no visibility buffer. The first triangle in a bin
-// lists the tile (tiles.glsl's list) for fused.comp's dispatch.
+// lists the tile (tiles.glsl's list) and counts fused.comp's workgroups.
 //
 // What this path cannot do it reports in the view's flag word instead,
 // and the renderer draws the view again the classic way: a triangle that
@@ -19,6 +19,11 @@
 #include "raster_common.glsl"
 
 layout(local_size_x = 64) in;
+
+// fused.comp's tiles a workgroup (its local size in y), set from
+// ComputeRenderer.fusedTilesPerGroup. At most 32,768 tiles take this path
+// (ComputeRenderer.binCapacity), so the workgroup count fits one dimension.
+layout(constant_id = 0) const uint TILES_PER_GROUP = 4u;
 
 // Per triangle, 8 uvec4 (fused.comp reads [0]-[2] for every bin entry,
 // [3]-[6] once for the pixel's nearest triangle):
@@ -107,7 +112,14 @@ void main() {
             if (any(lessThan(start + reach + span, i64vec3(0)))) continue;
             uint tile = uint(ty) * pc.tilesX + uint(tx);
             uint slot = atomicAdd(tiles[tile], 1u);
-            if (slot == 0u) tileList[TILE_LIST_HEADER + atomicAdd(tileList[0], 1u)] = tile;
+            if (slot == 0u) {
+                // List the tile, and keep fused.comp's indirect dispatch
+                // (tileList[1..3], set to (0, 1, 1) before) at a workgroup
+                // per TILES_PER_GROUP listed tiles: no pass in between.
+                uint listed = atomicAdd(tileList[0], 1u);
+                tileList[TILE_LIST_HEADER + listed] = tile;
+                if (listed % TILES_PER_GROUP == 0u) atomicAdd(tileList[1], 1u);
+            }
             if (slot >= pc.binCapacity) {
                 atomicOr(flags[pc.viewSlot], FLAG_BIN_OVERFLOW);
                 continue;

@@ -1,8 +1,9 @@
 #version 450
-// After the raster passes (or bin.comp): turns the number of tiles they
-// listed (tiles.glsl) into the indirect dispatch of shade.comp (a tile a
-// workgroup) or fused.comp (pc.tilesPerGroup tiles a workgroup), folded
-// into two dimensions to respect maxComputeWorkGroupCount.
+// After the raster passes: turns the number of tiles they listed
+// (tiles.glsl) into the indirect dispatch of shade.comp (pc.tilesPerGroup
+// tiles a workgroup: 1), folded into two dimensions to respect
+// maxComputeWorkGroupCount. (bin.comp counts fused.comp's workgroups
+// itself.)
 layout(local_size_x = 1) in;
 
 layout(push_constant) uniform Params { uint tilesPerGroup; } pc;

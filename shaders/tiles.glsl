@@ -3,8 +3,9 @@
 // defines TILE_BINDING (the first of two consecutive bindings).
 //
 //  - tiles[t]: 1 once tile t is listed; zeroed before each band.
-//  - tileList[0]: tiles listed, [1..3]: shade.comp's indirect dispatch; the
-//    listed tiles from [TILE_LIST_HEADER].
+//  - tileList[0]: tiles listed, [1..3]: the indirect dispatch of shade.comp
+//    (written by tile_indirect.comp) or fused.comp (counted by bin.comp);
+//    the listed tiles from [TILE_LIST_HEADER].
 
 const int TILE_SIDE = 8;
 const uint TILE_LIST_HEADER = 4u;

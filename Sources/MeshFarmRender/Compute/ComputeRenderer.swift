@@ -114,7 +114,8 @@ public final class ComputeRenderer: @unchecked Sendable {
         tileIndirect = try ComputePipeline(
             context: context, spirv: SPIRV.tileIndirectComp, bindingCount: 1, pushConstantSize: 4)
         bin = try ComputePipeline(
-            context: context, spirv: SPIRV.binComp, bindingCount: 11, pushConstantSize: rasterSize)
+            context: context, spirv: SPIRV.binComp, bindingCount: 11, pushConstantSize: rasterSize,
+            specialization: [UInt32(Self.fusedTilesPerGroup)])
         resolve = try ComputePipeline(context: context, spirv: SPIRV.resolveComp, bindingCount: 6, pushConstantSize: 32)
         timestamps = settings.recordsPassTimes ? try TimestampPool(context: context, count: 64) : nil
         // The farm's default: smooth shading, color only, one chunk.
@@ -501,7 +502,9 @@ public final class ComputeRenderer: @unchecked Sendable {
         timestamps?.reset(cb)
         timestamps?.mark(cb, "start")
         vkCmdFillBuffer(cb, binCounts.buffer, 0, VkDeviceSize(tileCount * 4), 0)
-        vkCmdFillBuffer(cb, tileList.buffer, 0, 16, 0)
+        // No tiles listed; fused.comp's dispatch (0, 1, 1), counted up by bin.comp.
+        vkCmdFillBuffer(cb, tileList.buffer, 0, 8, 0)
+        vkCmdFillBuffer(cb, tileList.buffer, 8, 8, 1)
         vkCmdFillBuffer(cb, flags.buffer, VkDeviceSize(slot * 4), 4, 0)
         recordBackground(cb, targets, options: options, first: 0, pixels: hiWidth * rows)
         computeBarrier(cb)
@@ -528,9 +531,6 @@ public final class ComputeRenderer: @unchecked Sendable {
             constants: constants, groups: (UInt32(x), UInt32((groups + x - 1) / x), 1))
         computeBarrier(cb)
         timestamps?.mark(cb, "bin")
-        try tileIndirect.dispatch(
-            cb, buffers: [BufferBinding(tileList)], constants: UInt32(Self.fusedTilesPerGroup), groups: (1, 1, 1))
-        computeBarrier(cb)
         try fused(ShadeOptions(options)).dispatchIndirect(
             cb,
             buffers: [
