@@ -23,7 +23,7 @@ struct RenderBench: ParsableCommand {
     var views: Int = 5
 
     @Option(help: "Runs of the views per row, alternating compute and graphics (medians over all are reported).")
-    var runs: Int = 3
+    var runs: Int = 5
 
     @Flag(help: "Print per-pass GPU times of the compute path.")
     var verbose = false
