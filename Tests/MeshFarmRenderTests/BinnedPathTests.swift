@@ -164,6 +164,38 @@ import Testing
         #expect(fixture.compute.lastFallbackReasons == .clipping)
     }
 
+    /// A renderer that has drawn only binned views holds no visibility
+    /// buffer; a view handed back gets one then, and is drawn right.
+    @Test func theVisibilityBufferIsMadeOnlyForTheClassicPath() throws {
+        let renderer = try ComputeRenderer(context: fixture.context)
+        let mesh = Mesh.torus(major: 1, minor: 0.25, segments: 48, sides: 24)
+        let gpuMesh = try renderer.upload(mesh)
+        var cameras = TurntableRig(views: 4, elevation: 25, width: 200, height: 160).cameras(bounds: mesh.bounds!)
+        let options = RenderOptions(flatShading: true, depth: true)
+        try renderer.render(gpuMesh, cameras: cameras, options: options) { _, _ in }
+        #expect(renderer.lastBinnedViews == 4 && renderer.lastBinnedFallbacks == 0)
+        let binnedOnly = renderer.scratchBytes
+        // As many views again (the same output buffers), the second one
+        // with its near plane through the ring's tube.
+        cameras[1] = Camera(
+            eye: [0, 0, 1.3], target: [0, 0, 0], fovY: 60, width: 200, height: 160, near: 0.1, far: 10)
+        var views: [RenderedView] = []
+        try renderer.render(gpuMesh, cameras: cameras, options: options) { views.append($1) }
+        #expect(renderer.lastBinnedFallbacks == 1)
+        // 8 bytes a pixel of visibility, and the classic pass's lists.
+        #expect(renderer.scratchBytes - binnedOnly >= 200 * 160 * 8)
+        var classic: [RenderedView] = []
+        try fixture.classic.render(try fixture.classic.upload(mesh), cameras: cameras, options: options) {
+            classic.append($1)
+        }
+        for (index, (b, c)) in zip(views, classic).enumerated() {
+            let stats = compare(b, c)
+            #expect(stats.pixels > 1000 && stats.alphaDiffer == 0 && stats.colorMax == 0, "view \(index): \(stats)")
+            #expect(stats.depthDiffer == 0, "view \(index): \(stats)")
+        }
+        #expect(ValidationLog.errorCount == 0, "\(ValidationLog.recentErrors)")
+    }
+
     @Test func equalDepthsGoToTheLowerTriangleOnBothPaths() throws {
         // The same triangle twice, facing opposite ways (every depth ties):
         // the first listed wins. Front faces are grey, back faces tinted red.

@@ -124,6 +124,10 @@ public final class ComputeRenderer: @unchecked Sendable {
         context.savePipelineCache()
     }
 
+    /// Device memory the renderer keeps between renders for its passes
+    /// (scratch buffers and the views' outputs; meshes are their own).
+    public var scratchBytes: Int { lock.withLock { scratch.values.reduce(0) { $0 + $1.size } } }
+
     /// The binding size limit in effect.
     public var maxBufferBytes: Int {
         min(settings.maxBufferBytes ?? Int.max, Int(context.limits.maxStorageBufferRange))
@@ -223,6 +227,11 @@ public final class ComputeRenderer: @unchecked Sendable {
         func submitClassic(_ index: Int, slot: Int) throws {
             let camera = cameras[index]
             let plan = plans[index]
+            // Reserved up front when a view is classic; allocated here for a
+            // binned view's fallback, with nothing in flight.
+            let reserved = scratch["visibility"]
+            _ = try buffer("visibility", bytes: plan.pixels * 8)
+            if scratch["visibility"] !== reserved { visibilityEmpty = false }
             for bandStart in stride(from: 0, to: camera.height, by: plan.outputRows) {
                 // Before the pools run out, wait for everything (this view's
                 // earlier bands too) and free the sets.
@@ -328,9 +337,13 @@ public final class ComputeRenderer: @unchecked Sendable {
             _ = try binBuffers(bins: binBytes, records: mesh.triangleCount * Self.binRecordBytes)
             _ = try binFlags()
         }
-        _ = try buffer("large", bytes: mesh.largestChunk * 4)
+        // The classic path's own buffers, when a view takes it (a binned
+        // view that falls back gets them once nothing is in flight).
+        if capacities.contains(where: { $0 == nil }) {
+            _ = try buffer("large", bytes: mesh.largestChunk * 4)
+            _ = try buffer("visibility", bytes: band * 8)
+        }
         let tiles = plans.map(\.tileCount).max()!
-        _ = try buffer("visibility", bytes: band * 8)
         _ = try buffer("tiles", bytes: tiles * 4)
         _ = try buffer("tileList", bytes: (4 + tiles) * 4, usage: VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT.rawValue)
         guard options.ssaa > 1 else { return }
@@ -515,16 +528,17 @@ public final class ComputeRenderer: @unchecked Sendable {
             bandY0: 0, bandHeight: UInt32(rows), triangleBase: 0, triangleCount: UInt32(chunk.triangleCount),
             largeThreshold: 0, largeCapacity: 0, tilesX: UInt32(tilesX), binCapacity: UInt32(capacity),
             viewSlot: UInt32(slot))
-        // raster_common.glsl's bindings 2-4 (visibility, counters, lists) are
-        // declared but unused here: the visibility buffer stands in.
-        let visibility = try buffer("visibility", bytes: plan.pixels * 8)
+        // raster_common.glsl's bindings 2-4 (visibility, counters, lists)
+        // are declared but never accessed here: the bin counts stand in, so
+        // a renderer that only draws binned views has no visibility buffer.
+        let unused = BufferBinding(binCounts)
         let groups = (chunk.triangleCount + 63) / 64
         let x = min(groups, 65535)
         try bin.dispatch(
             cb,
             buffers: [
-                BufferBinding(chunk.positions), BufferBinding(chunk.indices), BufferBinding(visibility),
-                BufferBinding(visibility), BufferBinding(visibility), BufferBinding(binCounts),
+                BufferBinding(chunk.positions), BufferBinding(chunk.indices), unused, unused, unused,
+                BufferBinding(binCounts),
                 BufferBinding(tileList), BufferBinding(records), BufferBinding(bins), BufferBinding(chunk.normals),
                 BufferBinding(flags),
             ],
