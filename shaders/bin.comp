@@ -116,9 +116,9 @@ void main() {
                 // List the tile, and keep fused.comp's indirect dispatch
                 // (tileList[1..3], set to (0, 1, 1) before) at a workgroup
                 // per TILES_PER_GROUP listed tiles: no pass in between.
-                uint listed = atomicAdd(tileList[0], 1u);
-                tileList[TILE_LIST_HEADER + listed] = tile;
-                if (listed % TILES_PER_GROUP == 0u) atomicAdd(tileList[1], 1u);
+                uint position = atomicAdd(tileList[0], 1u);
+                tileList[TILE_LIST_HEADER + position] = tile;
+                if (position % TILES_PER_GROUP == 0u) atomicAdd(tileList[1], 1u);
             }
             if (slot >= pc.binCapacity) {
                 atomicOr(flags[pc.viewSlot], FLAG_BIN_OVERFLOW);

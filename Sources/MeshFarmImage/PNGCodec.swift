@@ -31,27 +31,32 @@ public enum PNGCodec {
         guard image.width <= Int(Int32.max), image.height <= Int(Int32.max) else {
             throw ImageError("PNG encode failed: \(image.width)x\(image.height) is larger than PNG allows")
         }
+        precondition(image.pixels.count == image.width * image.height * 4, "pixel buffer does not match the size")
         let filtered = filterRows(of: image)
         guard let compressor = libdeflate_alloc_compressor(compressionLevel) else {
             throw ImageError("PNG encode failed: out of memory for the compressor")
         }
         defer { libdeflate_free_compressor(compressor) }
         let bound = libdeflate_zlib_compress_bound(compressor, filtered.count)
-        var stream = [UInt8](repeating: 0, count: bound)
-        let compressed = filtered.withUnsafeBytes { input in
-            stream.withUnsafeMutableBytes { output in
+        var compressed = 0
+        let stream = [UInt8](unsafeUninitializedCapacity: bound) { output, count in
+            compressed = filtered.withUnsafeBytes { input in
                 libdeflate_zlib_compress(compressor, input.baseAddress, input.count, output.baseAddress, output.count)
             }
+            count = compressed
         }
         guard compressed > 0 else { throw ImageError("PNG encode failed: the compressed image overflowed its bound") }
 
-        var png = Data(capacity: 8 + 25 + compressed + 12 * (1 + compressed / maxChunkBytes) + 12)
+        var png = Data(capacity: 8 + 25 + 13 + compressed + 12 * (1 + compressed / maxChunkBytes) + 12)
         png.append(contentsOf: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         var header = [UInt8]()
         header.appendBigEndian(UInt32(image.width))
         header.appendBigEndian(UInt32(image.height))
         header.append(contentsOf: [8, 6, 0, 0, 0])  // 8 bits, RGBA, deflate, filter method 0, no interlace
         png.appendChunk("IHDR", header[...])
+        // The pixels are sRGB (perceptual intent), as libpng's simplified
+        // writer tagged them.
+        png.appendChunk("sRGB", [0][...])
         var offset = 0
         repeat {
             let end = min(offset + maxChunkBytes, compressed)

@@ -19,7 +19,7 @@ import Testing
     }
 
     /// Noise does not compress: the PNG is bigger than the pixels, and
-    /// still fits the buffer `encode` compresses into at once.
+    /// still fits libdeflate's bound.
     @Test(arguments: [1, 3, 256, 1024])
     func incompressibleImagesRoundTrip(size: Int) throws {
         var generator = SystemRandomNumberGenerator()
@@ -28,6 +28,24 @@ import Testing
         let data = try PNGCodec.encode(image)
         #expect(data.count > pixels.count)
         #expect(try PNGCodec.decode(data).pixels == pixels)
+    }
+
+    /// The chunks: the header (8-bit RGBA, no interlace), the sRGB tag
+    /// libpng's writer used to add, the image data, the end.
+    @Test func chunksAreHeaderSRGBDataEnd() throws {
+        let data = [UInt8](try PNGCodec.encode(RGBAImage(width: 300, height: 2)))
+        var chunks: [(String, [UInt8])] = []
+        var offset = 8
+        while offset < data.count {
+            let length = data[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: data[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            chunks.append((type, Array(data[(offset + 8)..<(offset + 8 + length)])))
+            offset += 12 + length
+        }
+        #expect(offset == data.count)
+        #expect(chunks.map(\.0) == ["IHDR", "sRGB", "IDAT", "IEND"])
+        #expect(chunks[0].1 == [0, 0, 1, 44, 0, 0, 0, 2, 8, 6, 0, 0, 0])
+        #expect(chunks[1].1 == [0] && chunks[3].1.isEmpty)
     }
 
     @Test func fileRoundTrip() throws {
@@ -117,15 +135,16 @@ import Testing
         }
         let rows = PNGCodec.filterRows(of: image)
         // Row 0: both filters give zeros, sub is taken on a tie.
-        // Row 1, up: 1+1+1+0, 1+1+1+100, 1+1+1+56 = 164; sub: 1+1+1+0,
-        // then 0+0+0+100 twice = 203. Read unsigned, up would be 309.
+        // Row 1, up: 1+1+1+0, 1+1+1+100, 1+1+1+56 = 165; sub: 1+1+1+0,
+        // then 0+0+0+100 twice = 203. Read unsigned, up would cost 2595
+        // against sub's 965, and sub would be taken.
         #expect(rows[0] == 1 && rows[13] == 2)
         #expect(Array(rows[14..<26]) == [255, 255, 255, 0, 255, 255, 255, 100, 255, 255, 255, 200])
         #expect(try PNGCodec.decode(PNGCodec.encode(image)) == image)
     }
 
-    /// Images wider than one row of 4 bytes, narrower, and one pixel:
-    /// every size round-trips.
+    /// One pixel, one column, and widths that are not a multiple of
+    /// anything: every size round-trips.
     @Test(arguments: [(1, 1), (1, 9), (2, 2), (5, 3), (129, 7)])
     func oddSizesRoundTrip(width: Int, height: Int) throws {
         var image = RGBAImage(width: width, height: height)

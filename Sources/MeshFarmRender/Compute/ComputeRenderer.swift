@@ -59,6 +59,9 @@ public final class ComputeRenderer: @unchecked Sendable {
     private var fusedVariants: [ShadeOptions: ComputePipeline] = [:]
     let resolve: ComputePipeline
     private var scratch: [String: VulkanBuffer] = [:]
+    /// Scratch buffers made so far, by name: a count that moved says the
+    /// buffer is new (its contents undefined), without holding the old one.
+    private var scratchCreated: [String: Int] = [:]
     /// Whether the visibility buffer is all ones, as shade.comp leaves it
     /// after a render; a new one, or one a failed render left, is filled
     /// first.
@@ -178,9 +181,9 @@ public final class ComputeRenderer: @unchecked Sendable {
                 triangles: mesh.triangleCount, chunks: mesh.chunkCount, camera: camera, options: options,
                 settings: settings, maxBufferBytes: binnedBufferBytes)
         }
-        let previousVisibility = scratch["visibility"]
+        let visibilityBuffers = scratchCreated["visibility"]
         try reserveShared(plans, capacities: capacities, mesh: mesh, options: options)
-        if scratch["visibility"] !== previousVisibility { visibilityEmpty = false }  // a new one is undefined
+        if scratchCreated["visibility"] != visibilityBuffers { visibilityEmpty = false }  // a new one is undefined
         // Views in flight each need their own output buffers: at most 8, and
         // at most 64 MiB of them.
         let outputs = 1 + (options.depth ? 1 : 0) + (options.normals ? 1 : 0)
@@ -229,9 +232,9 @@ public final class ComputeRenderer: @unchecked Sendable {
             let plan = plans[index]
             // Reserved up front when a view is classic; allocated here for a
             // binned view's fallback, with nothing in flight.
-            let reserved = scratch["visibility"]
+            let reserved = scratchCreated["visibility"]
             _ = try buffer("visibility", bytes: plan.pixels * 8)
-            if scratch["visibility"] !== reserved { visibilityEmpty = false }
+            if scratchCreated["visibility"] != reserved { visibilityEmpty = false }
             for bandStart in stride(from: 0, to: camera.height, by: plan.outputRows) {
                 // Before the pools run out, wait for everything (this view's
                 // earlier bands too) and free the sets.
@@ -703,6 +706,7 @@ public final class ComputeRenderer: @unchecked Sendable {
         scratch[name] = nil  // free the old one before allocating its successor
         let created = try VulkanBuffer(context: context, size: bytes, extraUsage: usage)
         scratch[name] = created
+        scratchCreated[name, default: 0] += 1
         return created
     }
 }
