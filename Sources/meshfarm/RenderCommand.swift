@@ -65,9 +65,10 @@ struct RenderCommand: ParsableCommand {
             ssaa: view.ssaa, flatShading: flat, wireframe: wireframe, depth: view.depth, normals: view.normals)
         let directory = URL(fileURLWithPath: out)
         var records: [ViewRecord] = []
-        for (j, camera) in rig.cameras(bounds: gpuMesh.bounds).enumerated() {
-            let view = try renderer.render(gpuMesh, camera: camera, options: options)
-            records.append(try view.write(to: directory, name: "view-\(j)", index: j, camera: camera))
+        // The views render together; each is written while the next renders.
+        let cameras = rig.cameras(bounds: gpuMesh.bounds)
+        try renderer.render(gpuMesh, cameras: cameras, options: options) { j, view in
+            records.append(try view.write(to: directory, name: "view-\(j)", index: j, camera: cameras[j]))
         }
         let document = ViewsDocument(
             model: model, triangles: mesh.triangleCount, device: context.deviceInfo.name, views: records)
