@@ -27,11 +27,9 @@ layout(push_constant) uniform Params {
     float far;
     uint binCapacity;    // entries per tile
     uint width;
-    uint height;
-    uint bandY0;
-    uint bandHeight;
-    uint outputOffset;   // first element of this band in the color/depth/normal buffers
-    uint tilesX;         // tiles per row of the band
+    uint height;         // the binned path draws a view in one band
+    uint bandY0;         // so 0; shading.glsl reads it
+    uint tilesX;         // tiles per row
 } pc;
 
 // Read through texel buffers (RGBA32UI): lavapipe fetches texels with
@@ -104,7 +102,7 @@ void main() {
         }
     }
 
-    if (row >= int(pc.bandHeight)) return;
+    if (row >= int(pc.height)) return;
     // The row's outputs; uncovered pixels keep the background (0).
     uint colors[8];
     float depths[8];
@@ -132,7 +130,7 @@ void main() {
         depths[x] = 1.0 / bestInverse[x];
         normalColors[x] = packWorldNormal(n);
     }
-    uint first = pc.outputOffset + uint(row) * pc.width + uint(origin.x);
+    uint first = uint(row) * pc.width + uint(origin.x);
     if (origin.x + 8 <= int(pc.width) && first % 4u == 0u) {
         uint v = first / 4u;
         color[v] = uvec4(colors[0], colors[1], colors[2], colors[3]);

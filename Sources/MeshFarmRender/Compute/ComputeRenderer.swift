@@ -558,7 +558,7 @@ public final class ComputeRenderer: @unchecked Sendable {
             constants: FusedConstants(
                 viewRow0: view[0], viewRow1: view[1], viewRow2: view[2], sx: Float(sx), sy: Float(sy),
                 far: Float(camera.far), binCapacity: UInt32(capacity), width: UInt32(hiWidth), height: UInt32(rows),
-                bandY0: 0, bandHeight: UInt32(rows), outputOffset: 0, tilesX: UInt32(tilesX)),
+                bandY0: 0, tilesX: UInt32(tilesX)),
             arguments: tileList, offset: 4)
         computeBarrier(cb)
         timestamps?.mark(cb, "fused")
@@ -773,7 +773,7 @@ struct ShadeConstants {
     var tilesX: UInt32
 }
 
-/// Push constants of `fused.comp`, 88 bytes.
+/// Push constants of `fused.comp`, 80 bytes.
 struct FusedConstants {
     var viewRow0: SIMD4<Float>
     var viewRow1: SIMD4<Float>
@@ -785,7 +785,5 @@ struct FusedConstants {
     var width: UInt32
     var height: UInt32
     var bandY0: UInt32
-    var bandHeight: UInt32
-    var outputOffset: UInt32
     var tilesX: UInt32
 }
