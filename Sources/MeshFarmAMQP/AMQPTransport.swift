@@ -152,8 +152,6 @@ public final class AMQPTransport: MessageTransport, @unchecked Sendable {
 /// A publish waiting to be sent or confirmed.
 final class PendingPublish: @unchecked Sendable {
     let message: OutgoingMessage
-    /// Unique id in a header, to match a `basic.return` to its publish.
-    let publishID = PendingPublish.nextID()
     let created = Date()
     /// A delivery the connection thread acknowledges as soon as this
     /// publish is confirmed.
@@ -172,16 +170,6 @@ final class PendingPublish: @unchecked Sendable {
     }
 
     func succeed() { completion?(nil) }
-
-    private static let counter = Atomic<Int>(0)
-
-    /// Process-unique: a counter, with the process id against a restarted
-    /// sibling publishing on the same channel name.
-    static func nextID() -> String {
-        "\(processID)-\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
-    }
-
-    private static let processID = getpid()
 
     /// Fails the waiting caller, or logs when nobody waits.
     func fail(_ error: Error, _ logger: Logger? = nil) {

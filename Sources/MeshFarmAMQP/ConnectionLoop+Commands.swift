@@ -23,8 +23,8 @@ extension ConnectionLoop {
 
         case .publish(let publish):
             ledger.enqueue(
-                publish, publishID: publish.publishID, exchange: publish.message.exchange,
-                routingKey: publish.message.routingKey)
+                publish, exchange: publish.message.exchange, routingKey: publish.message.routingKey,
+                messageID: publish.message.messageID)
             try flushUnsent()
 
         case .consume(let queue, let prefetch, let sink, let reply):

@@ -13,20 +13,18 @@ extension ConnectionLoop {
                 return
             }
             acks.delivered(channel: channel, tag: tag)
-            var received = message
-            received.headers[Self.publishIDHeader] = nil
             let token = DeliveryToken(
                 consumer: consumer.id, channel: channel, generation: consumer.generation, tag: tag)
-            consumer.sink.deliver(delivery(received, token))
+            consumer.sink.deliver(delivery(message, token))
 
         case .confirm(let channel, let tag, let multiple, let ack):
             guard channel == Self.publishChannel else { return }
             apply(ledger.confirm(tag: tag, multiple: multiple, ack: ack))
 
         case .returned(_, let message, let code, let reason):
-            if let id = message.headers[Self.publishIDHeader]?.stringValue {
-                ledger.returned(publishID: id, code: code, reason: reason)
-            }
+            ledger.returned(
+                exchange: message.exchange, routingKey: message.routingKey, messageID: message.messageID, code: code,
+                reason: reason)
 
         case .channelClosed(let channel, let code, let reason):
             try channelClosed(channel, code: code, reason: reason)

@@ -11,7 +11,6 @@ import MeshFarmMessaging
 final class ConnectionLoop: @unchecked Sendable {
     static let publishChannel: UInt16 = 1
     static let utilityChannel: UInt16 = 2
-    static let publishIDHeader = "x-meshfarm-publish-id"
 
     let configuration: AMQPTransport.Configuration
     let inbox: Inbox
@@ -225,10 +224,8 @@ final class ConnectionLoop: @unchecked Sendable {
     func flushUnsent() throws {
         guard let connection else { return }
         while let record = ledger.nextUnsent() {
-            var message = record.entry.message
-            message.headers[Self.publishIDHeader] = .string(record.publishID)
             do {
-                try connection.publish(channel: Self.publishChannel, message)
+                try connection.publish(channel: Self.publishChannel, record.entry.message)
             } catch {
                 ledger.unsendable(record)
                 throw error

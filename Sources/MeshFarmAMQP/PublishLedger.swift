@@ -14,13 +14,13 @@
 public struct PublishLedger<Entry> {
     public init() {}
 
-    /// A publish the ledger tracks.
+    /// A publish the ledger tracks. Exchange, routing key and message id
+    /// tell which publish a `basic.return` gives back.
     public struct Record {
         public let entry: Entry
-        /// Unique across the process: matches a `basic.return` to its publish.
-        public let publishID: String
         public let exchange: String
         public let routingKey: String
+        public let messageID: String?
         public var returned: (code: Int, reason: String)?
     }
 
@@ -47,8 +47,8 @@ public struct PublishLedger<Entry> {
     public var inflightCount: Int { inflight.count }
 
     /// Queues a publish for sending.
-    public mutating func enqueue(_ entry: Entry, publishID: String, exchange: String, routingKey: String) {
-        unsent.append(Record(entry: entry, publishID: publishID, exchange: exchange, routingKey: routingKey))
+    public mutating func enqueue(_ entry: Entry, exchange: String, routingKey: String, messageID: String?) {
+        unsent.append(Record(entry: entry, exchange: exchange, routingKey: routingKey, messageID: messageID))
     }
 
     /// Takes the oldest unsent publish to write.
@@ -67,10 +67,22 @@ public struct PublishLedger<Entry> {
 
     /// A `basic.return` of a mandatory publish nobody could route. Its
     /// confirm follows and then fails it.
-    public mutating func returned(publishID: String, code: Int, reason: String) {
-        if let i = inflight.firstIndex(where: { $0.record.publishID == publishID }) {
-            inflight[i].record.returned = (code, reason)
+    ///
+    /// Which publish it is: the oldest unconfirmed one to the same
+    /// exchange and routing key, with the same message id, not returned
+    /// already. The broker routes a channel's publishes in order and sends
+    /// a publish's return before its confirm, so every older publish still
+    /// unconfirmed was routed (or returned before this one); one of them
+    /// could only be taken for this one if it had the same exchange, key
+    /// and message id and was routed while this one was not, which takes
+    /// the bindings changing between the two. The messages carry nothing
+    /// else for this (a header per publish cost the broker measurably).
+    public mutating func returned(exchange: String, routingKey: String, messageID: String?, code: Int, reason: String) {
+        let i = inflight.firstIndex {
+            $0.record.returned == nil && $0.record.exchange == exchange && $0.record.routingKey == routingKey
+                && $0.record.messageID == messageID
         }
+        if let i { inflight[i].record.returned = (code, reason) }
     }
 
     /// A `basic.ack` (`ack`) or `basic.nack` for `tag`, or for every

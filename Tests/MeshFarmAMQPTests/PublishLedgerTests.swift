@@ -9,7 +9,7 @@ import Testing
     func ledger(_ names: [String]) -> Ledger {
         var ledger = Ledger()
         for name in names {
-            ledger.enqueue(name, publishID: "id-\(name)", exchange: exchange(name), routingKey: "key")
+            ledger.enqueue(name, exchange: exchange(name), routingKey: "key", messageID: "id-\(name)")
         }
         while let record = ledger.nextUnsent() { ledger.written(record) }
         return ledger
@@ -29,8 +29,8 @@ import Testing
 
     @Test func sequencesStartAtOneAndConfirmsSettleThem() {
         var l = Ledger()
-        l.enqueue("a", publishID: "1", exchange: "x", routingKey: "k")
-        l.enqueue("b", publishID: "2", exchange: "x", routingKey: "k")
+        l.enqueue("a", exchange: "x", routingKey: "k", messageID: "1")
+        l.enqueue("b", exchange: "x", routingKey: "k", messageID: "2")
         #expect(l.written(l.nextUnsent()!) == 1)
         #expect(l.written(l.nextUnsent()!) == 2)
         #expect(succeeded(l.confirm(tag: 2, multiple: false, ack: true)) == ["b"])
@@ -53,10 +53,35 @@ import Testing
 
     @Test func aReturnedMandatoryPublishFailsOnItsConfirm() {
         var l = ledger(["t-1", "t-2"])
-        l.returned(publishID: "id-t-2", code: 312, reason: "NO_ROUTE")
+        l.returned(exchange: "t", routingKey: "key", messageID: "id-t-2", code: 312, reason: "NO_ROUTE")
         let outcomes = l.confirm(tag: 2, multiple: true, ack: true)
         #expect(succeeded(outcomes) == ["t-1"])
         #expect(failed(outcomes) == ["t-2": .unroutable(exchange: "t", routingKey: "key", reason: "312 NO_ROUTE")])
+    }
+
+    @Test func aReturnIsTheOldestUnconfirmedPublishOfItsExchangeKeyAndMessageID() {
+        var l = Ledger()
+        // Same message id to another key, then twice the same message (a
+        // republished event), then one without an id.
+        l.enqueue("other-key", exchange: "x", routingKey: "k2", messageID: "m")
+        l.enqueue("first", exchange: "x", routingKey: "k", messageID: "m")
+        l.enqueue("second", exchange: "x", routingKey: "k", messageID: "m")
+        l.enqueue("no-id", exchange: "x", routingKey: "k", messageID: nil)
+        while let record = l.nextUnsent() { l.written(record) }
+        // The broker returns in publish order: the first return of (x, k,
+        // m) is "first", the next "second"; a message without an id matches
+        // only publishes without one.
+        l.returned(exchange: "x", routingKey: "k", messageID: "m", code: 312, reason: "NO_ROUTE")
+        l.returned(exchange: "x", routingKey: "k", messageID: nil, code: 312, reason: "NO_ROUTE")
+        var outcomes = l.confirm(tag: 2, multiple: true, ack: true)
+        #expect(succeeded(outcomes) == ["other-key"])
+        #expect(failed(outcomes).keys.sorted() == ["first"])
+        outcomes = l.confirm(tag: 4, multiple: true, ack: true)
+        #expect(succeeded(outcomes) == ["second"])
+        #expect(failed(outcomes).keys.sorted() == ["no-id"])
+        // A return nothing matches (its publish was confirmed already) changes nothing.
+        l.returned(exchange: "x", routingKey: "k", messageID: "m", code: 312, reason: "NO_ROUTE")
+        #expect(l.isEmpty)
     }
 
     @Test func aMissingExchangeFailsEveryPublishToItAndResendsTheRest() {
@@ -96,7 +121,7 @@ import Testing
 
     @Test func resentPublishesGoBeforeOnesNeverSent() {
         var l = ledger(["t-1", "t-2"])
-        l.enqueue("t-3", publishID: "id-t-3", exchange: "t", routingKey: "key")
+        l.enqueue("t-3", exchange: "t", routingKey: "key", messageID: "id-t-3")
         l.connectionLost()
         #expect(l.unsent.map(\.entry) == ["t-1", "t-2", "t-3"])
         #expect(l.written(l.nextUnsent()!) == 1)
@@ -104,8 +129,8 @@ import Testing
 
     @Test func aFailedWriteGoesBackToTheHead() {
         var l = Ledger()
-        l.enqueue("a", publishID: "1", exchange: "x", routingKey: "k")
-        l.enqueue("b", publishID: "2", exchange: "x", routingKey: "k")
+        l.enqueue("a", exchange: "x", routingKey: "k", messageID: "1")
+        l.enqueue("b", exchange: "x", routingKey: "k", messageID: "2")
         let record = l.nextUnsent()!
         l.unsendable(record)
         #expect(l.unsent.map(\.entry) == ["a", "b"])
@@ -113,10 +138,10 @@ import Testing
 
     @Test func expiryAndShutdownFailWhatTheyTake() {
         var l = ledger(["t-1", "old-2"])
-        l.enqueue("old-3", publishID: "id-old-3", exchange: "old", routingKey: "key")
+        l.enqueue("old-3", exchange: "old", routingKey: "key", messageID: "id-old-3")
         let expired = l.expire(where: { $0.hasPrefix("old") }, error: .shutdown)
         #expect(failed(expired).keys.sorted() == ["old-2", "old-3"])
-        l.enqueue("t-4", publishID: "id-t-4", exchange: "t", routingKey: "key")
+        l.enqueue("t-4", exchange: "t", routingKey: "key", messageID: "id-t-4")
         #expect(failed(l.shutDown(.shutdown)).keys.sorted() == ["t-1", "t-4"])
         #expect(l.isEmpty)
     }

@@ -162,6 +162,41 @@ import Testing
         #expect(try await fixture.publisher.messageCount(queue: fixture.farm.cpuQueue) == 1)
         await fixture.close()
     }
+
+    /// The broker's returns name no publish: the ledger tells them from
+    /// their exchange, routing key and message id. With 90 publishes in
+    /// flight at once, every third one unroutable and all of those with the
+    /// same message id, exactly the unroutable ones fail.
+    @Test func amongManyPublishesInFlightExactlyTheUnroutableOnesFail() async throws {
+        let fixture = try await FarmFixture()
+        let publisher = fixture.publisher
+        let exchange = fixture.farm.tasksExchange
+        let failed = await withTaskGroup(of: Int?.self) { group in
+            for i in 0..<90 {
+                group.addTask {
+                    let unroutable = i % 3 == 2
+                    do {
+                        try await publisher.publish(
+                            OutgoingMessage(
+                                exchange: exchange, routingKey: unroutable ? "nobody.listens" : "cpu.sleep",
+                                body: Data("\(i)".utf8), messageID: unroutable ? "same" : "m-\(i)"))
+                        return nil
+                    } catch AMQPError.unroutable(exchange, "nobody.listens", _) {
+                        return i
+                    } catch {
+                        Issue.record("publish \(i): \(error)")
+                        return -1
+                    }
+                }
+            }
+            var failed: [Int] = []
+            for await i in group { if let i { failed.append(i) } }
+            return failed.sorted()
+        }
+        #expect(failed == Array(stride(from: 2, to: 90, by: 3)))
+        #expect(try await publisher.messageCount(queue: fixture.farm.cpuQueue) == 60)
+        await fixture.close()
+    }
 }
 
 func waitUntil(timeout: Double, _ condition: () async -> Bool) async -> Bool {
