@@ -158,6 +158,30 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
         self.log = log
     }
 
+    /// Every field as read from a message (``MessageCoding``).
+    init(
+        version: Int, kind: Kind, taskID: String, taskKind: String?, attempt: Int, jobID: String, worker: String,
+        at: Date, progress: Double?, stage: String?, result: Result?, failure: Failure?, deliveryCount: Int,
+        seconds: Double?, traceID: String, log: [TaskLogLine]?
+    ) {
+        self.version = version
+        self.kind = kind
+        self.taskID = taskID
+        self.taskKind = taskKind
+        self.attempt = attempt
+        self.jobID = jobID
+        self.worker = worker
+        self.at = at
+        self.progress = progress
+        self.stage = stage
+        self.result = result
+        self.failure = failure
+        self.deliveryCount = deliveryCount
+        self.seconds = seconds
+        self.traceID = traceID
+        self.log = log
+    }
+
     /// `<taskID>:<attempt>:<kind>`: the dedupe key of the event.
     public var eventID: String { "\(taskID):\(attempt):\(kind.rawValue)" }
 
@@ -187,56 +211,6 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
         traceID = try c.decode(String.self, forKey: .traceID)
         log = try c.decodeIfPresent([TaskLogLine].self, forKey: .log)
     }
-}
-
-/// JSON coding shared by every MeshFarm message: dates as seconds since
-/// 1970 (a JSON number, fractions kept), sorted keys. One encoder and one
-/// decoder serve every thread (Foundation's are safe to share once
-/// configured); making them per message was a measurable share of a
-/// no-op task's cost.
-public enum MessageCoding {
-    private static let sharedEncoder = encoder()
-    private static let sharedDecoder = decoder()
-
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-
-    public static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
-    }
-
-    /// Decodes a task envelope, checking its version.
-    public static func decodeTask<Payload>(
-        _ data: Data, as type: TaskEnvelope<Payload>.Type = TaskEnvelope<Payload>.self
-    )
-        throws -> TaskEnvelope<Payload>
-    {
-        let envelope = try sharedDecoder.decode(TaskEnvelope<Payload>.self, from: data)
-        guard envelope.version == TaskEnvelope<Payload>.currentVersion else {
-            throw MessagingError.unsupportedVersion(envelope.version)
-        }
-        return envelope
-    }
-
-    /// Decodes a task event, checking its version.
-    public static func decodeEvent<Result>(_ data: Data, as type: TaskEvent<Result>.Type = TaskEvent<Result>.self)
-        throws -> TaskEvent<Result>
-    {
-        let event = try sharedDecoder.decode(TaskEvent<Result>.self, from: data)
-        guard event.version == TaskEvent<Result>.currentVersion else {
-            throw MessagingError.unsupportedVersion(event.version)
-        }
-        return event
-    }
-
-    /// Encodes a message with ``encoder()``.
-    public static func encode(_ value: some Encodable) throws -> Data { try sharedEncoder.encode(value) }
 }
 
 /// Errors of the transport-neutral messaging layer.

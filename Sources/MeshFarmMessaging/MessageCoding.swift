@@ -1,0 +1,362 @@
+import Foundation
+
+/// JSON coding shared by every MeshFarm message: dates as seconds since
+/// 1970 (a JSON number, fractions kept), sorted keys.
+///
+/// Task envelopes and events, the messages of every task, are written and
+/// read by hand (``JSONWriter``, ``JSONReader``): the same documents as
+/// their `Codable` conformances give through Foundation (tested both ways
+/// in `MessageCodingTests`), at a fraction of the cost. Their payloads and
+/// results go through their own `Codable`, except ``JSONValue``. Other
+/// messages use Foundation's coders: one encoder and one decoder serve
+/// every thread (Foundation's are safe to share once configured).
+public enum MessageCoding {
+    private static let sharedEncoder = encoder()
+    private static let sharedDecoder = decoder()
+
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }
+
+    /// Encodes a message with ``encoder()``.
+    public static func encode(_ value: some Encodable) throws -> Data { try sharedEncoder.encode(value) }
+
+    // MARK: - Task envelopes
+
+    /// Encodes a task envelope (keys sorted, as ``encoder()`` writes them).
+    public static func encode<Payload>(_ task: TaskEnvelope<Payload>) throws -> Data {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("attempt")
+        w.int(task.attempt)
+        w.key("createdAt")
+        try w.double(task.createdAt.timeIntervalSince1970)
+        w.key("jobID")
+        w.string(task.jobID)
+        w.key("kind")
+        w.string(task.kind)
+        w.key("payload")
+        try content(task.payload, into: &w)
+        w.key("pool")
+        w.string(task.pool)
+        w.key("taskID")
+        w.string(task.taskID)
+        w.key("traceID")
+        w.string(task.traceID)
+        w.key("version")
+        w.int(task.version)
+        w.endObject()
+        return Data(w.bytes)
+    }
+
+    /// Decodes a task envelope, checking its version.
+    public static func decodeTask<Payload>(
+        _ data: Data, as type: TaskEnvelope<Payload>.Type = TaskEnvelope<Payload>.self
+    )
+        throws -> TaskEnvelope<Payload>
+    {
+        try reading("task envelope") { try readTask(data) }
+    }
+
+    private static func readTask<Payload>(_ data: Data) throws -> TaskEnvelope<Payload> {
+        var version: Int?
+        var taskID: String?
+        var attempt: Int?
+        var kind: String?
+        var pool: String?
+        var jobID: String?
+        var traceID: String?
+        var createdAt: Double?
+        var payload: Range<Int>?
+        let payloadJSON = try JSONReader.read(data) { r -> Data? in
+            try r.object { key, r in
+                switch key {
+                case "version": version = try r.int()
+                case "taskID": taskID = try r.string()
+                case "attempt": attempt = try r.int()
+                case "kind": kind = try r.string()
+                case "pool": pool = try r.string()
+                case "jobID": jobID = try r.string()
+                case "traceID": traceID = try r.string()
+                case "createdAt": createdAt = try r.number()
+                case "payload": payload = try r.skipValue()
+                default: _ = try r.skipValue()
+                }
+            }
+            return payload.map { r.data($0) }
+        }
+        guard let version = version else { throw missing("version") }
+        guard version == TaskEnvelope<Payload>.currentVersion else {
+            throw MessagingError.unsupportedVersion(version)
+        }
+        guard let taskID else { throw missing("taskID") }
+        guard let attempt else { throw missing("attempt") }
+        guard let kind else { throw missing("kind") }
+        guard let pool else { throw missing("pool") }
+        guard let jobID else { throw missing("jobID") }
+        guard let traceID else { throw missing("traceID") }
+        guard let createdAt else { throw missing("createdAt") }
+        let content: Payload = try readContent(payloadJSON, kind: kind, taskID: taskID)
+        return TaskEnvelope(
+            taskID: taskID, attempt: attempt, kind: kind, pool: pool, jobID: jobID, payload: content,
+            traceID: traceID, createdAt: Date(timeIntervalSince1970: createdAt))
+    }
+
+    // MARK: - Task events
+
+    /// Encodes a task event (keys sorted, as ``encoder()`` writes them).
+    public static func encode<Result>(_ event: TaskEvent<Result>) throws -> Data {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("at")
+        try w.double(event.at.timeIntervalSince1970)
+        w.key("attempt")
+        w.int(event.attempt)
+        w.key("deliveryCount")
+        w.int(event.deliveryCount)
+        if let failure = event.failure {
+            w.key("failure")
+            w.beginObject()
+            if let handedBack = failure.handedBack {
+                w.key("handedBack")
+                w.bool(handedBack)
+            }
+            w.key("message")
+            w.string(failure.message)
+            w.key("retryable")
+            w.bool(failure.retryable)
+            w.endObject()
+        }
+        w.key("jobID")
+        w.string(event.jobID)
+        w.key("kind")
+        w.string(event.kind.rawValue)
+        if let log = event.log {
+            w.key("log")
+            w.beginArray()
+            for line in log {
+                w.beginObject()
+                w.key("at")
+                try w.double(line.at.timeIntervalSince1970)
+                w.key("level")
+                w.string(line.level.rawValue)
+                w.key("source")
+                w.string(line.source)
+                w.key("text")
+                w.string(line.text)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        if let progress = event.progress {
+            w.key("progress")
+            try w.double(progress)
+        }
+        if let result = event.result {
+            w.key("result")
+            try content(result, into: &w)
+        }
+        if let seconds = event.seconds {
+            w.key("seconds")
+            try w.double(seconds)
+        }
+        if let stage = event.stage {
+            w.key("stage")
+            w.string(stage)
+        }
+        w.key("taskID")
+        w.string(event.taskID)
+        if let taskKind = event.taskKind {
+            w.key("taskKind")
+            w.string(taskKind)
+        }
+        w.key("traceID")
+        w.string(event.traceID)
+        w.key("version")
+        w.int(event.version)
+        w.key("worker")
+        w.string(event.worker)
+        w.endObject()
+        return Data(w.bytes)
+    }
+
+    /// Decodes a task event, checking its version.
+    public static func decodeEvent<Result>(_ data: Data, as type: TaskEvent<Result>.Type = TaskEvent<Result>.self)
+        throws -> TaskEvent<Result>
+    {
+        try reading("task event") { try readEvent(data) }
+    }
+
+    private static func readEvent<Result>(_ data: Data) throws -> TaskEvent<Result> {
+        var version: Int?
+        var kind: TaskEvent<Result>.Kind?
+        var taskID: String?
+        var taskKind: String?
+        var attempt: Int?
+        var jobID: String?
+        var worker: String?
+        var at: Double?
+        var progress: Double?
+        var stage: String?
+        var resultJSON: Data?
+        var failure: TaskEvent<Result>.Failure?
+        var deliveryCount: Int?
+        var seconds: Double?
+        var traceID: String?
+        var log: [TaskLogLine]?
+        try JSONReader.read(data) { r in
+            try r.object { key, r in
+                switch key {
+                case "version": version = try r.int()
+                case "kind":
+                    let name = try r.string()
+                    guard let value = TaskEvent<Result>.Kind(rawValue: name) else {
+                        throw MessageCodingError("unknown kind '\(name)'")
+                    }
+                    kind = value
+                case "taskID": taskID = try r.string()
+                case "taskKind": taskKind = r.null() ? nil : try r.string()
+                case "attempt": attempt = try r.int()
+                case "jobID": jobID = try r.string()
+                case "worker": worker = try r.string()
+                case "at": at = try r.number()
+                case "progress": progress = r.null() ? nil : try r.number()
+                case "stage": stage = r.null() ? nil : try r.string()
+                case "result": resultJSON = r.null() ? nil : r.data(try r.skipValue())
+                case "failure": failure = r.null() ? nil : try readFailure(&r)
+                case "deliveryCount": deliveryCount = try r.int()
+                case "seconds": seconds = r.null() ? nil : try r.number()
+                case "traceID": traceID = try r.string()
+                case "log": log = r.null() ? nil : try readLog(&r)
+                default: _ = try r.skipValue()
+                }
+            }
+        }
+        guard let version = version else { throw missing("version") }
+        guard version == TaskEvent<Result>.currentVersion else { throw MessagingError.unsupportedVersion(version) }
+        guard let kind else { throw missing("kind") }
+        guard let taskID else { throw missing("taskID") }
+        guard let attempt else { throw missing("attempt") }
+        guard let jobID else { throw missing("jobID") }
+        guard let worker else { throw missing("worker") }
+        guard let at else { throw missing("at") }
+        guard let deliveryCount else { throw missing("deliveryCount") }
+        guard let traceID else { throw missing("traceID") }
+        let result: Result? = try resultJSON.map { try readContent($0, kind: taskKind, taskID: taskID) }
+        return TaskEvent(
+            version: version, kind: kind, taskID: taskID, taskKind: taskKind, attempt: attempt, jobID: jobID,
+            worker: worker, at: Date(timeIntervalSince1970: at), progress: progress, stage: stage, result: result,
+            failure: failure, deliveryCount: deliveryCount, seconds: seconds, traceID: traceID, log: log)
+    }
+
+    private static func readFailure<Result>(_ r: inout JSONReader) throws -> TaskEvent<Result>.Failure {
+        var message: String?
+        var retryable: Bool?
+        var handedBack: Bool?
+        try r.object { key, r in
+            switch key {
+            case "message": message = try r.string()
+            case "retryable": retryable = try r.bool()
+            case "handedBack": handedBack = r.null() ? nil : try r.bool()
+            default: _ = try r.skipValue()
+            }
+        }
+        guard let message else { throw missing("failure.message") }
+        guard let retryable else { throw missing("failure.retryable") }
+        return .init(message: message, retryable: retryable, handedBack: handedBack)
+    }
+
+    private static func readLog(_ r: inout JSONReader) throws -> [TaskLogLine] {
+        var lines: [TaskLogLine] = []
+        try r.array { r in
+            var at: Double?
+            var source: String?
+            var level: TaskLogLine.Level?
+            var text: String?
+            try r.object { key, r in
+                switch key {
+                case "at": at = try r.number()
+                case "source": source = try r.string()
+                case "level":
+                    let name = try r.string()
+                    guard let value = TaskLogLine.Level(rawValue: name) else {
+                        throw MessageCodingError("unknown log level '\(name)'")
+                    }
+                    level = value
+                case "text": text = try r.string()
+                default: _ = try r.skipValue()
+                }
+            }
+            guard let at, let source, let level, let text else {
+                throw missing("at, source, level or text of a log line")
+            }
+            // Kept as sent: the writer bounded it already.
+            var line = TaskLogLine(at: Date(timeIntervalSince1970: at), source: source, level: level, text: "")
+            line.text = text
+            lines.append(line)
+        }
+        return lines
+    }
+
+    // MARK: - Content
+
+    /// A payload or result: ``JSONValue`` written directly, any other type
+    /// by its own `Codable`.
+    private static func content(_ value: some Encodable, into w: inout JSONWriter) throws {
+        if let json = value as? JSONValue { return try w.value(json) }
+        w.raw(try sharedEncoder.encode(value))
+    }
+
+    /// Reads a payload or result of a task of `kind` from its JSON (nil:
+    /// the key was missing, read as `null`).
+    private static func readContent<Content: TaskContent>(_ json: Data?, kind: String?, taskID: String) throws
+        -> Content
+    {
+        let json = json ?? Data("null".utf8)
+        if Content.self == JSONValue.self {
+            return try JSONReader.read(json) { try $0.value() } as! Content
+        }
+        // A decoder per call: the kind and task id travel in its userInfo.
+        let decoder = decoder()
+        decoder.userInfo[ContentBox<Content>.context] = ContentBox<Content>.Context(kind: kind, taskID: taskID)
+        return try decoder.decode(ContentBox<Content>.self, from: json).value
+    }
+
+    private static func missing(_ key: String) -> MessageCodingError { MessageCodingError("missing '\(key)'") }
+
+    /// Runs `body`, saying which message a coding error is about.
+    private static func reading<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MessageCodingError {
+            throw MessageCodingError("\(what): \(error.description)")
+        }
+    }
+}
+
+/// Reads task content through `Decodable`, handing it the kind and task id
+/// (``TaskContent/init(kind:taskID:from:)``) from the decoder's userInfo.
+private struct ContentBox<Content: TaskContent>: Decodable {
+    struct Context {
+        var kind: String?
+        var taskID: String
+    }
+
+    static var context: CodingUserInfoKey { CodingUserInfoKey(rawValue: "meshfarm.taskContent")! }
+
+    let value: Content
+
+    init(from decoder: any Decoder) throws {
+        guard let context = decoder.userInfo[Self.context] as? Context else {
+            throw MessageCodingError("task content read without its kind")
+        }
+        value = try Content(kind: context.kind, taskID: context.taskID, from: decoder)
+    }
+}
