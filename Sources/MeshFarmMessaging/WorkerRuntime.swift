@@ -367,13 +367,9 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             ) {}
             return
         }
-        var log = logger
-        log.handler.metadata.merge(
-            [
-                "task": "\(task.taskID)", "attempt": "\(task.attempt)", "kind": "\(task.kind)",
-                "trace": "\(task.traceID)",
-            ]
-        ) { $1 }  // one merge instead of four metadata-subscript copies
+        // The task's log metadata is built only for a message that is
+        // logged: merged into a handler's metadata it cost every task.
+        let log = TaskLogger(logger: logger, task: task)
 
         let outcome: Swift.Result<Result, TaskFailure>
         let started = Date()
@@ -388,7 +384,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
             // `started` for a finished attempt.
             publishInBackground(
                 Event(kind: .started, task: task, worker: configuration.workerName, deliveryCount: deliveryCount))
-            log.info("started", metadata: ["deliveryCount": "\(deliveryCount)"])
+            log.info("started", ["deliveryCount": "\(deliveryCount)"])
             outcome = run(handler, task, key: key, log: taskLog)
         } else {
             outcome = .failure(.permanent("no handler for task kind '\(task.kind)' on \(configuration.queue)"))
@@ -412,26 +408,26 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         let event: Event
         switch outcome {
         case .success(let result):
-            taskLog.note("succeeded in \(String(format: "%.3f", seconds)) s")
+            taskLog.note("succeeded in \(Self.threeDecimals(seconds)) s")
             event = Event(
                 kind: .succeeded, task: task, worker: configuration.workerName, result: result,
                 deliveryCount: deliveryCount, seconds: seconds, log: taskLog.lines)
-            log.info("succeeded", metadata: ["seconds": "\(String(format: "%.3f", seconds))"])
+            log.info("succeeded", ["seconds": "\(Self.threeDecimals(seconds))"])
         case .failure(let failure):
             let what = failure.handedBack == true ? "handed back" : failure.retryable ? "failed (retryable)" : "failed"
             taskLog.note(
-                "\(what) after \(String(format: "%.3f", seconds)) s: \(failure.message)",
+                "\(what) after \(Self.threeDecimals(seconds)) s: \(failure.message)",
                 level: failure.handedBack == true ? .warning : .error)
             event = Event(
                 kind: .failed, task: task, worker: configuration.workerName,
                 failure: .init(message: failure.message, retryable: failure.retryable, handedBack: failure.handedBack),
                 deliveryCount: deliveryCount,
                 seconds: seconds, log: taskLog.lines)
-            log.warning("failed", metadata: ["error": "\(failure.message)", "retryable": "\(failure.retryable)"])
+            log.warning("failed", ["error": "\(failure.message)", "retryable": "\(failure.retryable)"])
         }
         let message: OutgoingMessage
         do { message = try eventMessage(event) } catch {
-            log.error("cannot encode the result; requeueing the task", metadata: ["error": "\(error)"])
+            log.error("cannot encode the result; requeueing the task", ["error": "\(error)"])
             delivery.settleInBackground(.requeue)
             finish(key, completed: false)
             return
@@ -442,7 +438,7 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         transport.publish(message, thenAck: delivery) { [self, log] error in
             if let error {
                 // Without a confirmed result the task must run again.
-                log.error("could not publish the result; requeueing the task", metadata: ["error": "\(error)"])
+                log.error("could not publish the result; requeueing the task", ["error": "\(error)"])
                 delivery.settleInBackground(.requeue)
             }
             finish(key, completed: error == nil)
@@ -648,6 +644,15 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         transport.publishInBackground(message)
     }
 
+    /// `seconds` as `%.3f` writes it ("0.042"), without `String(format:)`'s
+    /// cost on every task.
+    package static func threeDecimals(_ seconds: Double) -> String {
+        guard seconds >= 0, seconds < 1e12 else { return String(format: "%.3f", seconds) }
+        let thousandths = Int((seconds * 1000).rounded())
+        let fraction = String(thousandths % 1000)
+        return "\(thousandths / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+
     func eventMessage(_ event: Event) throws -> OutgoingMessage {
         OutgoingMessage(
             exchange: configuration.eventsExchange, routingKey: "\(event.kind.rawValue).\(event.jobID)",
@@ -699,6 +704,34 @@ enum Abandonment: Equatable {
     case timeLimit
     /// Its job was cancelled: the handler finishes in its own time.
     case jobCancelled
+}
+
+/// A logger for one task: the task's identity joins a message's metadata
+/// only when the message is logged.
+struct TaskLogger<Payload: TaskContent>: Sendable {
+    let logger: Logger
+    let task: TaskEnvelope<Payload>
+
+    func info(_ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
+        logger.info(message(), metadata: metadata(extra()))
+    }
+
+    func warning(_ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
+        logger.warning(message(), metadata: metadata(extra()))
+    }
+
+    func error(_ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
+        logger.error(message(), metadata: metadata(extra()))
+    }
+
+    private func metadata(_ extra: Logger.Metadata) -> Logger.Metadata {
+        extra.merging(
+            [
+                "task": "\(task.taskID)", "attempt": "\(task.attempt)", "kind": "\(task.kind)",
+                "trace": "\(task.traceID)",
+            ]
+        ) { mine, _ in mine }
+    }
 }
 
 /// Lets one progress event through per interval.

@@ -94,3 +94,19 @@ import Testing
         #expect(throws: (any Error).self) { try MessageCoding.decodeTask(Data("{not json".utf8), as: JSONTask.self) }
     }
 }
+
+@Suite struct RuntimeFormattingTests {
+    @Test func secondsWithThreeDecimalsAsPrintfWritesThem() {
+        for seconds in [0, 0.0004, 0.0424, 0.5, 1.5, 12.3456, 59.9996, 3599.25, 86_400.125] {
+            #expect(
+                WorkerRuntime<JSONValue, JSONValue>.threeDecimals(seconds) == String(format: "%.3f", seconds),
+                "\(seconds)")
+        }
+    }
+
+    @Test func randomIDsAre32HexDigitsAndDistinct() {
+        let ids = (0..<1000).map { _ in RandomID.make() }
+        #expect(Set(ids).count == 1000)
+        #expect(ids.allSatisfy { $0.count == 32 && $0.allSatisfy(\.isHexDigit) })
+    }
+}
