@@ -21,8 +21,8 @@ struct MessagingBench: ParsableCommand {
     @Option(help: "Worker concurrency (= prefetch) in both variants.")
     var concurrency: Int = 8
 
-    @Option(help: "Alternating runs of each variant (medians are reported).")
-    var rounds: Int = 3
+    @Option(help: "Alternating runs of each variant (medians are reported), after one short warm-up run of each.")
+    var rounds: Int = 5
 
     @Option(help: "Run only one variant (runtime or bare), e.g. to profile it.")
     var only: String?
@@ -38,6 +38,10 @@ struct MessagingBench: ParsableCommand {
         }
         var runtime: [RunResult] = []
         var bare: [RunResult] = []
+        // Warm-up, not counted: the first run of each variant in a process
+        // pays for loading code, first allocations and threads.
+        if only != "bare" { _ = try blockingAwait { try await runtimeRun(tasks: 300) } }
+        if only != "runtime" { _ = try bareRun(tasks: 300) }
         for _ in 0..<rounds {
             if only != "bare" { runtime.append(try blockingAwait { try await runtimeRun() }) }
             if only != "runtime" { bare.append(try bareRun()) }
@@ -132,8 +136,8 @@ struct MessagingBench: ParsableCommand {
 
     // MARK: - Runtime
 
-    func runtimeRun(oneAtATime: Bool = false) async throws -> RunResult {
-        let tasks = oneAtATime ? roundTrips : self.tasks
+    func runtimeRun(oneAtATime: Bool = false, tasks: Int? = nil) async throws -> RunResult {
+        let tasks = tasks ?? (oneAtATime ? roundTrips : self.tasks)
         let farm = FarmTopology(prefix: "bench-\(UUID().uuidString.prefix(8))")
         let url = try AMQPURL(broker)
         let client = AMQPTransport(configuration: .init(url: url))
@@ -219,8 +223,8 @@ struct MessagingBench: ParsableCommand {
 
     // MARK: - Bare librabbitmq
 
-    func bareRun(oneAtATime: Bool = false) throws -> RunResult {
-        let tasks = oneAtATime ? roundTrips : self.tasks
+    func bareRun(oneAtATime: Bool = false, tasks: Int? = nil) throws -> RunResult {
+        let tasks = tasks ?? (oneAtATime ? roundTrips : self.tasks)
         let resultArrived = DispatchSemaphore(value: 0)
         let farm = FarmTopology(prefix: "bare-\(UUID().uuidString.prefix(8))")
         let url = try AMQPURL(broker)
