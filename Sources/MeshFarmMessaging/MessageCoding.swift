@@ -36,24 +36,16 @@ public enum MessageCoding {
     public static func encode<Payload>(_ task: TaskEnvelope<Payload>) throws -> Data {
         var w = JSONWriter()
         w.beginObject()
-        w.key("attempt")
-        w.int(task.attempt)
-        w.key("createdAt")
-        try w.double(task.createdAt.timeIntervalSince1970)
-        w.key("jobID")
-        w.string(task.jobID)
-        w.key("kind")
-        w.string(task.kind)
+        w.member("attempt", task.attempt)
+        try w.member("createdAt", number: task.createdAt.timeIntervalSince1970)
+        w.member("jobID", task.jobID)
+        w.member("kind", task.kind)
         w.key("payload")
         try content(task.payload, into: &w)
-        w.key("pool")
-        w.string(task.pool)
-        w.key("taskID")
-        w.string(task.taskID)
-        w.key("traceID")
-        w.string(task.traceID)
-        w.key("version")
-        w.int(task.version)
+        w.member("pool", task.pool)
+        w.member("taskID", task.taskID)
+        w.member("traceID", task.traceID)
+        w.member("version", task.version)
         w.endObject()
         return Data(w.bytes)
     }
@@ -94,21 +86,17 @@ public enum MessageCoding {
             }
             return payload.map { r.data($0) }
         }
-        guard let version = version else { throw missing("version") }
+        guard let version else { throw missing("version") }
         guard version == TaskEnvelope<Payload>.currentVersion else {
             throw MessagingError.unsupportedVersion(version)
         }
         guard let taskID else { throw missing("taskID") }
-        guard let attempt else { throw missing("attempt") }
         guard let kind else { throw missing("kind") }
-        guard let pool else { throw missing("pool") }
-        guard let jobID else { throw missing("jobID") }
-        guard let traceID else { throw missing("traceID") }
-        guard let createdAt else { throw missing("createdAt") }
         let content: Payload = try readContent(payloadJSON, kind: kind, taskID: taskID)
         return TaskEnvelope(
-            taskID: taskID, attempt: attempt, kind: kind, pool: pool, jobID: jobID, payload: content,
-            traceID: traceID, createdAt: Date(timeIntervalSince1970: createdAt))
+            taskID: taskID, attempt: try required(attempt, "attempt"), kind: kind, pool: try required(pool, "pool"),
+            jobID: try required(jobID, "jobID"), payload: content, traceID: try required(traceID, "traceID"),
+            createdAt: Date(timeIntervalSince1970: try required(createdAt, "createdAt")))
     }
 
     // MARK: - Task events
@@ -117,74 +105,54 @@ public enum MessageCoding {
     public static func encode<Result>(_ event: TaskEvent<Result>) throws -> Data {
         var w = JSONWriter()
         w.beginObject()
-        w.key("at")
-        try w.double(event.at.timeIntervalSince1970)
-        w.key("attempt")
-        w.int(event.attempt)
-        w.key("deliveryCount")
-        w.int(event.deliveryCount)
+        try w.member("at", number: event.at.timeIntervalSince1970)
+        w.member("attempt", event.attempt)
+        w.member("deliveryCount", event.deliveryCount)
         if let failure = event.failure {
             w.key("failure")
             w.beginObject()
             if let handedBack = failure.handedBack {
-                w.key("handedBack")
-                w.bool(handedBack)
+                w.member("handedBack", handedBack)
             }
-            w.key("message")
-            w.string(failure.message)
-            w.key("retryable")
-            w.bool(failure.retryable)
+            w.member("message", failure.message)
+            w.member("retryable", failure.retryable)
             w.endObject()
         }
-        w.key("jobID")
-        w.string(event.jobID)
-        w.key("kind")
-        w.string(event.kind.rawValue)
+        w.member("jobID", event.jobID)
+        w.member("kind", event.kind.rawValue)
         if let log = event.log {
             w.key("log")
             w.beginArray()
             for line in log {
                 w.beginObject()
-                w.key("at")
-                try w.double(line.at.timeIntervalSince1970)
-                w.key("level")
-                w.string(line.level.rawValue)
-                w.key("source")
-                w.string(line.source)
-                w.key("text")
-                w.string(line.text)
+                try w.member("at", number: line.at.timeIntervalSince1970)
+                w.member("level", line.level.rawValue)
+                w.member("source", line.source)
+                w.member("text", line.text)
                 w.endObject()
             }
             w.endArray()
         }
         if let progress = event.progress {
-            w.key("progress")
-            try w.double(progress)
+            try w.member("progress", number: progress)
         }
         if let result = event.result {
             w.key("result")
             try content(result, into: &w)
         }
         if let seconds = event.seconds {
-            w.key("seconds")
-            try w.double(seconds)
+            try w.member("seconds", number: seconds)
         }
         if let stage = event.stage {
-            w.key("stage")
-            w.string(stage)
+            w.member("stage", stage)
         }
-        w.key("taskID")
-        w.string(event.taskID)
+        w.member("taskID", event.taskID)
         if let taskKind = event.taskKind {
-            w.key("taskKind")
-            w.string(taskKind)
+            w.member("taskKind", taskKind)
         }
-        w.key("traceID")
-        w.string(event.traceID)
-        w.key("version")
-        w.int(event.version)
-        w.key("worker")
-        w.string(event.worker)
+        w.member("traceID", event.traceID)
+        w.member("version", event.version)
+        w.member("worker", event.worker)
         w.endObject()
         return Data(w.bytes)
     }
@@ -241,21 +209,17 @@ public enum MessageCoding {
                 }
             }
         }
-        guard let version = version else { throw missing("version") }
+        guard let version else { throw missing("version") }
         guard version == TaskEvent<Result>.currentVersion else { throw MessagingError.unsupportedVersion(version) }
-        guard let kind else { throw missing("kind") }
         guard let taskID else { throw missing("taskID") }
-        guard let attempt else { throw missing("attempt") }
-        guard let jobID else { throw missing("jobID") }
-        guard let worker else { throw missing("worker") }
-        guard let at else { throw missing("at") }
-        guard let deliveryCount else { throw missing("deliveryCount") }
-        guard let traceID else { throw missing("traceID") }
         let result: Result? = try resultJSON.map { try readContent($0, kind: taskKind, taskID: taskID) }
         return TaskEvent(
-            version: version, kind: kind, taskID: taskID, taskKind: taskKind, attempt: attempt, jobID: jobID,
-            worker: worker, at: Date(timeIntervalSince1970: at), progress: progress, stage: stage, result: result,
-            failure: failure, deliveryCount: deliveryCount, seconds: seconds, traceID: traceID, log: log)
+            version: version, kind: try required(kind, "kind"), taskID: taskID, taskKind: taskKind,
+            attempt: try required(attempt, "attempt"), jobID: try required(jobID, "jobID"),
+            worker: try required(worker, "worker"), at: Date(timeIntervalSince1970: try required(at, "at")),
+            progress: progress, stage: stage, result: result, failure: failure,
+            deliveryCount: try required(deliveryCount, "deliveryCount"), seconds: seconds,
+            traceID: try required(traceID, "traceID"), log: log)
     }
 
     private static func readFailure<Result>(_ r: inout JSONReader) throws -> TaskEvent<Result>.Failure {
@@ -270,9 +234,9 @@ public enum MessageCoding {
             default: _ = try r.skipValue()
             }
         }
-        guard let message else { throw missing("failure.message") }
-        guard let retryable else { throw missing("failure.retryable") }
-        return .init(message: message, retryable: retryable, handedBack: handedBack)
+        return .init(
+            message: try required(message, "failure.message"), retryable: try required(retryable, "failure.retryable"),
+            handedBack: handedBack)
     }
 
     private static func readLog(_ r: inout JSONReader) throws -> [TaskLogLine] {
@@ -332,6 +296,12 @@ public enum MessageCoding {
     }
 
     private static func missing(_ key: String) -> MessageCodingError { MessageCodingError("missing '\(key)'") }
+
+    /// A key's value, which the message must have.
+    private static func required<T>(_ value: T?, _ key: String) throws -> T {
+        guard let value else { throw missing(key) }
+        return value
+    }
 
     /// Runs `body`, saying which message a coding error is about.
     private static func reading<T>(_ what: String, _ body: () throws -> T) throws -> T {

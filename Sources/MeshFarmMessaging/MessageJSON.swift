@@ -20,25 +20,19 @@ struct JSONWriter {
 
     init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
 
-    mutating func beginObject() {
+    mutating func beginObject() { begin(UInt8(ascii: "{")) }
+    mutating func endObject() { end(UInt8(ascii: "}")) }
+    mutating func beginArray() { begin(UInt8(ascii: "[")) }
+    mutating func endArray() { end(UInt8(ascii: "]")) }
+
+    private mutating func begin(_ bracket: UInt8) {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        bytes.append(bracket)
         needsComma = false
     }
 
-    mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
-        needsComma = true
-    }
-
-    mutating func beginArray() {
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        needsComma = false
-    }
-
-    mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+    private mutating func end(_ bracket: UInt8) {
+        bytes.append(bracket)
         needsComma = true
     }
 
@@ -53,6 +47,27 @@ struct JSONWriter {
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
         needsComma = false
+    }
+
+    /// A member: its key, then its value.
+    mutating func member(_ key: StaticString, _ value: String) {
+        self.key(key)
+        string(value)
+    }
+
+    mutating func member(_ key: StaticString, _ value: Int) {
+        self.key(key)
+        int(value)
+    }
+
+    mutating func member(_ key: StaticString, _ value: Bool) {
+        self.key(key)
+        bool(value)
+    }
+
+    mutating func member(_ key: StaticString, number value: Double) throws {
+        self.key(key)
+        try double(value)
     }
 
     mutating func string(_ value: String) {
@@ -200,48 +215,41 @@ struct JSONReader: ~Copyable {
     /// Calls `member` with each key of an object; `member` reads (or
     /// skips) the key's value.
     mutating func object(_ member: (String, inout JSONReader) throws -> Void) throws {
-        try expect(UInt8(ascii: "{"), "an object")
-        try enter()
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return
+        try items(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), "an object", "unterminated object") { r in
+            let key = try r.string()
+            try r.expect(UInt8(ascii: ":"), "':'")
+            try member(key, &r)
         }
-        while true {
-            skipWhitespace()
-            let key = try string()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"), "':'")
-            try member(key, &self)
-            skipWhitespace()
-            guard let next = peek() else { throw error("unterminated object") }
-            index += 1
-            if next == UInt8(ascii: "}") { break }
-            guard next == UInt8(ascii: ",") else { throw error("expected ',' or '}'") }
-        }
-        depth -= 1
     }
 
     /// Calls `element` for each element of an array.
     mutating func array(_ element: (inout JSONReader) throws -> Void) throws {
-        try expect(UInt8(ascii: "["), "an array")
+        try items(open: UInt8(ascii: "["), close: UInt8(ascii: "]"), "an array", "unterminated array", element)
+    }
+
+    /// The items of an object or array, between `open` and `close`,
+    /// separated by commas.
+    private mutating func items(
+        open: UInt8, close: UInt8, _ what: String, _ unterminated: String, _ item: (inout JSONReader) throws -> Void
+    ) throws {
+        try expect(open, what)
         try enter()
+        defer { depth -= 1 }
         skipWhitespace()
-        if peek() == UInt8(ascii: "]") {
+        if peek() == close {
             index += 1
-            depth -= 1
             return
         }
         while true {
-            try element(&self)
+            try item(&self)
             skipWhitespace()
-            guard let next = peek() else { throw error("unterminated array") }
+            guard let next = peek() else { throw error(unterminated) }
             index += 1
-            if next == UInt8(ascii: "]") { break }
-            guard next == UInt8(ascii: ",") else { throw error("expected ',' or ']'") }
+            if next == close { return }
+            guard next == UInt8(ascii: ",") else {
+                throw error(close == UInt8(ascii: "}") ? "expected ',' or '}'" : "expected ',' or ']'")
+            }
         }
-        depth -= 1
     }
 
     /// Consumes `null` when it comes next.

@@ -140,22 +140,11 @@ public struct TaskEvent<Result: TaskContent>: Sendable, Equatable, Codable {
         stage: String? = nil, result: Result? = nil, failure: Failure? = nil, deliveryCount: Int = 0,
         seconds: Double? = nil, log: [TaskLogLine]? = nil
     ) {
-        version = Self.currentVersion
-        self.kind = kind
-        taskID = task.taskID
-        taskKind = task.kind
-        attempt = task.attempt
-        jobID = task.jobID
-        self.worker = worker
-        self.at = at
-        self.progress = progress
-        self.stage = stage
-        self.result = result
-        self.failure = failure
-        self.deliveryCount = deliveryCount
-        self.seconds = seconds
-        traceID = task.traceID
-        self.log = log
+        self.init(
+            version: Self.currentVersion, kind: kind, taskID: task.taskID, taskKind: task.kind,
+            attempt: task.attempt, jobID: task.jobID, worker: worker, at: at, progress: progress, stage: stage,
+            result: result, failure: failure, deliveryCount: deliveryCount, seconds: seconds,
+            traceID: task.traceID, log: log)
     }
 
     /// Every field as read from a message (``MessageCoding``).

@@ -95,28 +95,31 @@ import Testing
         return event
     }
 
-    @Test func envelopesAreFoundationsBytesAndReadBackBothWays() throws {
-        var g = Seeded(state: 1)
+    /// 400 random messages: the bytes are Foundation's (sorted keys), and
+    /// both coders read them back as the message.
+    func checkAgainstFoundation<Message: Codable & Equatable>(
+        seed: UInt64, _ make: (inout Seeded) -> Message, encode: (Message) throws -> Data,
+        decode: (Data) throws -> Message
+    ) throws {
+        var g = Seeded(state: seed)
         let foundation = MessageCoding.encoder()
         for _ in 0..<400 {
-            let task = envelope(&g)
-            let bytes = try MessageCoding.encode(task)
-            #expect(bytes == (try foundation.encode(task)), "\(String(decoding: bytes, as: UTF8.self))")
-            #expect(try MessageCoding.decodeTask(bytes, as: JSONTask.self) == task)
-            #expect(try MessageCoding.decoder().decode(JSONTask.self, from: bytes) == task)
+            let message = make(&g)
+            let bytes = try encode(message)
+            #expect(bytes == (try foundation.encode(message)), "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(try decode(bytes) == message)
+            #expect(try MessageCoding.decoder().decode(Message.self, from: bytes) == message)
         }
     }
 
+    @Test func envelopesAreFoundationsBytesAndReadBackBothWays() throws {
+        try checkAgainstFoundation(
+            seed: 1, envelope, encode: { try MessageCoding.encode($0) }, decode: { try MessageCoding.decodeTask($0) })
+    }
+
     @Test func eventsAreFoundationsBytesAndReadBackBothWays() throws {
-        var g = Seeded(state: 2)
-        let foundation = MessageCoding.encoder()
-        for _ in 0..<400 {
-            let event = event(&g)
-            let bytes = try MessageCoding.encode(event)
-            #expect(bytes == (try foundation.encode(event)), "\(String(decoding: bytes, as: UTF8.self))")
-            #expect(try MessageCoding.decodeEvent(bytes, as: JSONTaskEvent.self) == event)
-            #expect(try MessageCoding.decoder().decode(JSONTaskEvent.self, from: bytes) == event)
-        }
+        try checkAgainstFoundation(
+            seed: 2, event, encode: { try MessageCoding.encode($0) }, decode: { try MessageCoding.decodeEvent($0) })
     }
 
     @Test func theReaderTakesAnyLayoutAndIgnoresUnknownKeys() throws {
