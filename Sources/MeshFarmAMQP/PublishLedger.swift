@@ -22,6 +22,13 @@ public struct PublishLedger<Entry> {
         public let routingKey: String
         public let messageID: String?
         public var returned: (code: Int, reason: String)?
+
+        /// As sent again: what the broker said of the earlier send is void.
+        var unsent: Record {
+            var record = self
+            record.returned = nil
+            return record
+        }
     }
 
     /// What became of a publish.
@@ -136,7 +143,11 @@ public struct PublishLedger<Entry> {
         var failed: [Outcome] = []
         var resend: [Record] = []
         for (i, record) in pending.enumerated() {
-            if culprits.contains(i) { failed.append(.failed(record.entry, error)) } else { resend.append(record) }
+            if culprits.contains(i) {
+                failed.append(.failed(record.entry, error))
+            } else {
+                resend.append(record.unsent)
+            }
         }
         unsent = resend + unsent
         return failed
@@ -146,7 +157,7 @@ public struct PublishLedger<Entry> {
     /// the reconnect, before the ones that were never sent (the broker may
     /// see duplicates: delivery is at least once).
     public mutating func connectionLost() {
-        unsent = inflight.map(\.record) + unsent
+        unsent = inflight.map(\.record.unsent) + unsent
         inflight = []
         nextSequence = 1
     }

@@ -8,11 +8,10 @@ import Foundation
 /// their `Codable` conformances give through Foundation (tested both ways
 /// in `MessageCodingTests`), at a fraction of the cost. Their payloads and
 /// results go through their own `Codable`, except ``JSONValue``. Other
-/// messages use Foundation's coders: one encoder and one decoder serve
-/// every thread (Foundation's are safe to share once configured).
+/// messages use Foundation's coders; one encoder serves every thread
+/// (Foundation's is safe to share once configured).
 public enum MessageCoding {
     private static let sharedEncoder = encoder()
-    private static let sharedDecoder = decoder()
 
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()

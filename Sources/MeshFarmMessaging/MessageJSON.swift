@@ -17,6 +17,9 @@ struct JSONWriter {
     private(set) var bytes: [UInt8] = []
     /// Whether the next member or element needs a comma before it.
     private var needsComma = false
+    /// Objects and arrays open: deeper than ``JSONReader/maximumDepth``,
+    /// nothing is written that could not be read back.
+    private var depth = 0
 
     init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
 
@@ -29,11 +32,13 @@ struct JSONWriter {
         separate()
         bytes.append(bracket)
         needsComma = false
+        depth += 1
     }
 
     private mutating func end(_ bracket: UInt8) {
         bytes.append(bracket)
         needsComma = true
+        depth -= 1
     }
 
     /// A member's key; its value follows. `key` needs no escaping (the
@@ -143,6 +148,13 @@ struct JSONWriter {
 
     mutating func value(_ value: JSONValue) throws {
         switch value {
+        case .array, .object:
+            guard depth < JSONReader.maximumDepth else {
+                throw MessageCodingError("nesting deeper than \(JSONReader.maximumDepth)")
+            }
+        default: break
+        }
+        switch value {
         case .null: null()
         case .bool(let b): bool(b)
         case .number(let n): try double(n)
@@ -177,7 +189,10 @@ public struct MessageCodingError: Error, Sendable, Equatable, CustomStringConver
 }
 
 /// Reads JSON from bytes, one value at a time, checking each against the
-/// grammar as it goes. The caller asks for what it expects (an object's
+/// grammar as it goes, with Foundation's leniencies (a comma before a
+/// closing bracket; values skipped are checked no closer than it checks
+/// them), so that it reads every message a release reading with
+/// Foundation read. The caller asks for what it expects (an object's
 /// members, a string, a number) and skips what it does not know, so a
 /// newer writer's extra keys are ignored.
 ///
@@ -186,7 +201,7 @@ public struct MessageCodingError: Error, Sendable, Equatable, CustomStringConver
 /// hostile message costs at most its own length and ends in an error.
 struct JSONReader: ~Copyable {
     /// Arrays and objects nested deeper than this are refused.
-    static let maximumDepth = 256
+    static let maximumDepth = 512  // Foundation's limit too
 
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
@@ -213,11 +228,19 @@ struct JSONReader: ~Copyable {
     // MARK: - Structure
 
     /// Calls `member` with each key of an object; `member` reads (or
-    /// skips) the key's value.
+    /// skips) the key's value. A key repeated keeps its first value, as
+    /// Foundation's reader keeps it; the later ones are skipped.
     mutating func object(_ member: (String, inout JSONReader) throws -> Void) throws {
+        var seen: [String] = []
+        seen.reserveCapacity(16)  // one allocation for a message's keys
         try items(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), "an object", "unterminated object") { r in
             let key = try r.string()
             try r.expect(UInt8(ascii: ":"), "':'")
+            if seen.contains(key) {
+                _ = try r.skipValue()
+                return
+            }
+            seen.append(key)
             try member(key, &r)
         }
     }
@@ -249,6 +272,12 @@ struct JSONReader: ~Copyable {
             guard next == UInt8(ascii: ",") else {
                 throw error(close == UInt8(ascii: "}") ? "expected ',' or '}'" : "expected ',' or ']'")
             }
+            // A comma before the close, as Foundation's reader allows.
+            skipWhitespace()
+            if peek() == close {
+                index += 1
+                return
+            }
         }
     }
 
@@ -265,14 +294,41 @@ struct JSONReader: ~Copyable {
         skipWhitespace()
         let start = index
         switch peek() {
-        case UInt8(ascii: "{"): try object { _, reader in _ = try reader.skipValue() }
+        case UInt8(ascii: "{"):
+            try items(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), "an object", "unterminated object") { r in
+                try r.skipString()
+                try r.expect(UInt8(ascii: ":"), "':'")
+                _ = try r.skipValue()
+            }
         case UInt8(ascii: "["): try array { reader in _ = try reader.skipValue() }
-        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
         case UInt8(ascii: "n"): if !null() { throw error("expected a value") }
-        default: _ = try number()
+        default: try skipNumber()
         }
         return start..<index
+    }
+
+    /// Skips a number: its characters, whatever their order (Foundation
+    /// reads what it skips no closer).
+    private mutating func skipNumber() throws {
+        let start = index
+        while let byte = peek(), isDigit(byte) || Array("+-.eE".utf8).contains(byte) { index += 1 }
+        guard index > start else { throw error("expected a value") }
+    }
+
+    /// Skips a string: up to the closing quote, past whatever a backslash
+    /// escapes. As lenient as Foundation's reader with a value it does not
+    /// decode: a value skipped is never read.
+    private mutating func skipString() throws {
+        skipWhitespace()
+        try expect(UInt8(ascii: "\""), "a string")
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += byte == UInt8(ascii: "\\") ? 2 : 1
+            if byte == UInt8(ascii: "\"") { return }
+        }
+        throw error("unterminated string")
     }
 
     /// The bytes of `range` (from ``skipValue()``), copied.

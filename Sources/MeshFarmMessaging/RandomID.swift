@@ -5,9 +5,9 @@ import Foundation
 ///
 /// Foundation's `UUID()` on Linux opens `/dev/urandom` for every value; at
 /// several ids per task that was a measurable share of the runtime's
-/// overhead. The 16 bytes come from one `arc4random_buf` call (glibc's:
-/// one `getrandom(2)`; the standard library's generator makes one per 8
-/// bytes).
+/// overhead. The 16 bytes come from one `arc4random_buf` call (glibc 2.36
+/// and later, as in Debian 12: one `getrandom(2)`; the standard library's
+/// generator makes one per 8 bytes).
 public enum RandomID {
     public static func make() -> String {
         var bytes: (UInt64, UInt64) = (0, 0)

@@ -644,8 +644,9 @@ public final class WorkerRuntime<Payload: TaskContent, Result: TaskContent>: Sen
         transport.publishInBackground(message)
     }
 
-    /// `seconds` as `%.3f` writes it ("0.042"), without `String(format:)`'s
-    /// cost on every task.
+    /// `seconds` to the nearest thousandth ("0.042"), as `%.3f` writes it
+    /// but for exact ties (rounded away from zero here), without
+    /// `String(format:)`'s cost on every task.
     package static func threeDecimals(_ seconds: Double) -> String {
         guard seconds >= 0, seconds < 1e12 else { return String(format: "%.3f", seconds) }
         let thousandths = Int((seconds * 1000).rounded())
@@ -712,16 +713,28 @@ struct TaskLogger<Payload: TaskContent>: Sendable {
     let logger: Logger
     let task: TaskEnvelope<Payload>
 
-    func info(_ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
-        logger.info(message(), metadata: metadata(extra()))
+    func info(
+        _ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:],
+        file: String = #fileID, function: String = #function, line: UInt = #line
+    ) {
+        logger.log(
+            level: .info, message(), metadata: metadata(extra()), file: file, function: function, line: line)
     }
 
-    func warning(_ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
-        logger.warning(message(), metadata: metadata(extra()))
+    func warning(
+        _ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:],
+        file: String = #fileID, function: String = #function, line: UInt = #line
+    ) {
+        logger.log(
+            level: .warning, message(), metadata: metadata(extra()), file: file, function: function, line: line)
     }
 
-    func error(_ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
-        logger.error(message(), metadata: metadata(extra()))
+    func error(
+        _ message: @autoclosure () -> Logger.Message, _ extra: @autoclosure () -> Logger.Metadata = [:],
+        file: String = #fileID, function: String = #function, line: UInt = #line
+    ) {
+        logger.log(
+            level: .error, message(), metadata: metadata(extra()), file: file, function: function, line: line)
     }
 
     private func metadata(_ extra: Logger.Metadata) -> Logger.Metadata {

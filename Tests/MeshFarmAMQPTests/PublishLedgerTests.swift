@@ -119,6 +119,22 @@ import Testing
         #expect(empty.channelClosed(code: 406, reason: "x").isEmpty)
     }
 
+    @Test func aResentPublishForgetsItsEarlierReturn() {
+        // Returned, then the channel closed before its confirm: sent again
+        // on the next channel, it is judged by that send alone.
+        var l = ledger(["t-1", "t-2"])
+        l.returned(exchange: "t", routingKey: "key", messageID: "id-t-2", code: 312, reason: "NO_ROUTE")
+        _ = l.channelClosed(code: 541, reason: "INTERNAL_ERROR")  // t-1 fails, t-2 goes back
+        l.written(l.nextUnsent()!)
+        #expect(succeeded(l.confirm(tag: 1, multiple: false, ack: true)) == ["t-2"])
+        // The same after a lost connection.
+        l = ledger(["t-1"])
+        l.returned(exchange: "t", routingKey: "key", messageID: "id-t-1", code: 312, reason: "NO_ROUTE")
+        l.connectionLost()
+        l.written(l.nextUnsent()!)
+        #expect(succeeded(l.confirm(tag: 1, multiple: false, ack: true)) == ["t-1"])
+    }
+
     @Test func resentPublishesGoBeforeOnesNeverSent() {
         var l = ledger(["t-1", "t-2"])
         l.enqueue("t-3", exchange: "t", routingKey: "key", messageID: "id-t-3")

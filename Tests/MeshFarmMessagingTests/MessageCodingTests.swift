@@ -125,10 +125,12 @@ import Testing
     @Test func theReaderTakesAnyLayoutAndIgnoresUnknownKeys() throws {
         let json = """
              { "version" : 1,"unknown":{"deep":[1,2.5e3,-0.0,true,false,null,"\\u00e9\\ud83d\\ude00\\/"]},
-            \t"taskID":"t\\u0031","attempt":2 ,"kind":"noop","pool":"cpu","jobID":"j","traceID":"x",
-            "createdAt":1.5e9,"payload":{"b":[null],"a":"\\n"}}\r\n
+            \t"taskID":"t\\u0031","taskID":"repeated: the first one stands","attempt":2 ,"kind":"noop","pool":"cpu","jobID":"j","traceID":"x",
+            "createdAt":1.5e9,"payload":{"b":[null,],"a":"\\n","a":1,},}\r\n
             """
         let task = try MessageCoding.decodeTask(Data(json.utf8), as: JSONTask.self)
+        // Repeated keys, commas before a closing bracket: read as Foundation reads them.
+        #expect(try MessageCoding.decoder().decode(JSONTask.self, from: Data(json.utf8)) == task)
         #expect(task.taskID == "t1")
         #expect(task.attempt == 2)
         #expect(task.createdAt == Date(timeIntervalSince1970: 1.5e9))
@@ -147,7 +149,7 @@ import Testing
         let valid = try MessageCoding.encode(
             JSONTask(taskID: "t", attempt: 1, kind: "k", pool: "p", jobID: "j", payload: .null))
         let text = String(decoding: valid, as: UTF8.self)
-        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
         let cases: [(String, String)] = [
             (String(text.dropLast()), "unterminated object"),
             (text + "x", "unexpected bytes after the value"),
@@ -161,7 +163,7 @@ import Testing
             (text.replacingOccurrences(of: #""attempt":1,"#, with: ""), "task envelope: missing 'attempt'"),
             (
                 text.replacingOccurrences(of: #""payload":null"#, with: #""payload":\#(deep)"#),
-                "nesting deeper than 256"
+                "nesting deeper than 512"
             ),
             ("[]", "expected an object"),
             ("", "expected an object"),
@@ -181,6 +183,20 @@ import Testing
         }
     }
 
+    @Test func nestingIsBoundedTheSameWayWrittenAndRead() throws {
+        func nested(_ depth: Int) -> JSONValue { (0..<depth).reduce(JSONValue.null) { inner, _ in .array([inner]) } }
+        // 511 levels of payload inside the envelope's object: 512 in all, Foundation's limit.
+        let deep = JSONTask(taskID: "t", attempt: 1, kind: "k", pool: "p", jobID: "j", payload: nested(511))
+        #expect(try MessageCoding.decodeTask(try MessageCoding.encode(deep), as: JSONTask.self) == deep)
+        let deeper = JSONTask(taskID: "t", attempt: 1, kind: "k", pool: "p", jobID: "j", payload: nested(512))
+        #expect(throws: MessageCodingError.self) { try MessageCoding.encode(deeper) }
+        // An unknown key's value is skipped by its grammar alone, as Foundation skips it.
+        var json = String(decoding: try MessageCoding.encode(deep), as: UTF8.self)
+        json.insert(
+            contentsOf: #""future":[1e400,"\ud800\}",{"\u00e9":-0.5E-3}],"#, at: json.index(after: json.startIndex))
+        #expect(try MessageCoding.decodeTask(Data(json.utf8), as: JSONTask.self) == deep)
+    }
+
     /// Broken copies of real messages (bytes changed, dropped, inserted):
     /// the reader never crashes, and whenever Foundation reads a copy too,
     /// both read the same message.
@@ -188,6 +204,7 @@ import Testing
         var g = Seeded(state: 3)
         let foundation = MessageCoding.decoder()
         var bothRead = 0
+        var onlyFoundationRead: [String] = []
         for round in 0..<3000 {
             let original = round % 2 == 0 ? try MessageCoding.encode(envelope(&g)) : try MessageCoding.encode(event(&g))
             var bytes = Array(original)
@@ -203,14 +220,19 @@ import Testing
             let data = Data(bytes)
             if round % 2 == 0 {
                 let ours = try? MessageCoding.decodeTask(data, as: JSONTask.self)
-                let theirs = try? foundation.decode(JSONTask.self, from: data)
+                // The previous release: Foundation, then the version check.
+                let theirs = (try? foundation.decode(JSONTask.self, from: data)).flatMap { $0.version == 1 ? $0 : nil }
+                if ours == nil, theirs != nil { onlyFoundationRead.append(String(decoding: data, as: UTF8.self)) }
                 if let ours, let theirs {
                     bothRead += 1
                     #expect(ours == theirs, "\(String(decoding: data, as: UTF8.self))")
                 }
             } else {
                 let ours = try? MessageCoding.decodeEvent(data, as: JSONTaskEvent.self)
-                let theirs = try? foundation.decode(JSONTaskEvent.self, from: data)
+                let theirs = (try? foundation.decode(JSONTaskEvent.self, from: data)).flatMap {
+                    $0.version == 1 ? $0 : nil
+                }
+                if ours == nil, theirs != nil { onlyFoundationRead.append(String(decoding: data, as: UTF8.self)) }
                 if let ours, let theirs {
                     bothRead += 1
                     #expect(ours == theirs, "\(String(decoding: data, as: UTF8.self))")
@@ -218,5 +240,7 @@ import Testing
             }
         }
         #expect(bothRead > 100)  // the comparison happened
+        // What a worker of the previous release read, this one reads too.
+        #expect(onlyFoundationRead.isEmpty, "\(onlyFoundationRead.prefix(5))")
     }
 }
