@@ -40,8 +40,9 @@ struct MessagingBench: ParsableCommand {
         var bare: [RunResult] = []
         // Warm-up, not counted: the first run of each variant in a process
         // pays for loading code, first allocations and threads.
-        if only != "bare" { _ = try blockingAwait { try await runtimeRun(tasks: 300) } }
-        if only != "runtime" { _ = try bareRun(tasks: 300) }
+        let warmUp = min(300, tasks)
+        if only != "bare" { _ = try blockingAwait { try await runtimeRun(tasks: warmUp) } }
+        if only != "runtime" { _ = try bareRun(tasks: warmUp) }
         for _ in 0..<rounds {
             if only != "bare" { runtime.append(try blockingAwait { try await runtimeRun() }) }
             if only != "runtime" { bare.append(try bareRun()) }
