@@ -186,7 +186,10 @@ import Testing
     @Test func nestingIsBoundedTheSameWayWrittenAndRead() throws {
         func nested(_ depth: Int) -> JSONValue { (0..<depth).reduce(JSONValue.null) { inner, _ in .array([inner]) } }
         // 511 levels of payload inside the envelope's object: 512 in all, Foundation's limit.
-        let deep = JSONTask(taskID: "t", attempt: 1, kind: "k", pool: "p", jobID: "j", payload: nested(511))
+        // A whole second: `Date()` would not survive its own arithmetic (see `date`).
+        let deep = JSONTask(
+            taskID: "t", attempt: 1, kind: "k", pool: "p", jobID: "j", payload: nested(511),
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000))
         #expect(try MessageCoding.decodeTask(try MessageCoding.encode(deep), as: JSONTask.self) == deep)
         let deeper = JSONTask(taskID: "t", attempt: 1, kind: "k", pool: "p", jobID: "j", payload: nested(512))
         #expect(throws: MessageCodingError.self) { try MessageCoding.encode(deeper) }
