@@ -184,12 +184,7 @@ public enum MessageCoding {
             try r.object { key, r in
                 switch key {
                 case "version": version = try r.int()
-                case "kind":
-                    let name = try r.string()
-                    guard let value = TaskEvent<Result>.Kind(rawValue: name) else {
-                        throw MessageCodingError("unknown kind '\(name)'")
-                    }
-                    kind = value
+                case "kind": kind = try r.named(TaskEvent<Result>.Kind.self, "kind")
                 case "taskID": taskID = try r.string()
                 case "taskKind": taskKind = r.null() ? nil : try r.string()
                 case "attempt": attempt = try r.int()
@@ -249,22 +244,15 @@ public enum MessageCoding {
                 switch key {
                 case "at": at = try r.number()
                 case "source": source = try r.string()
-                case "level":
-                    let name = try r.string()
-                    guard let value = TaskLogLine.Level(rawValue: name) else {
-                        throw MessageCodingError("unknown log level '\(name)'")
-                    }
-                    level = value
+                case "level": level = try r.named(TaskLogLine.Level.self, "log level")
                 case "text": text = try r.string()
                 default: _ = try r.skipValue()
                 }
             }
-            guard let at, let source, let level, let text else {
-                throw missing("at, source, level or text of a log line")
-            }
-            // Kept as sent: the writer bounded it already.
-            var line = TaskLogLine(at: Date(timeIntervalSince1970: at), source: source, level: level, text: "")
-            line.text = text
+            var line = TaskLogLine(
+                at: Date(timeIntervalSince1970: try required(at, "log.at")), source: try required(source, "log.source"),
+                level: try required(level, "log.level"), text: "")
+            line.text = try required(text, "log.text")  // kept as sent: the writer bounded it already
             lines.append(line)
         }
         return lines

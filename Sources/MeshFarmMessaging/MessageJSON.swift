@@ -221,8 +221,6 @@ struct JSONReader: ~Copyable {
         }
     }
 
-    var offset: Int { index }
-
     func error(_ what: String) -> MessageCodingError { MessageCodingError("\(what) at byte \(index)") }
 
     // MARK: - Structure
@@ -400,6 +398,13 @@ struct JSONReader: ~Copyable {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// A string naming a case of `T` (a message's kind, a log level).
+    mutating func named<T: RawRepresentable<String>>(_ type: T.Type, _ what: String) throws -> T {
+        let name = try string()
+        guard let value = T(rawValue: name) else { throw MessageCodingError("unknown \(what) '\(name)'") }
+        return value
     }
 
     mutating func bool() throws -> Bool {
